@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   - virtualenv, install, initialise the default database, run the main job
+#   make test  - virtualenv with dev extras, start every service the tests need, run the suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: run test lint typecheck unit venv venv-dev clean bench-store
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[all]'
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.stamp-run
+
+venv: $(VENV)/.stamp-run
+venv-dev: $(VENV)/.stamp-dev
+
+run: venv
+	$(BIN)/nexus init
+	@scripts/run.sh
+
+test: venv-dev
+	VENV=$(VENV) scripts/test.sh
+
+# Quick loops while developing (no services started).
+lint: venv-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+unit: venv-dev
+	$(BIN)/pytest -q -m "not postgres and not browser and not e2e and not slow" -x
+
+bench-store: venv-dev
+	$(BIN)/python bench/store.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

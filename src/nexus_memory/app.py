@@ -1,0 +1,83 @@
+"""Composition root: the only place that reads settings and picks adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nexus_memory.config import Settings, load_settings
+from nexus_memory.domain.timeutil import Clock, utcnow
+from nexus_memory.runtime.controller import RuntimeController
+from nexus_memory.services.events import EventBus
+from nexus_memory.services.memories import MemoryService
+from nexus_memory.services.search import SearchService
+from nexus_memory.services.sessions import SessionService
+from nexus_memory.storage.base import Store
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """The configured backend: PostgreSQL when a URL is set, else the SQLite file."""
+    if settings.database_url:
+        from nexus_memory.errors import NotAvailable
+
+        try:
+            from nexus_memory.storage.postgres import PostgresStore
+        except ImportError:
+            raise NotAvailable(
+                "the PostgreSQL backend is not installed",
+                hint="pip install 'nexus-memory[postgres]', or unset NEXUS_DATABASE_URL to use SQLite",
+            ) from None
+        store: Any = PostgresStore(settings.database_url, migrate=migrate)
+        return store  # type: ignore[no-any-return,unused-ignore]
+    from nexus_memory.storage.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms, migrate=migrate)
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    events: EventBus
+    memories: MemoryService
+    search: SearchService
+    sessions: SessionService
+    clock: Clock = utcnow
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def runtime(self) -> RuntimeController:
+        return self.sessions.controller
+
+
+def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store: Store | None = None) -> App:
+    settings = settings or load_settings()
+    store = store or open_store(settings)
+    events = EventBus()
+    memories = MemoryService(store, events=events, default_agent=settings.default_agent, clock=clock)
+    search = SearchService(store)
+    controller = RuntimeController(
+        store,
+        settings.paths.runtime_dir,
+        idle_timeout_secs=settings.cognition.runtime_idle_timeout_secs,
+        enabled=settings.cognition.auto_runtime_enabled,
+        clock=clock,
+        project_name=_project_name,
+    )
+    sessions = SessionService(controller, events)
+    return App(settings, store, events, memories, search, sessions, clock)
+
+
+def _project_name(cwd: str | None) -> str | None:
+    if not cwd:
+        return None
+    from nexus_memory.project import resolve_project
+
+    try:
+        return resolve_project(Path(cwd), with_remote=False).display_name
+    except OSError:
+        return None

@@ -1,0 +1,1 @@
+"""The `nexus` command line. Each command module exposes `register(subparsers, common)`."""

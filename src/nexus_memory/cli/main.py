@@ -1,0 +1,79 @@
+"""Entry point: parse, dispatch, and map errors to one line and an exit code.
+
+Exit codes: 0 ok, 1 an error with a one-line message, 2 usage, 130 interrupted.
+Never a traceback (set NEXUS_DEBUG=1 to see one for an internal error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+# Each module registers its commands; keep their top-level imports light.
+COMMAND_MODULES = (
+    "nexus_memory.cli.memory",
+    "nexus_memory.cli.session",
+    "nexus_memory.cli.admin",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"nexus: usage error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nexus_memory import __version__
+
+    parser = _Parser(
+        prog="nexus",
+        description="Nexus Memory: one local memory shared by every AI coding agent.",
+    )
+    parser.add_argument("--version", action="version", version=f"nexus {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--db", metavar="PATH", help="SQLite database file (default: NEXUS_DATABASE_PATH or the data dir)")
+    common.add_argument("--database-url", metavar="URL", help="PostgreSQL URL (default: NEXUS_DATABASE_URL)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from nexus_memory.errors import NexusError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        result = handler(args)
+        return int(result or 0)
+    except NexusError as exc:
+        sys.stderr.write(f"nexus: error: {exc.one_line()}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("nexus: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        if os.environ.get("NEXUS_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"nexus: internal error: {type(exc).__name__}: {exc} "
+            "(rerun with NEXUS_DEBUG=1 for details and please report it)\n"
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""Settings: read once, from the environment (NEXUS_*) and an optional TOML file.
+
+Only the composition root (`app.py`) and the CLI's entry point call `load_settings`;
+everything else receives a frozen `Settings`. One database path for every surface
+(an upstream defect was four different defaults).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from nexus_memory.errors import ConfigError
+
+APP_DIR = "nexus-memory-system"
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+    state_dir: Path
+    config_dir: Path
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.state_dir / "runtime"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.state_dir / "spool"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+
+def resolve_paths(env: Mapping[str, str]) -> Paths:
+    """XDG directories, or everything under NEXUS_HOME when it is set."""
+    home = env.get("NEXUS_HOME")
+    if home:
+        root = Path(home).expanduser()
+        return Paths(root / "data", root / "state", root / "config")
+    user_home = Path(env.get("HOME") or Path.home())
+
+    def xdg(var: str, default: str) -> Path:
+        value = env.get(var)
+        return Path(value).expanduser() if value else user_home / default
+
+    return Paths(
+        xdg("XDG_DATA_HOME", ".local/share") / APP_DIR,
+        xdg("XDG_STATE_HOME", ".local/state") / APP_DIR,
+        xdg("XDG_CONFIG_HOME", ".config") / APP_DIR,
+    )
+
+
+@dataclass(frozen=True)
+class CognitionSettings:
+    """Upstream `CognitionConfig` defaults; env `NEXUS_COGNITION_<UPPER_NAME>`."""
+
+    auto_runtime_enabled: bool = True
+    derive_enabled: bool = True
+    digest_enabled: bool = True
+    reflect_enabled: bool = True
+    activity_distill_enabled: bool = True
+    dream_on_session_end: bool = True
+    checkpoint_flush_enabled: bool = True
+    runtime_idle_timeout_secs: int = 900
+    max_job_batch: int = 8
+    lease_ttl_secs: int = 120
+    representation_max_items: int = 24
+    digest_short_target_tokens: int = 600
+    digest_long_target_tokens: int = 1800
+    direct_enrichment_timeout_secs: int = 8
+    activity_distill_min_events: int = 8
+    activity_distill_max_events: int = 60
+    include_raw_by_default: bool = False
+    session_end_dream_timeout_secs: int = 8
+    retry_buffer_drain_limit: int = 8
+    contradiction_belief_revision_enabled: bool = True
+    contradiction_confidence_penalty: float = 0.15
+    memory_decay_enabled: bool = True
+    memory_decay_age_days: int = 90
+    memory_decay_access_boost_days: int = 30
+    adaptive_dream_enabled: bool = True
+    adaptive_dream_min_interval_secs: int = 60
+    adaptive_dream_max_interval_secs: int = 1800
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: Paths
+    database_path: Path
+    database_url: str | None = None
+    default_agent: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 8768
+    api_token: str | None = None
+    # embeddings: "onnx" (local MiniLM, offline), "http" (OpenAI-compatible), "none"
+    embedding_backend: str = "onnx"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_base_url: str | None = None
+    embedding_api_key_env: str = "OPENAI_API_KEY"
+    embedding_dimension: int = 384
+    embedding_timeout_secs: float = 60.0
+    # LLM: "none" keeps every stage on its deterministic path
+    llm_provider: str = "none"
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key_env: str | None = None
+    llm_daily_token_budget: int = 200_000
+    subconscious_mode: str = "whisper"
+    busy_timeout_ms: int = 10_000
+    cognition: CognitionSettings = field(default_factory=CognitionSettings)
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def public_dict(self) -> dict[str, Any]:
+        """Everything `nexus config show` prints; secrets are never included."""
+        out: dict[str, Any] = {
+            "data_dir": str(self.paths.data_dir),
+            "state_dir": str(self.paths.state_dir),
+            "config_dir": str(self.paths.config_dir),
+            "config_file": str(self.paths.config_file),
+            "database_path": str(self.database_path),
+            "database_url": _redact_url(self.database_url) if self.database_url else None,
+            "backend": "postgres" if self.database_url else "sqlite",
+            "default_agent": self.default_agent,
+            "host": self.host,
+            "port": self.port,
+            "api_token": "set" if self.api_token else "not set",
+            "embedding_backend": self.embedding_backend,
+            "embedding_model": self.embedding_model,
+            "embedding_base_url": self.embedding_base_url,
+            "embedding_dimension": self.embedding_dimension,
+            "llm_provider": self.llm_provider,
+            "llm_model": self.llm_model,
+            "llm_daily_token_budget": self.llm_daily_token_budget,
+            "subconscious_mode": self.subconscious_mode,
+        }
+        out["cognition"] = {f.name: getattr(self.cognition, f.name) for f in fields(self.cognition)}
+        return out
+
+
+def _redact_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _coerce(name: str, raw: object, default: object) -> object:
+    if isinstance(default, bool):
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}='{raw}' is not a boolean", hint="use true or false")
+    if isinstance(default, int):
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{name}='{raw}' is not a whole number", hint="use digits only") from None
+    if isinstance(default, float):
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{name}='{raw}' is not a number", hint="for example 0.15") from None
+    return str(raw)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove the file") from None
+
+
+_ENV_MAP = {
+    "database_url": "NEXUS_DATABASE_URL",
+    "default_agent": "NEXUS_DEFAULT_AGENT",
+    "host": "NEXUS_HOST",
+    "port": "NEXUS_PORT",
+    "api_token": "NEXUS_API_TOKEN",
+    "embedding_backend": "NEXUS_EMBEDDING_BACKEND",
+    "embedding_model": "NEXUS_EMBEDDING_MODEL",
+    "embedding_base_url": "NEXUS_EMBEDDING_BASE_URL",
+    "embedding_api_key_env": "NEXUS_EMBEDDING_API_KEY_ENV",
+    "embedding_dimension": "NEXUS_EMBEDDING_DIMENSION",
+    "embedding_timeout_secs": "NEXUS_EMBEDDING_TIMEOUT_SECS",
+    "llm_provider": "NEXUS_LLM_PROVIDER",
+    "llm_model": "NEXUS_LLM_MODEL",
+    "llm_base_url": "NEXUS_LLM_BASE_URL",
+    "llm_api_key_env": "NEXUS_LLM_API_KEY_ENV",
+    "llm_daily_token_budget": "NEXUS_LLM_DAILY_TOKEN_BUDGET",
+    "subconscious_mode": "NEXUS_SUBCONSCIOUS_MODE",
+    "busy_timeout_ms": "NEXUS_BUSY_TIMEOUT_MS",
+}
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults < config file < environment < explicit overrides (CLI flags)."""
+    env = dict(os.environ if env is None else env)
+    paths = resolve_paths(env)
+    file_values = _read_file(Path(env["NEXUS_CONFIG_FILE"]) if env.get("NEXUS_CONFIG_FILE") else paths.config_file)
+    base = Settings(paths=paths, database_path=paths.data_dir / "nexus.db")
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name in ("paths", "database_path", "cognition", "extra"):
+            continue
+        default = getattr(base, f.name)
+        raw: Any = file_values.get(f.name)
+        env_name = _ENV_MAP.get(f.name)
+        if env_name and env.get(env_name) not in (None, ""):
+            raw = env[env_name]
+        if raw is not None:
+            values[f.name] = _coerce(env_name or f.name, raw, default) if default is not None else str(raw)
+    # NEXUS_EMBEDDINGS_ENABLED=false is the upstream switch for "no embeddings".
+    if str(env.get("NEXUS_EMBEDDINGS_ENABLED", "")).lower() in ("0", "false", "no", "off"):
+        values["embedding_backend"] = "none"
+    db_path = env.get("NEXUS_DATABASE_PATH") or file_values.get("database_path")
+    values["database_path"] = Path(db_path).expanduser() if db_path else base.database_path
+    cog_file = file_values.get("cognition") if isinstance(file_values.get("cognition"), dict) else {}
+    cog_values: dict[str, Any] = {}
+    cog_base = CognitionSettings()
+    for f in fields(CognitionSettings):
+        raw = (cog_file or {}).get(f.name)
+        env_name = f"NEXUS_COGNITION_{f.name.upper()}"
+        if env.get(env_name) not in (None, ""):
+            raw = env[env_name]
+        if raw is not None:
+            cog_values[f.name] = _coerce(env_name, raw, getattr(cog_base, f.name))
+    values["cognition"] = CognitionSettings(**cog_values)
+    values["extra"] = {k: v for k, v in env.items() if k.startswith("NEXUS_")}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("database_path") is not None:
+        values["database_path"] = Path(values["database_path"]).expanduser()
+    settings = Settings(paths=paths, **values)
+    if settings.embedding_backend not in ("onnx", "http", "none"):
+        raise ConfigError(
+            f"unknown embedding backend '{settings.embedding_backend}'", hint="use one of: onnx, http, none"
+        )
+    if settings.subconscious_mode not in ("whisper", "full", "off"):
+        raise ConfigError(
+            f"unknown subconscious mode '{settings.subconscious_mode}'", hint="use one of: whisper, full, off"
+        )
+    return settings

@@ -1,0 +1,1 @@
+"""Pure domain: types, enums and rules. No I/O, no third-party imports."""

@@ -1,0 +1,62 @@
+"""Secret redaction, applied before anything is stored (content, context, metadata).
+
+Patterns cover the common credential shapes; `<private>...</private>` spans are
+removed whole. Redaction is idempotent: redacting twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("private_block", re.compile(r"<private>.*?(?:</private>|$)", re.S | re.I)),
+    ("private_key", re.compile(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S)),
+    ("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{16,}")),
+    ("openai_key", re.compile(r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_\-]{20,}")),
+    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})")),
+    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}")),
+    ("stripe_key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    ("bearer", re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*")),
+    # scheme://user:password@host -> keep scheme, user and host
+    ("url_password", re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]+):([^\s@/]+)@")),
+    # key = value / key: value / "key": "value" for secret-looking names
+    ("assignment", re.compile(
+        r"(?i)(\b[\w.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
+        r"private[_\-]?key|client[_\-]?secret|auth)[\w.\-]*[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}{]{6,})")),
+]
+
+
+def redact_text(text: str) -> str:
+    if not text:
+        return text
+    out = text
+    for name, pattern in _PATTERNS:
+        if name == "bearer":
+            out = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
+        elif name == "url_password":
+            out = pattern.sub(lambda m: f"{m.group(1)}:{REDACTED}@", out)
+        elif name == "assignment":
+            out = pattern.sub(lambda m: m.group(1) + (m.group(2) if m.group(2) == REDACTED else REDACTED), out)
+        else:
+            out = pattern.sub(REDACTED, out)
+    return out
+
+
+def redact_value(value: Any) -> Any:
+    """Redact every string inside a JSON-like value (dict keys are kept)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(v) for v in value)
+    return value

@@ -1,0 +1,1 @@
+"""The session runtime ported from the seed `runtime_state.rs`."""

@@ -1,0 +1,1 @@
+"""Services: the one in-process API every surface calls."""

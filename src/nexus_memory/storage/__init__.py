@@ -1,0 +1,1 @@
+"""Storage ports and adapters. Import adapters lazily: `nexus_memory.storage.sqlite`."""

@@ -1,0 +1,184 @@
+"""The storage ports: a narrow protocol that every backend implements.
+
+Domain values go in and come out; no SQL or driver type crosses this line.
+Optional abilities (vectors) are separate protocols so a backend can lack them.
+One behavioural contract suite (`tests/storage/contract.py`) runs against every
+backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from nexus_memory.domain.models import (
+    AgentNamespace,
+    Evidence,
+    Job,
+    Memory,
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRelation,
+    NamespaceStats,
+    NewMemory,
+    SessionDigest,
+    StoreOutcome,
+    TextHit,
+)
+
+MAX_JOB_ATTEMPTS = 5
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    """Memories, namespaces, lineage, digests and metrics."""
+
+    backend: str
+
+    def close(self) -> None: ...
+
+    # namespaces -------------------------------------------------------------
+    def ensure_namespace(self, name: str, agent_type: str | None = None) -> AgentNamespace:
+        """Get or create, race-free; `name` must already be canonical."""
+        ...
+
+    def get_namespace(self, name: str) -> AgentNamespace | None: ...
+
+    def get_namespace_by_id(self, namespace_id: int) -> AgentNamespace | None: ...
+
+    def list_namespaces(self) -> list[AgentNamespace]: ...
+
+    # memories ---------------------------------------------------------------
+    def store(self, new: NewMemory) -> StoreOutcome:
+        """Insert, or merge into the active memory with the same trimmed, case-folded
+        content in the same namespace (labels and session keys unioned, access +1)."""
+        ...
+
+    def store_many(self, items: Sequence[NewMemory]) -> list[StoreOutcome]:
+        """Like `store` for each item, in one transaction."""
+        ...
+
+    def store_with_lineage(
+        self, new: NewMemory, source_ids: Sequence[int], role: str, *, archive_sources: bool = False
+    ) -> StoreOutcome:
+        """Store and link evidence rows in one transaction; optionally archive the sources."""
+        ...
+
+    def get(self, memory_id: int) -> Memory | None: ...
+
+    def get_many(self, ids: Sequence[int]) -> list[Memory]:
+        """In the order of `ids`, skipping ids that do not exist."""
+        ...
+
+    def update(self, memory_id: int, patch: MemoryPatch) -> Memory:
+        """Raise NotFound for a missing id."""
+        ...
+
+    def delete(self, memory_id: int) -> bool:
+        """Physical delete; lineage, relations, digests and vectors go with it."""
+        ...
+
+    def list_memories(
+        self, flt: MemoryFilter, *, limit: int = 50, offset: int = 0, order: str = "newest"
+    ) -> list[Memory]:
+        """`order`: newest | oldest | updated | reinforced | contradicted."""
+        ...
+
+    def count(self, flt: MemoryFilter) -> int: ...
+
+    def text_search(self, query: str, flt: MemoryFilter, *, limit: int = 10) -> list[TextHit]:
+        """BM25 full-text search; higher score is better."""
+        ...
+
+    def touch(self, ids: Iterable[int]) -> None:
+        """access_count + 1 and last_accessed = now."""
+        ...
+
+    def stats(self, agents: Sequence[str] | None = None) -> list[NamespaceStats]: ...
+
+    def daily_counts(self, agents: Sequence[str] | None = None, days: int = 30) -> dict[str, int]: ...
+
+    # relations and lineage ---------------------------------------------------
+    def add_relation(self, relation: MemoryRelation) -> MemoryRelation: ...
+
+    def relations_for(self, memory_id: int) -> list[MemoryRelation]: ...
+
+    def add_evidence(self, items: Sequence[Evidence]) -> int: ...
+
+    def lineage(self, memory_id: int) -> list[Evidence]:
+        """Rows where the memory is the derived or the source side."""
+        ...
+
+    # digests ------------------------------------------------------------------
+    def upsert_digest(self, digest: SessionDigest) -> SessionDigest: ...
+
+    def latest_digest(
+        self, namespace_id: int, kind: str, session_key: str | None = None
+    ) -> SessionDigest | None: ...
+
+    def list_digests(
+        self, namespace_id: int | None = None, session_key: str | None = None, limit: int = 50
+    ) -> list[SessionDigest]: ...
+
+    # metrics ------------------------------------------------------------------
+    def record_metrics(self, samples: Sequence[tuple[str, float, dict[str, Any]]]) -> None: ...
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """The leased job queue (upstream reference 3.2, jobs)."""
+
+    def enqueue_job(
+        self,
+        namespace_id: int,
+        job_type: str,
+        payload: dict[str, Any],
+        *,
+        perspective: dict[str, Any] | None = None,
+        priority: int = 100,
+        if_absent: bool = True,
+    ) -> int | None:
+        """The new job id, or None when an identical pending/running job exists."""
+        ...
+
+    def claim_jobs(
+        self,
+        owner: str,
+        *,
+        namespace_id: int | None = None,
+        job_type: str | None = None,
+        ttl_secs: int = 120,
+        limit: int = 8,
+        now: datetime | None = None,
+    ) -> list[Job]:
+        """Lease pending jobs, or running jobs whose lease expired; priority desc, oldest first."""
+        ...
+
+    def complete_job(self, job_id: int, owner: str, token: str) -> None:
+        """Raise Conflict ("lost lease ownership") when the lease is not ours."""
+        ...
+
+    def fail_job(self, job_id: int, owner: str, token: str, error: str) -> Job:
+        """Back to pending until MAX_JOB_ATTEMPTS, then failed for good."""
+        ...
+
+    def retry_job(self, job_id: int) -> Job:
+        """A failed job goes back to pending with its attempts reset."""
+        ...
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        job_type: str | None = None,
+        namespace_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]: ...
+
+    def count_jobs_by_status(self, namespace_id: int | None = None) -> dict[str, int]: ...
+
+
+class Store(MemoryStore, JobStore, Protocol):
+    """What the composition root hands the services: both ports in one object."""

@@ -1,0 +1,114 @@
+"""Rules every backend shares: content identity, label merging, query text."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from nexus_memory.domain.models import CognitiveMetadata, NewMemory, is_raw_activity
+
+
+def content_hash(content: str) -> str:
+    """Identity of content for dedup: trimmed and case-folded, then SHA-1."""
+    return hashlib.sha1(content.strip().casefold().encode("utf-8")).hexdigest()
+
+
+def merge_labels(existing: Iterable[str], incoming: Iterable[str]) -> list[str]:
+    """Case-insensitive union keeping the first spelling and the existing order."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for label in [*existing, *incoming]:
+        key = label.casefold()
+        if label and key not in seen:
+            seen.add(key)
+            out.append(label)
+    return out
+
+
+def merge_session_keys(metadata: Mapping[str, Any], keys: Iterable[str | None]) -> dict[str, Any]:
+    """Add session keys to `metadata.cognitive.session_keys` (a copy is returned)."""
+    cog = CognitiveMetadata.from_metadata(metadata)
+    if cog is None:
+        return dict(metadata)
+    changed = False
+    for key in keys:
+        if key and key not in cog.session_keys:
+            cog.session_keys.append(key)
+            changed = True
+    return cog.merge_into(metadata) if changed else dict(metadata)
+
+
+def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> tuple[str, str | None, bool]:
+    """(level, session_key, is_raw) copied out of metadata for indexed filters."""
+    labels_t = tuple(labels)
+    cog = CognitiveMetadata.from_metadata(metadata)
+    level = cog.level.value if cog else "raw"
+    session_key = cog.session_key if cog else None
+    if not session_key:
+        for key in ("raw_activity", "runtime", "session_lifecycle"):
+            section = metadata.get(key)
+            if isinstance(section, Mapping) and section.get("derived_session_key"):
+                session_key = str(section["derived_session_key"])
+                break
+    return level, session_key, is_raw_activity(labels_t, metadata)
+
+
+def session_keys_of(new: NewMemory) -> list[str]:
+    cog = CognitiveMetadata.from_metadata(new.metadata)
+    keys = list(cog.session_keys) if cog else []
+    if new.session_key and new.session_key not in keys:
+        keys.append(new.session_key)
+    return keys
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def loads_obj(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def loads_list(text: str | None) -> list[str]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+# Words too common to help a full-text match; dropping them keeps OR queries
+# fast and BM25 focused. Only used when something else is left.
+STOP_WORDS = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "she", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "up", "us", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your"]
+)
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def query_terms(query: str, *, max_terms: int = 32) -> list[str]:
+    """Distinct lowercased word tokens of a query, stop words removed where possible."""
+    tokens = [t.lower() for t in _TOKEN.findall(query)]
+    seen: set[str] = set()
+    uniq = [t for t in tokens if not (t in seen or seen.add(t))]  # type: ignore[func-returns-value]
+    content = [t for t in uniq if t not in STOP_WORDS]
+    return (content or uniq)[:max_terms]
+
+
+def fts5_match(query: str) -> str | None:
+    """An FTS5 MATCH expression: every term quoted (no syntax injection), OR-joined."""
+    terms = query_terms(query)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

@@ -1,0 +1,5 @@
+"""SQLite adapter: the embedded default backend."""
+
+from nexus_memory.storage.sqlite.store import SQLiteStore
+
+__all__ = ["SQLiteStore"]

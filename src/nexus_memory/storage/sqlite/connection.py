@@ -1,0 +1,144 @@
+"""Opening SQLite files: pragmas, migrations and error mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+from nexus_memory.domain.timeutil import to_iso, utcnow
+from nexus_memory.errors import DatabaseBusy, DatabaseCorrupt, StorageError
+
+
+def corrupt_error(path: Path | str, exc: BaseException) -> DatabaseCorrupt:
+    return DatabaseCorrupt(
+        f"the database {path} is not a usable SQLite file ({exc})",
+        hint=f"move it aside (mv '{path}' '{path}.corrupt') and run `nexus init`, or restore a backup",
+    )
+
+
+def map_error(path: Path | str, exc: sqlite3.Error) -> StorageError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return DatabaseBusy(
+            f"the database {path} stayed locked by another process",
+            hint="retry in a moment; raise NEXUS_BUSY_TIMEOUT_MS if this keeps happening",
+        )
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return corrupt_error(path, exc)
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
+        return StorageError(f"cannot open the database {path}", hint="check the folder exists and is writable")
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in text:
+        return StorageError(f"the database {path} is read-only", hint="check the file's permissions")
+    return StorageError(f"database error on {path}: {text}")
+
+
+def open_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """One connection with our pragmas; autocommit mode, explicit transactions."""
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal" and str(path) != ":memory:":
+            _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"), busy_timeout_ms)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -32000")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise map_error(path, exc) from None
+    return conn
+
+
+def _retry_busy(fn: object, busy_timeout_ms: int) -> None:
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            fn()  # type: ignore[operator]
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection, busy_timeout_ms: int) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE: take the write lock up front, so read-then-write is race-free."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def migration_scripts() -> list[tuple[str, str]]:
+    """(name, sql) of every bundled migration, in name order."""
+    folder = resources.files("nexus_memory.storage.sqlite") / "migrations"
+    items = [(entry.name.removesuffix(".sql"), entry.read_text("utf-8"))
+             for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    return sorted(items)
+
+
+def apply_migrations(conn: sqlite3.Connection, busy_timeout_ms: int) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction. Forward only."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    applied = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+    done: list[str] = []
+    for name, sql in migration_scripts():
+        if name in applied:
+            continue
+        with write_transaction(conn, busy_timeout_ms):
+            # Another process may have applied it while we waited for the lock.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            for statement in _split_sql(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", (name, to_iso(utcnow())))
+        done.append(name)
+    return done
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a script on `;` at statement ends, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buf: list[str] = []
+    for line in sql.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--") and not buf:
+            continue
+        buf.append(line)
+        candidate = "\n".join(buf).strip()
+        if candidate.endswith(";") and sqlite3.complete_statement(candidate):
+            statements.append(candidate)
+            buf = []
+    tail = "\n".join(buf).strip()
+    if tail and not all(ln.strip().startswith("--") or not ln.strip() for ln in buf):
+        statements.append(tail)
+    return statements
