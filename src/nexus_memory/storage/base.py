@@ -180,5 +180,36 @@ class JobStore(Protocol):
     def count_jobs_by_status(self, namespace_id: int | None = None) -> dict[str, int]: ...
 
 
+@runtime_checkable
+class VectorIndex(Protocol):
+    """Optional ability: stored embedding vectors and exact/approximate KNN over them.
+
+    Vectors are stored per (memory, model, kind); `kind` names which text was embedded
+    (e.g. "content", or "context" for content plus its retrieval context). Search never
+    mixes models: it only looks at vectors of the model it is given. A memory's score
+    is its best cosine similarity over its kinds.
+    """
+
+    def upsert_vectors(self, model: str, rows: Sequence[tuple[int, str, Sequence[float]]]) -> int:
+        """(memory_id, kind, vector) rows; replaces existing rows of the same key."""
+        ...
+
+    def delete_vectors(self, *, model: str | None = None, memory_ids: Sequence[int] | None = None) -> int: ...
+
+    def vector_search(
+        self, model: str, query: Sequence[float], flt: MemoryFilter, *, limit: int = 10
+    ) -> list[tuple[int, float]]:
+        """(memory id, cosine similarity) best first, filters applied."""
+        ...
+
+    def vector_counts(self) -> dict[str, int]:
+        """Model id -> number of memories that have at least one vector of that model."""
+        ...
+
+    def memories_without_vectors(self, model: str, *, after_id: int = 0, limit: int = 256) -> list[Memory]:
+        """Active memories lacking a vector of `model`, id ascending (for resumable backfill)."""
+        ...
+
+
 class Store(MemoryStore, JobStore, Protocol):
     """What the composition root hands the services: both ports in one object."""
