@@ -32,7 +32,7 @@ test: venv-dev
 
 # Quick loops while developing (no services started).
 lint: venv-dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 
 unit: venv-dev
