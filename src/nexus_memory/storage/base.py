@@ -124,6 +124,12 @@ class MemoryStore(Protocol):
     # metrics ------------------------------------------------------------------
     def record_metrics(self, samples: Sequence[tuple[str, float, dict[str, Any]]]) -> None: ...
 
+    def latest_metrics(
+        self, prefix: str = "", limit: int = 100
+    ) -> list[tuple[str, float, dict[str, Any], datetime]]:
+        """(name, value, labels, recorded_at) of names starting with `prefix`, newest first."""
+        ...
+
 
 @runtime_checkable
 class JobStore(Protocol):
