@@ -109,11 +109,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from nexus_memory.cli.output import emit_json
     from nexus_memory.domain.timeutil import to_iso
 
+    warnings: list[str] = []
     app = app_from(args)
     try:
-        sessions = app.sessions.status()
+        sessions = app.sessions.status(warnings)
     finally:
         app.close()
+    _warn(warnings)
     if args.json:
         emit_json([{"agent_type": s.state.agent_type, "session_key": s.state.session_key,
                     "mode": s.state.mode.value, "started_at": to_iso(s.state.started_at),
@@ -134,11 +136,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
+    warnings: list[str] = []
     app = app_from(args)
     try:
-        results = app.sessions.sweep()
+        results = app.sessions.sweep(warnings)
     finally:
         app.close()
+    _warn(warnings)
     if args.json:
         emit_json([{"agent_type": r.agent_type, "session_key": r.session_key, "reason": r.reason.label}
                    for r in results])

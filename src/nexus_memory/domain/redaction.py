@@ -33,6 +33,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# Values the assignment rule must leave alone: already redacted, or an auth scheme
+# whose token the bearer rule has handled ("Authorization: Bearer [REDACTED]").
+_KEEP_VALUES = frozenset({REDACTED, "Bearer", "bearer", "BEARER"})
+
+
 def redact_text(text: str) -> str:
     if not text:
         return text
@@ -43,7 +48,7 @@ def redact_text(text: str) -> str:
         elif name == "url_password":
             out = pattern.sub(lambda m: f"{m.group(1)}:{REDACTED}@", out)
         elif name == "assignment":
-            out = pattern.sub(lambda m: m.group(1) + (m.group(2) if m.group(2) == REDACTED else REDACTED), out)
+            out = pattern.sub(lambda m: m.group(1) + (m.group(2) if m.group(2) in _KEEP_VALUES else REDACTED), out)
         else:
             out = pattern.sub(REDACTED, out)
     return out

@@ -168,21 +168,23 @@ class RuntimeController:
         removed = remove_runtime_state(path)
         return ShutdownResult(agent, key, reason, marker, removed, warnings)
 
-    def sessions(self) -> list[SessionStatus]:
+    def sessions(self, warnings: list[str] | None = None) -> list[SessionStatus]:
+        """Live sessions; a corrupt state file is moved aside and reported in `warnings`."""
         now = self.clock()
         out: list[SessionStatus] = []
+        sink = warnings if warnings is not None else []
         for path in list_state_files(self.state_root):
-            state = self._read(path, [])
+            state = self._read(path, sink)
             if state is None:
                 continue
             idle = (now - state.updated_at).total_seconds()
             out.append(SessionStatus(state, path, idle, self._expired(state, now)))
         return out
 
-    def sweep_idle(self) -> list[ShutdownResult]:
+    def sweep_idle(self, warnings: list[str] | None = None) -> list[ShutdownResult]:
         """Shut down every session-scoped session idle past the timeout; persistent ones never expire."""
         results: list[ShutdownResult] = []
-        for status in self.sessions():
+        for status in self.sessions(warnings):
             if status.expired:
                 st = status.state
                 results.append(

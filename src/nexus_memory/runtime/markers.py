@@ -39,8 +39,6 @@ def marker_memory(marker: RuntimeMarker, now: datetime) -> NewMemory:
         "agent_namespace": marker.agent_namespace,
         "captured_at": to_iso(now),
     }
-    if marker.project_name:
-        runtime["project_name"] = marker.project_name
     cognitive = CognitiveMetadata.new(
         CognitiveLevel.EXPLICIT, marker.agent_type, marker.agent_type, session_tag, "runtime_controller"
     )
@@ -49,7 +47,11 @@ def marker_memory(marker: RuntimeMarker, now: datetime) -> NewMemory:
     cognitive.times_contradicted = 0
     cognitive.derived_at = now
     cognitive.generated_by = "runtime_controller"
-    metadata = cognitive.merge_into({"runtime": runtime})
+    base: JSONDict = {"runtime": runtime}
+    if marker.project_name:
+        # Beside, not inside, `runtime`: that object keeps exactly the seed's fields.
+        base["project"] = {"name": marker.project_name}
+    metadata = cognitive.merge_into(base)
     return NewMemory(
         agent=marker.agent_namespace,
         content=content,

@@ -37,11 +37,11 @@ class SessionService:
             "agent_type": result.agent_type, "session_key": result.session_key, "reason": result.reason.label,
         })
 
-    def status(self) -> list[SessionStatus]:
-        return self.controller.sessions()
+    def status(self, warnings: list[str] | None = None) -> list[SessionStatus]:
+        return self.controller.sessions(warnings)
 
-    def sweep(self) -> list[ShutdownResult]:
-        results = self.controller.sweep_idle()
+    def sweep(self, warnings: list[str] | None = None) -> list[ShutdownResult]:
+        results = self.controller.sweep_idle(warnings)
         for result in results:
             self._ended(result)
         return results
