@@ -194,10 +194,20 @@ class VectorIndex(Protocol):
     (e.g. "content", or "context" for content plus its retrieval context). Search never
     mixes models: it only looks at vectors of the model it is given. A memory's score
     is its best cosine similarity over its kinds.
+
+    Contract details (pinned by tests/storage/vector_contract.py):
+    - vectors are stored L2-normalised, so scores are cosines whatever the input length;
+    - one model id has one dimension: a vector of another size is InvalidInput;
+    - deleting a memory deletes its vectors; changing its content or context deletes
+      them too (they are stale), so it shows up in `memories_without_vectors` again;
+    - rows for memories that no longer exist are skipped, not an error;
+    - `upsert_vectors` records the model in the memory's `embedding_model` column.
     """
 
     def upsert_vectors(self, model: str, rows: Sequence[tuple[int, str, Sequence[float]]]) -> int:
-        """(memory_id, kind, vector) rows; replaces existing rows of the same key."""
+        """(memory_id, kind, vector) rows; replaces existing rows of the same key.
+
+        Returns how many rows were written."""
         ...
 
     def delete_vectors(self, *, model: str | None = None, memory_ids: Sequence[int] | None = None) -> int: ...

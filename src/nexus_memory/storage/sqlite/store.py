@@ -44,6 +44,7 @@ from nexus_memory.storage.sqlite.connection import (
     write_transaction,
 )
 from nexus_memory.storage.sqlite.jobs import SQLiteJobsMixin
+from nexus_memory.storage.sqlite.vectors import SQLiteVectorsMixin
 
 MEMORY_COLUMNS = (
     "m.id, m.namespace_id, m.content, m.context, m.category, m.memory_lane_type, m.labels, m.metadata, "
@@ -137,7 +138,7 @@ def filter_sql(flt: MemoryFilter) -> tuple[str, list[Any]]:
     return (" AND ".join(where) or "1"), params
 
 
-class SQLiteStore(SQLiteJobsMixin):
+class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin):
     """One database file; a connection per thread; WAL so readers never wait on writers."""
 
     backend = "sqlite"
@@ -423,6 +424,35 @@ class SQLiteStore(SQLiteJobsMixin):
         with self._errors():
             rows = self.conn.execute(sql, [match, *params, int(limit)]).fetchall()
         return [TextHit(memory_id=r[0], score=float(r[1]), snippet=r[2]) for r in rows]
+
+    def _ids_passing(self, ids: Sequence[int], flt: MemoryFilter) -> set[int]:
+        """Which of `ids` pass the filter (for vector candidates)."""
+        if not ids:
+            return set()
+        where, params = filter_sql(flt)
+        out: set[int] = set()
+        unique = list(dict.fromkeys(int(i) for i in ids))
+        with self._errors():
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                rows = self.conn.execute(
+                    f"SELECT m.id {_FROM} WHERE m.id IN ({','.join('?' * len(chunk))}) AND {where}",
+                    [*chunk, *params],
+                ).fetchall()
+                out.update(int(r[0]) for r in rows)
+        return out
+
+    def _all_ids(self, flt: MemoryFilter) -> list[int]:
+        where, params = filter_sql(flt)
+        with self._errors():
+            return [int(r[0]) for r in self.conn.execute(f"SELECT m.id {_FROM} WHERE {where}", params)]
+
+    def _memories_where(self, where: str, params: Sequence[Any], limit: int) -> list[Memory]:
+        with self._errors():
+            rows = self.conn.execute(
+                f"SELECT {MEMORY_COLUMNS} {_FROM} WHERE {where} LIMIT ?", [*params, int(limit)]
+            ).fetchall()
+        return [row_to_memory(r) for r in rows]
 
     def touch(self, ids: Iterable[int]) -> None:
         id_list = list(ids)

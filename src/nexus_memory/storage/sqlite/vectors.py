@@ -1,0 +1,376 @@
+"""The SQLite implementation of the optional `VectorIndex` port.
+
+Vectors live in `memory_vectors` as float32 BLOBs (migration 0010). Search is
+exact: one cached float32 matrix per model, multiplied by the query with numpy.
+The stdlib `sqlite3` here cannot load extensions, so sqlite-vec is not used; its
+brute-force KNN was ~7x slower than numpy at 100k rows anyway (see docs/search.md).
+
+Cache freshness across processes: the table is a rowid table, so rows written
+after the cache was filled have larger rowids and are appended; `vector_log`
+counts deletions (a trigger), and any deletion makes the next search reload the
+model's matrix. Both checks are two indexed single-row reads per search.
+
+Writes need only the standard library; numpy is imported lazily by searches.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from array import array
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nexus_memory.domain.models import Memory, MemoryFilter
+from nexus_memory.domain.timeutil import to_iso, utcnow
+from nexus_memory.errors import InvalidInput, NotAvailable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Candidate rows fetched per wanted result on the first try (a memory has up to
+#: two rows, and filters drop some); grown 4x per retry.
+OVERFETCH = 4
+#: Past this many candidate rows, compute the filter's id set in SQL instead.
+MAX_OVERFETCH_ROWS = 4096
+
+
+def pack_vector(vector: Sequence[float]) -> tuple[bytes, int]:
+    """L2-normalised little-endian float32 bytes and the dimension."""
+    values = [float(x) for x in vector]
+    if not values:
+        raise InvalidInput("an embedding vector is empty", hint="check the embedding model's output")
+    norm = math.sqrt(math.fsum(x * x for x in values))
+    if not math.isfinite(norm) or norm == 0.0:
+        raise InvalidInput("an embedding vector has zero or non-finite length", hint="check the embedding model")
+    buf = array("f", (x / norm for x in values))
+    if buf.itemsize != 4:  # pragma: no cover - every platform we support has 4-byte floats
+        raise NotAvailable("this platform's float is not 32-bit", hint="use the PostgreSQL backend")
+    return buf.tobytes(), len(values)
+
+
+def unpack_vector(blob: bytes) -> list[float]:
+    values = array("f")
+    values.frombytes(blob)
+    return values.tolist()
+
+
+@dataclass
+class _Matrix:
+    """The cached vectors of one model: rows [0, n) of `data` are in use."""
+
+    dim: int
+    data: np.ndarray
+    memory_ids: np.ndarray
+    namespace_ids: np.ndarray
+    n: int
+    max_rowid: int
+    deletions: int
+
+    def append(self, memory_ids: list[int], namespace_ids: list[int], blobs: list[bytes]) -> None:
+        import numpy as np
+
+        count = len(blobs)
+        if not count:
+            return
+        block = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(count, self.dim)
+        need = self.n + count
+        if need > self.data.shape[0]:
+            capacity = max(need, int(self.data.shape[0] * 1.5) + 64)
+            self.data = _grow(self.data, (capacity, self.dim))
+            self.memory_ids = _grow(self.memory_ids, (capacity,))
+            self.namespace_ids = _grow(self.namespace_ids, (capacity,))
+        self.data[self.n:need] = block
+        self.memory_ids[self.n:need] = memory_ids
+        self.namespace_ids[self.n:need] = namespace_ids
+        self.n = need
+
+
+def _grow(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    import numpy as np
+
+    out = np.zeros(shape, dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+class SQLiteVectorsMixin:
+    """Mixed into SQLiteStore; relies on its `conn`, `write`, `_errors` and filter helpers."""
+
+    @property
+    def conn(self) -> sqlite3.Connection:  # pragma: no cover - provided by the store
+        raise NotImplementedError
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _errors(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _ids_passing(self, ids: Sequence[int], flt: MemoryFilter) -> set[int]:
+        raise NotImplementedError
+
+    def _all_ids(self, flt: MemoryFilter) -> list[int]:
+        raise NotImplementedError
+
+    def _memories_where(self, where: str, params: Sequence[Any], limit: int) -> list[Memory]:
+        raise NotImplementedError
+
+    _vec_lock = threading.Lock()
+
+    @property
+    def _vec_cache(self) -> dict[str, _Matrix]:
+        cache: dict[str, _Matrix] | None = self.__dict__.get("_vec_cache_dict")
+        if cache is None:
+            cache = {}
+            self.__dict__["_vec_cache_dict"] = cache
+        return cache
+
+    # writes -------------------------------------------------------------------
+    def upsert_vectors(self, model: str, rows: Sequence[tuple[int, str, Sequence[float]]]) -> int:
+        """Replace (memory, model, kind) rows; records the model on the memory row too."""
+        if not model:
+            raise InvalidInput("an embedding model id is empty", hint="configure NEXUS_EMBEDDING_MODEL")
+        packed = []
+        for memory_id, kind, vector in rows:
+            blob, dim = pack_vector(vector)
+            packed.append((int(memory_id), str(kind), dim, blob))
+        if not packed:
+            return 0
+        now = to_iso(utcnow())
+        with self.write() as conn:
+            row = conn.execute("SELECT dim FROM memory_vectors WHERE model = ? LIMIT 1", (model,)).fetchone()
+            known = int(row[0]) if row else packed[0][2]
+            bad = next((p for p in packed if p[2] != known), None)
+            if bad is not None:
+                raise InvalidInput(
+                    f"model '{model}' has {known}-dimensional vectors, got one with {bad[2]}",
+                    hint="a model id must always produce vectors of one size; rename the model or rebuild",
+                )
+            existing = {int(r[0]) for r in conn.execute(
+                f"SELECT id FROM memories WHERE id IN ({','.join('?' * len(packed))})", [p[0] for p in packed]
+            )} if len(packed) <= 900 else None
+            written = 0
+            for memory_id, kind, dim, blob in packed:
+                if existing is not None and memory_id not in existing:
+                    continue  # deleted meanwhile: nothing to attach the vector to
+                conn.execute(
+                    "DELETE FROM memory_vectors WHERE memory_id = ? AND model = ? AND kind = ?",
+                    (memory_id, model, kind),
+                )
+                try:
+                    conn.execute(
+                        "INSERT INTO memory_vectors(memory_id, model, kind, dim, vector, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (memory_id, model, kind, dim, blob, now),
+                    )
+                except sqlite3.IntegrityError:
+                    continue  # the memory does not exist (foreign key)
+                written += 1
+            conn.executemany(
+                "UPDATE memories SET embedding_model = ? WHERE id = ? AND embedding_model IS NOT ?",
+                [(model, mid, model) for mid in sorted({p[0] for p in packed})],
+            )
+        return written
+
+    def delete_vectors(self, *, model: str | None = None, memory_ids: Sequence[int] | None = None) -> int:
+        where: list[str] = []
+        params: list[Any] = []
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        if memory_ids is not None:
+            if not memory_ids:
+                return 0
+            where.append(f"memory_id IN ({','.join('?' * len(memory_ids))})")
+            params.extend(int(i) for i in memory_ids)
+        sql = "DELETE FROM memory_vectors" + (" WHERE " + " AND ".join(where) if where else "")
+        with self.write() as conn:
+            return int(conn.execute(sql, params).rowcount)
+
+    # reads --------------------------------------------------------------------
+    def vector_counts(self) -> dict[str, int]:
+        with self._errors():
+            rows = self.conn.execute(
+                "SELECT model, count(DISTINCT memory_id) FROM memory_vectors GROUP BY model ORDER BY model"
+            ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def memories_without_vectors(self, model: str, *, after_id: int = 0, limit: int = 256) -> list[Memory]:
+        return self._memories_where(
+            "m.is_active = 1 AND m.id > ? AND NOT EXISTS (SELECT 1 FROM memory_vectors v "
+            "WHERE v.memory_id = m.id AND v.model = ?) ORDER BY m.id",
+            [int(after_id), model],
+            limit,
+        )
+
+    def get_vectors(self, memory_id: int, model: str) -> dict[str, list[float]]:
+        """kind -> stored (normalised) vector; for tests and `nexus embeddings status`."""
+        with self._errors():
+            rows = self.conn.execute(
+                "SELECT kind, vector FROM memory_vectors WHERE memory_id = ? AND model = ? ORDER BY kind",
+                (memory_id, model),
+            ).fetchall()
+        return {r[0]: unpack_vector(r[1]) for r in rows}
+
+    def vector_search(
+        self, model: str, query: Sequence[float], flt: MemoryFilter, *, limit: int = 10
+    ) -> list[tuple[int, float]]:
+        import numpy as np
+
+        if limit <= 0:
+            return []
+        matrix = self._fresh_matrix(model)
+        if matrix is None or matrix.n == 0:
+            return []
+        q = np.asarray(query, dtype=np.float32)
+        if q.ndim != 1 or q.shape[0] != matrix.dim:
+            raise InvalidInput(
+                f"the query vector has {q.shape[-1] if q.ndim else 0} dimensions; model '{model}' stores "
+                f"{matrix.dim}",
+                hint="embed the query with the same model as the stored vectors",
+            )
+        norm = float(np.linalg.norm(q))
+        if norm == 0.0 or not math.isfinite(norm):
+            return []
+        q = q / norm
+        data, ids, n = matrix.data, matrix.memory_ids, matrix.n
+        mask = self._prefilter_mask(flt, ids[:n], matrix.namespace_ids[:n])
+        scores = data[:n] @ q
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
+            valid = int(mask.sum())
+        else:
+            valid = n
+        if valid == 0:
+            return []
+        k = min(valid, max(limit * OVERFETCH, 32))
+        while True:
+            ranked = _best_per_memory(scores, ids, k)
+            passing = self._ids_passing([mid for mid, _ in ranked], flt)
+            found = [(mid, s) for mid, s in ranked if mid in passing]
+            if len(found) >= limit or k >= valid:
+                return found[:limit]
+            if k >= MAX_OVERFETCH_ROWS:
+                break
+            k = min(valid, k * 4)
+        # A selective filter: compute its id set once and search only those rows.
+        allowed = np.asarray(self._all_ids(flt), dtype=np.int64)
+        scores = np.where(np.isin(ids[:n], allowed), scores, -np.inf)
+        valid = int(np.isfinite(scores).sum())
+        if valid == 0:
+            return []
+        ranked = _best_per_memory(scores, ids, min(valid, max(limit * OVERFETCH, 32)))
+        return ranked[:limit]
+
+    def _prefilter_mask(self, flt: MemoryFilter, ids: np.ndarray, namespaces: np.ndarray) -> np.ndarray | None:
+        """Cheap masks from what the cache knows (ids, namespaces); SQL checks the rest."""
+        import numpy as np
+
+        mask = None
+        if flt.ids is not None:
+            mask = np.isin(ids, np.asarray(list(flt.ids), dtype=np.int64))
+        if flt.agents is not None:
+            with self._errors():
+                marks = ",".join("?" * len(flt.agents)) or "NULL"
+                ns = [r[0] for r in self.conn.execute(
+                    f"SELECT id FROM agent_namespaces WHERE name IN ({marks})", list(flt.agents)
+                )]
+            ns_mask = np.isin(namespaces, np.asarray(ns, dtype=np.int64))
+            mask = ns_mask if mask is None else (mask & ns_mask)
+        return mask
+
+    def _fresh_matrix(self, model: str) -> _Matrix | None:
+        """The model's cached matrix, extended with new rows or reloaded after deletions."""
+        with self._errors():
+            max_rowid = int(self.conn.execute("SELECT coalesce(max(rowid), 0) FROM memory_vectors").fetchone()[0])
+            deletions = int(self.conn.execute("SELECT deletions FROM vector_log WHERE id = 1").fetchone()[0])
+        with self._vec_lock:
+            cached = self._vec_cache.get(model)
+            if cached is not None and cached.deletions == deletions and cached.max_rowid == max_rowid:
+                return cached
+            if cached is None or cached.deletions != deletions:
+                cached = self._load_matrix(model, 0, deletions)
+            else:
+                self._extend(cached, model)
+            if cached is None:
+                self._vec_cache.pop(model, None)
+                return None
+            cached.max_rowid = max(cached.max_rowid, max_rowid)
+            self._vec_cache[model] = cached
+            return cached
+
+    def _rows_after(self, model: str, after_rowid: int) -> Iterator[tuple[int, int, int, int, bytes]]:
+        # `+v.model` keeps the planner on the rowid range (new rows are few).
+        sql = (
+            "SELECT v.rowid, v.memory_id, m.namespace_id, v.dim, v.vector FROM memory_vectors v "
+            "JOIN memories m ON m.id = v.memory_id WHERE v.rowid > ? AND +v.model = ? ORDER BY v.rowid"
+            if after_rowid
+            else "SELECT v.rowid, v.memory_id, m.namespace_id, v.dim, v.vector FROM memory_vectors v "
+            "JOIN memories m ON m.id = v.memory_id WHERE v.rowid > ? AND v.model = ? ORDER BY v.rowid"
+        )
+        with self._errors():
+            cur = self.conn.execute(sql, (after_rowid, model))
+            while True:
+                batch = cur.fetchmany(4096)
+                if not batch:
+                    return
+                yield from batch
+
+    def _load_matrix(self, model: str, after_rowid: int, deletions: int) -> _Matrix | None:
+        import numpy as np
+
+        with self._errors():
+            row = self.conn.execute(
+                "SELECT dim, count(*) FROM memory_vectors WHERE model = ? GROUP BY dim", (model,)
+            ).fetchone()
+        if row is None:
+            return None
+        dim, count = int(row[0]), int(row[1])
+        matrix = _Matrix(
+            dim=dim, data=np.zeros((count + 64, dim), dtype=np.float32),
+            memory_ids=np.zeros(count + 64, dtype=np.int64), namespace_ids=np.zeros(count + 64, dtype=np.int64),
+            n=0, max_rowid=after_rowid, deletions=deletions,
+        )
+        self._extend(matrix, model)
+        return matrix
+
+    def _extend(self, matrix: _Matrix, model: str) -> None:
+        ids: list[int] = []
+        nss: list[int] = []
+        blobs: list[bytes] = []
+        for rowid, memory_id, namespace_id, dim, blob in self._rows_after(model, matrix.max_rowid):
+            matrix.max_rowid = max(matrix.max_rowid, int(rowid))
+            if dim != matrix.dim:
+                continue
+            ids.append(memory_id)
+            nss.append(namespace_id)
+            blobs.append(blob)
+            if len(blobs) >= 8192:
+                matrix.append(ids, nss, blobs)
+                ids, nss, blobs = [], [], []
+        matrix.append(ids, nss, blobs)
+
+
+def _best_per_memory(scores: np.ndarray, memory_ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The top `k` rows by score, reduced to each memory's best row, best first."""
+    import numpy as np
+
+    n = scores.shape[0]
+    k = max(1, min(k, n))
+    top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    top = top[np.argsort(-scores[top], kind="stable")]
+    seen: set[int] = set()
+    out: list[tuple[int, float]] = []
+    for i in top.tolist():
+        s = float(scores[i])
+        if not math.isfinite(s):
+            break
+        mid = int(memory_ids[i])
+        if mid not in seen:
+            seen.add(mid)
+            out.append((mid, s))
+    return out
