@@ -1,0 +1,262 @@
+"""The layer and import rules of TEAM.md / ARCHITECTURE.md, enforced on the source tree with `ast`."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import nexus_memory
+
+PACKAGE_ROOT = Path(nexus_memory.__file__).resolve().parent
+STDLIB = frozenset(sys.stdlib_module_names)
+
+#: Imported lazily (inside a function) everywhere except the adapters that exist to wrap them.
+HEAVY = frozenset({"numpy", "onnxruntime", "tokenizers", "fastapi", "starlette", "uvicorn", "websockets", "mcp",
+                   "psycopg", "psycopg_pool", "pgvector", "httpx"})
+#: Adapter / surface packages that may import heavy libraries at module level. Whether anything
+#: imports those modules eagerly is checked at run time below (`import nexus_memory`, `nexus --help`).
+ADAPTERS = ("nexus_memory.storage.postgres", "nexus_memory.embeddings", "nexus_memory.llm", "nexus_memory.http",
+            "nexus_memory.mcp", "nexus_memory.web")
+#: Modules that may read NEXUS_* settings from the environment.
+SETTINGS_READERS = frozenset({"nexus_memory.config", "nexus_memory.app", "nexus_memory.cli.context",
+                              "nexus_memory.cli.main"})
+#: Layers that never look at the environment at all.
+NO_ENV_LAYERS = ("nexus_memory.domain", "nexus_memory.storage", "nexus_memory.services", "nexus_memory.runtime")
+#: layer -> packages it must not import (higher layers and surfaces).
+FORBIDDEN = {
+    "nexus_memory.storage": ("nexus_memory.services", "nexus_memory.cli", "nexus_memory.http", "nexus_memory.mcp",
+                             "nexus_memory.integrations", "nexus_memory.app", "nexus_memory.runtime"),
+    "nexus_memory.services": ("nexus_memory.cli", "nexus_memory.http", "nexus_memory.mcp",
+                              "nexus_memory.integrations", "nexus_memory.app"),
+    # http may mount the MCP server (streamable HTTP); neither surface calls the CLI.
+    "nexus_memory.http": ("nexus_memory.cli",),
+    "nexus_memory.mcp": ("nexus_memory.cli", "nexus_memory.http"),
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the imported module, absolute
+    line: int
+    top_level: bool  # executed at import time (not in a function, not under TYPE_CHECKING)
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE_ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def source_files() -> list[Path]:
+    return sorted(p for p in PACKAGE_ROOT.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def in_package(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imports_of(path: Path) -> Iterator[Import]:
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+    def visit(node: ast.AST, top: bool) -> Iterator[Import]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    yield Import(alias.name, child.lineno, top)
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = package.split(".")
+                    base = base[: len(base) - (child.level - 1)]
+                    mod = ".".join([*base, child.module] if child.module else base)
+                else:
+                    mod = child.module or ""
+                yield Import(mod, child.lineno, top)
+                for alias in child.names:  # `from pkg import submodule`
+                    yield Import(f"{mod}.{alias.name}", child.lineno, top)
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                yield from visit(child, False)
+            elif isinstance(child, ast.If) and _is_type_checking(child.test):
+                for stmt in child.body:
+                    yield from visit(ast.Module(body=[stmt], type_ignores=[]), False)
+                for stmt in child.orelse:
+                    yield from visit(ast.Module(body=[stmt], type_ignores=[]), top)
+            else:
+                yield from visit(child, top)
+
+    yield from visit(tree, True)
+
+
+FILES = [(module_name(p), p) for p in source_files()]
+
+
+def test_the_source_tree_is_found() -> None:
+    names = {n for n, _ in FILES}
+    assert {"nexus_memory.domain.models", "nexus_memory.app", "nexus_memory.cli.main"} <= names
+
+
+@pytest.mark.parametrize(("name", "path"), [f for f in FILES if in_package(f[0], "nexus_memory.domain")],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_domain_is_pure(name: str, path: Path) -> None:
+    """The domain imports the standard library, itself and the error tree; nothing else."""
+    bad = [
+        f"{path.name}:{imp.line} imports {imp.module}"
+        for imp in imports_of(path)
+        if not (imp.module.split(".")[0] in STDLIB or in_package(imp.module, "nexus_memory.domain")
+                or in_package(imp.module, "nexus_memory.errors"))
+    ]
+    assert bad == []
+
+
+def test_layers_import_only_downwards() -> None:
+    bad = []
+    for name, path in FILES:
+        for layer, forbidden in FORBIDDEN.items():
+            if not in_package(name, layer):
+                continue
+            for imp in imports_of(path):
+                if any(in_package(imp.module, f) for f in forbidden):
+                    bad.append(f"{name}:{imp.line} imports {imp.module}")
+    assert bad == []
+
+
+def test_heavy_libraries_load_lazily_outside_adapters() -> None:
+    bad = []
+    for name, path in FILES:
+        if any(in_package(name, a) for a in ADAPTERS):
+            continue
+        for imp in imports_of(path):
+            if not imp.top_level:
+                continue
+            if imp.module.split(".")[0] in HEAVY:
+                bad.append(f"{name}:{imp.line} imports {imp.module} at module level")
+    assert bad == []
+
+
+def _env_reads(tree: ast.AST) -> Iterator[tuple[int, str | None]]:
+    """(line, key or None) for every read of os.environ / os.getenv."""
+
+    def is_environ(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+            isinstance(node, ast.Name) and node.id == "environ")
+
+    for node in ast.walk(tree):
+        key: ast.AST | None = None
+        if isinstance(node, ast.Call):
+            func = node.func
+            env_get = isinstance(func, ast.Attribute) and (
+                (func.attr == "get" and is_environ(func.value)) or func.attr == "getenv")
+            if not (env_get or (isinstance(func, ast.Name) and func.id == "getenv")):
+                continue
+            key = node.args[0] if node.args else None
+        elif isinstance(node, ast.Subscript) and is_environ(node.value) and isinstance(node.ctx, ast.Load):
+            key = node.slice
+        elif isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
+            key = node.left
+        else:
+            continue
+        yield node.lineno, key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+
+
+def test_only_the_composition_root_reads_nexus_settings() -> None:
+    bad = []
+    for name, path in FILES:
+        if name in SETTINGS_READERS:
+            continue
+        tree = ast.parse(path.read_text("utf-8"))
+        for line, key in _env_reads(tree):
+            if any(in_package(name, layer) for layer in NO_ENV_LAYERS):
+                bad.append(f"{name}:{line} reads the environment ({key or 'dynamic key'})")
+            elif key is not None and key.startswith("NEXUS_"):
+                bad.append(f"{name}:{line} reads {key}; take it from Settings instead")
+    assert bad == []
+
+
+def test_the_rules_catch_violations(tmp_path: Path) -> None:
+    """The checkers above are not vacuous."""
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import os\nimport numpy\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import httpx\n"
+        "def f():\n    import fastapi\n    return os.environ.get('NEXUS_X'), os.getenv('HOME'), os.environ['NEXUS_Y']\n"
+    )
+    global PACKAGE_ROOT
+    saved = PACKAGE_ROOT
+    PACKAGE_ROOT = tmp_path
+    try:
+        found = {(i.module, i.top_level) for i in imports_of(sample)}
+    finally:
+        PACKAGE_ROOT = saved
+    assert ("numpy", True) in found and ("httpx", False) in found and ("fastapi", False) in found
+    reads = list(_env_reads(ast.parse(sample.read_text())))
+    assert [k for _, k in reads] == ["NEXUS_X", "HOME", "NEXUS_Y"]
+
+
+# run time: what importing actually loads ------------------------------------------------------------
+PROBE = r"""
+import json, sys
+mode = sys.argv[1]
+if mode == "import":
+    import nexus_memory
+    import nexus_memory.app, nexus_memory.services.memories, nexus_memory.storage.sqlite
+elif mode == "help":
+    from nexus_memory.cli.main import main
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+    for command in ("store", "search", "list", "session", "init"):
+        try:
+            main([command, "--help"])
+        except SystemExit:
+            pass
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[2].split(",")))
+print(json.dumps(heavy))
+"""
+
+
+@pytest.mark.parametrize("mode", ["import", "help"])
+def test_import_and_help_do_not_load_heavy_libraries(mode: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", PROBE, mode, ",".join(sorted(HEAVY))],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+# public API ---------------------------------------------------------------------------------------------
+REQUIRED_EXPORTS = {
+    "App", "build_app", "Settings", "load_settings", "Memory", "MemoryCategory", "MemoryLaneType", "CognitiveLevel",
+    "CognitiveMetadata", "PerspectiveKey", "PerspectiveSource", "RelationType", "AgentNamespace", "RuntimeMode",
+    "RuntimeShutdownReason", "canonicalize_agent_type", "normalize_project_path", "derive_session_key",
+    "sanitize_component", "NexusError", "NotFound", "InvalidInput", "Conflict", "StorageError", "ConfigError",
+    "__version__",
+}
+
+
+def test_public_api_is_deliberate() -> None:
+    exported = set(nexus_memory.__all__)
+    assert exported >= REQUIRED_EXPORTS
+    assert list(nexus_memory.__all__) == sorted(nexus_memory.__all__)
+    for name in exported:
+        assert hasattr(nexus_memory, name), f"__all__ names {name}, which does not exist"
+    import types
+
+    public = {
+        name for name, value in vars(nexus_memory).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
+    }
+    assert public - exported == set(), "public names missing from __all__ (or make them private)"
