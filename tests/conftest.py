@@ -54,3 +54,15 @@ def run_nexus(*args: str, input: str | None = None, env: dict[str, str] | None =
         [nexus_executable(), *args], input=input, capture_output=True, text=True, env=full_env,
         cwd=cwd, timeout=timeout, check=False,
     )
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (with pgvector) for one test, dropped afterwards.
+
+    Needs the server `make test` starts (scripts/services/10-postgres.sh exports
+    NEXUS_TEST_DATABASE_URL); skipped without it.
+    """
+    from tests.pg import fresh_database
+
+    yield from fresh_database()

@@ -1,0 +1,181 @@
+"""The optional VectorIndex port on pgvector: HNSW with cosine distance.
+
+One table holds vectors of every model; each model gets a partial HNSW index on
+`embedding::vector(DIM)` the first time its vectors arrive. Searches cast the same
+way and name the model as a literal, so the planner can pick that index; pgvector
+0.8's iterative scan keeps filtered searches from coming back short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from nexus_memory.domain.models import Memory, MemoryFilter
+from nexus_memory.errors import InvalidInput
+from nexus_memory.storage.postgres.queries import FROM, MEMORY_COLUMNS, filter_sql, row_to_memory
+
+Conn = psycopg.Connection[Any]
+
+
+def vector_literal(values: Sequence[float]) -> str:
+    out = []
+    for v in values:
+        f = float(v)
+        if not math.isfinite(f):
+            raise InvalidInput("a vector holds NaN or infinity", hint="re-embed the memory")
+        out.append(repr(f))
+    return "[" + ",".join(out) + "]"
+
+
+def _check_model(model: str) -> None:
+    # The model is spliced into SQL as a quoted literal (so a partial index can match);
+    # a '%' there would be read as a parameter placeholder.
+    if not model or "%" in model or "\x00" in model:
+        raise InvalidInput(f"unusable embedding model name {model!r}", hint="use a name without '%'")
+
+
+def _index_name(model: str) -> str:
+    return "idx_vec_hnsw_" + hashlib.sha1(model.encode("utf-8")).hexdigest()[:16]
+
+
+class PostgresVectorsMixin:
+    """Mixed into PostgresStore; relies on its `write()` and `read()`."""
+
+    def write(self) -> AbstractContextManager[Conn]:  # pragma: no cover - provided by the store
+        raise NotImplementedError
+
+    def read(self) -> AbstractContextManager[Conn]:  # pragma: no cover - provided by the store
+        raise NotImplementedError
+
+    @staticmethod
+    def _model_dim(conn: Conn, model: str) -> int | None:
+        row = conn.execute("SELECT dim FROM vector_models WHERE model = %s", (model,)).fetchone()
+        return int(row["dim"]) if row else None
+
+    def _ensure_model(self, conn: Conn, model: str, dim: int) -> None:
+        _check_model(model)
+        known = self._model_dim(conn, model)
+        if known is None:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (model,))
+            known = self._model_dim(conn, model)
+        if known is not None:
+            if known != dim:
+                raise InvalidInput(
+                    f"model '{model}' stores {known}-dimensional vectors, not {dim}",
+                    hint="re-embed with the same model, or delete its vectors first",
+                )
+            return
+        name = _index_name(model)
+        conn.execute(sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {name} ON memory_vectors USING hnsw "
+            "((embedding::vector({dim})) vector_cosine_ops) WHERE model = {model}"
+        ).format(name=sql.Identifier(name), dim=sql.Literal(dim), model=sql.Literal(model)))
+        conn.execute("INSERT INTO vector_models(model, dim, index_name) VALUES (%s, %s, %s)", (model, dim, name))
+
+    def upsert_vectors(self, model: str, rows: Sequence[tuple[int, str, Sequence[float]]]) -> int:
+        if not rows:
+            return 0
+        dims = {len(vec) for _, _, vec in rows}
+        if len(dims) != 1 or 0 in dims:
+            raise InvalidInput("vectors in one batch must share one non-zero dimension",
+                               hint="embed the batch with one model")
+        dim = dims.pop()
+        with self.write() as conn:
+            self._ensure_model(conn, model, dim)
+            written = 0
+            with conn.cursor() as cur:
+                for memory_id, kind, vec in rows:
+                    cur.execute(
+                        "INSERT INTO memory_vectors(memory_id, model, kind, dim, embedding) "
+                        "SELECT id, %s, %s, %s, %s::vector FROM memories WHERE id = %s "
+                        "ON CONFLICT (memory_id, model, kind) DO UPDATE SET embedding = EXCLUDED.embedding, "
+                        "dim = EXCLUDED.dim, created_at = now()",
+                        (model, kind, dim, vector_literal(vec), int(memory_id)),
+                    )
+                    written += max(cur.rowcount, 0)
+        return written
+
+    def delete_vectors(self, *, model: str | None = None, memory_ids: Sequence[int] | None = None) -> int:
+        where: list[str] = []
+        params: list[Any] = []
+        if model is not None:
+            where.append("model = %s")
+            params.append(model)
+        if memory_ids is not None:
+            where.append("memory_id = ANY(%s)")
+            params.append([int(i) for i in memory_ids])
+        with self.write() as conn:
+            cur = conn.execute("DELETE FROM memory_vectors" + (" WHERE " + " AND ".join(where) if where else ""),
+                               params)
+            return max(cur.rowcount, 0)
+
+    def vector_search(
+        self, model: str, query: Sequence[float], flt: MemoryFilter, *, limit: int = 10
+    ) -> list[tuple[int, float]]:
+        if limit <= 0 or not query:
+            return []
+        _check_model(model)
+        where, params = filter_sql(flt)
+        with self.write() as conn:
+            dim = self._model_dim(conn, model)
+            if dim is None:
+                return []
+            if dim != len(query):
+                raise InvalidInput(
+                    f"the query vector has {len(query)} dimensions but model '{model}' stores {dim}",
+                    hint="embed the query with the same model",
+                )
+            kinds = 4  # a memory has a few vectors (one per kind); fetch enough rows for `limit` memories
+            conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(40, limit * kinds))))
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            query_sql = sql.SQL(
+                "WITH c AS MATERIALIZED ("
+                "SELECT v.memory_id, (v.embedding::vector({dim})) <=> %s::vector({dim}) AS dist "
+                "FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
+                "JOIN agent_namespaces n ON n.id = m.namespace_id "
+                "WHERE v.model = {model} AND {where} ORDER BY dist LIMIT %s) "
+                "SELECT memory_id, 1 - min(dist) AS sim FROM c WHERE dist = dist "
+                "GROUP BY memory_id ORDER BY min(dist), memory_id LIMIT %s"
+            ).format(dim=sql.Literal(dim), model=sql.Literal(model), where=sql.SQL(where))
+            rows = conn.execute(query_sql, [vector_literal(query), *params, limit * kinds, limit]).fetchall()
+        return [(int(r["memory_id"]), float(r["sim"])) for r in rows]
+
+    def vector_counts(self) -> dict[str, int]:
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT model, count(DISTINCT memory_id) AS c FROM memory_vectors GROUP BY model ORDER BY model"
+            ).fetchall()
+        return {r["model"]: int(r["c"]) for r in rows}
+
+    def memories_without_vectors(self, model: str, *, after_id: int = 0, limit: int = 256) -> list[Memory]:
+        with self.read() as conn:
+            rows = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} {FROM} WHERE m.is_active AND m.id > %s AND NOT EXISTS "
+                "(SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id AND v.model = %s) "
+                "ORDER BY m.id LIMIT %s",
+                (int(after_id), model, int(limit)),
+            ).fetchall()
+        return [row_to_memory(r) for r in rows]
+
+    def vectors_of(self, memory_ids: Sequence[int]) -> dict[int, list[tuple[str, str, list[float]]]]:
+        """memory id -> (model, kind, vector) rows; used by export and migration."""
+        if not memory_ids:
+            return {}
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT memory_id, model, kind, embedding::text AS vec FROM memory_vectors "
+                "WHERE memory_id = ANY(%s) ORDER BY memory_id, model, kind",
+                ([int(i) for i in memory_ids],),
+            ).fetchall()
+        out: dict[int, list[tuple[str, str, list[float]]]] = {}
+        for r in rows:
+            vec = [float(x) for x in r["vec"].strip("[]").split(",") if x]
+            out.setdefault(int(r["memory_id"]), []).append((r["model"], r["kind"], vec))
+        return out
