@@ -358,12 +358,14 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin):
         return [TextHit(memory_id=int(r["id"]), score=float(r["score"]), snippet=r["snip"]) for r in rows]
 
     def touch(self, ids: Iterable[int]) -> None:
-        id_list = sorted({int(i) for i in ids})  # a fixed lock order: concurrent touches cannot deadlock
+        id_list = sorted(int(i) for i in ids)  # sorted: a fixed lock order, concurrent touches cannot deadlock
         if not id_list:
             return
         with self.write() as conn:
             conn.execute(
-                "UPDATE memories SET access_count = access_count + 1, last_accessed = %s WHERE id = ANY(%s)",
+                "UPDATE memories m SET access_count = m.access_count + t.n, last_accessed = %s "
+                "FROM (SELECT id, count(*) AS n FROM unnest(%s::bigint[]) AS u(id) GROUP BY id ORDER BY id) t "
+                "WHERE m.id = t.id",
                 (utcnow(), id_list),
             )
 

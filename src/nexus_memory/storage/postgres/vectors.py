@@ -24,14 +24,17 @@ from nexus_memory.storage.postgres.queries import FROM, MEMORY_COLUMNS, filter_s
 Conn = psycopg.Connection[Any]
 
 
+def normalised(values: Sequence[float]) -> list[float] | None:
+    """The L2-normalised vector, or None for an empty, zero or non-finite one."""
+    floats = [float(v) for v in values]
+    norm = math.sqrt(math.fsum(x * x for x in floats))
+    if not floats or norm == 0.0 or not math.isfinite(norm):
+        return None
+    return [x / norm for x in floats]
+
+
 def vector_literal(values: Sequence[float]) -> str:
-    out = []
-    for v in values:
-        f = float(v)
-        if not math.isfinite(f):
-            raise InvalidInput("a vector holds NaN or infinity", hint="re-embed the memory")
-        out.append(repr(f))
-    return "[" + ",".join(out) + "]"
+    return "[" + ",".join(repr(v) for v in values) + "]"
 
 
 def _check_model(model: str) -> None:
@@ -65,6 +68,14 @@ class PostgresVectorsMixin:
         if known is None:
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (model,))
             known = self._model_dim(conn, model)
+        if known is not None and known != dim and not conn.execute(
+            "SELECT 1 FROM memory_vectors WHERE model = %s LIMIT 1", (model,)
+        ).fetchone():
+            # Every vector of the old size is gone: the model id may start over with a new size.
+            old = conn.execute("DELETE FROM vector_models WHERE model = %s RETURNING index_name", (model,)).fetchone()
+            if old:
+                conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(old["index_name"])))
+            known = None
         if known is not None:
             if known != dim:
                 raise InvalidInput(
@@ -80,18 +91,27 @@ class PostgresVectorsMixin:
         conn.execute("INSERT INTO vector_models(model, dim, index_name) VALUES (%s, %s, %s)", (model, dim, name))
 
     def upsert_vectors(self, model: str, rows: Sequence[tuple[int, str, Sequence[float]]]) -> int:
-        if not rows:
+        if not model:
+            raise InvalidInput("an embedding model id is empty", hint="configure NEXUS_EMBEDDING_MODEL")
+        packed: list[tuple[int, str, list[float]]] = []
+        for memory_id, kind, vector in rows:
+            unit = normalised(vector)
+            if unit is None:
+                raise InvalidInput("an embedding vector is empty or has zero or non-finite length",
+                                   hint="check the embedding model's output")
+            packed.append((int(memory_id), str(kind), unit))
+        if not packed:
             return 0
-        dims = {len(vec) for _, _, vec in rows}
-        if len(dims) != 1 or 0 in dims:
-            raise InvalidInput("vectors in one batch must share one non-zero dimension",
-                               hint="embed the batch with one model")
-        dim = dims.pop()
+        dim = len(packed[0][2])
+        bad = next((len(v) for _, _, v in packed if len(v) != dim), None)
+        if bad is not None:
+            raise InvalidInput(f"model '{model}' got {dim}-dimensional and {bad}-dimensional vectors in one batch",
+                               hint="a model id must always produce vectors of one size")
         with self.write() as conn:
             self._ensure_model(conn, model, dim)
             written = 0
             with conn.cursor() as cur:
-                for memory_id, kind, vec in rows:
+                for memory_id, kind, vec in packed:
                     cur.execute(
                         "INSERT INTO memory_vectors(memory_id, model, kind, dim, embedding) "
                         "SELECT id, %s, %s, %s, %s::vector FROM memories WHERE id = %s "
@@ -100,6 +120,10 @@ class PostgresVectorsMixin:
                         (model, kind, dim, vector_literal(vec), int(memory_id)),
                     )
                     written += max(cur.rowcount, 0)
+            conn.execute(
+                "UPDATE memories SET embedding_model = %s WHERE id = ANY(%s) AND embedding_model IS DISTINCT FROM %s",
+                (model, sorted({p[0] for p in packed}), model),
+            )
         return written
 
     def delete_vectors(self, *, model: str | None = None, memory_ids: Sequence[int] | None = None) -> int:
@@ -119,7 +143,7 @@ class PostgresVectorsMixin:
     def vector_search(
         self, model: str, query: Sequence[float], flt: MemoryFilter, *, limit: int = 10
     ) -> list[tuple[int, float]]:
-        if limit <= 0 or not query:
+        if limit <= 0:
             return []
         _check_model(model)
         where, params = filter_sql(flt)
@@ -132,6 +156,9 @@ class PostgresVectorsMixin:
                     f"the query vector has {len(query)} dimensions but model '{model}' stores {dim}",
                     hint="embed the query with the same model",
                 )
+            unit = normalised(query)
+            if unit is None:
+                return []
             kinds = 4  # a memory has a few vectors (one per kind); fetch enough rows for `limit` memories
             conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(40, limit * kinds))))
             conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
@@ -144,7 +171,7 @@ class PostgresVectorsMixin:
                 "SELECT memory_id, 1 - min(dist) AS sim FROM c WHERE dist = dist "
                 "GROUP BY memory_id ORDER BY min(dist), memory_id LIMIT %s"
             ).format(dim=sql.Literal(dim), model=sql.Literal(model), where=sql.SQL(where))
-            rows = conn.execute(query_sql, [vector_literal(query), *params, limit * kinds, limit]).fetchall()
+            rows = conn.execute(query_sql, [vector_literal(unit), *params, limit * kinds, limit]).fetchall()
         return [(int(r["memory_id"]), float(r["sim"])) for r in rows]
 
     def vector_counts(self) -> dict[str, int]:
@@ -163,6 +190,10 @@ class PostgresVectorsMixin:
                 (int(after_id), model, int(limit)),
             ).fetchall()
         return [row_to_memory(r) for r in rows]
+
+    def get_vectors(self, memory_id: int, model: str) -> dict[str, list[float]]:
+        """kind -> stored (normalised) vector."""
+        return {kind: vec for m, kind, vec in self.vectors_of([memory_id]).get(int(memory_id), []) if m == model}
 
     def vectors_of(self, memory_ids: Sequence[int]) -> dict[int, list[tuple[str, str, list[float]]]]:
         """memory id -> (model, kind, vector) rows; used by export and migration."""

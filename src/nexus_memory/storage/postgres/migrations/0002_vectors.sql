@@ -23,3 +23,16 @@ CREATE TABLE vector_models (
     index_name TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- Changing a memory's content or context makes its vectors stale: drop them, so the
+-- memory shows up in memories_without_vectors again (same rule as SQLite 0010).
+CREATE FUNCTION nexus_drop_stale_vectors() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM memory_vectors WHERE memory_id = NEW.id;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER memories_vectors_stale AFTER UPDATE OF content, context ON memories
+FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content OR OLD.context IS DISTINCT FROM NEW.context)
+EXECUTE FUNCTION nexus_drop_stale_vectors();
