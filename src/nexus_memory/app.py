@@ -8,7 +8,9 @@ from typing import Any
 
 from nexus_memory.config import Settings, load_settings
 from nexus_memory.domain.timeutil import Clock, utcnow
+from nexus_memory.llm.gateway import LLMGateway
 from nexus_memory.runtime.controller import RuntimeController
+from nexus_memory.services.cognition import CognitionService
 from nexus_memory.services.events import EventBus
 from nexus_memory.services.memories import MemoryService
 from nexus_memory.services.search import SearchService
@@ -50,6 +52,12 @@ class App:
         self.store.close()
 
     @property
+    def cognition(self) -> CognitionService:
+        """The dream cycle, job queue, digests, lineage and working representation (issue 6)."""
+        service: CognitionService = self.extras["cognition"]
+        return service
+
+    @property
     def runtime(self) -> RuntimeController:
         return self.sessions.controller
 
@@ -69,7 +77,38 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
         project_name=_project_name,
     )
     sessions = SessionService(controller, events)
-    return App(settings, store, events, memories, search, sessions, clock)
+    app = App(settings, store, events, memories, search, sessions, clock)
+    cognition = CognitionService(
+        store, settings.cognition, llm=_build_llm(settings, clock), clock=clock,
+        state_dir=settings.paths.state_dir, config_dir=settings.paths.config_dir,
+    )
+    app.extras["cognition"] = cognition
+    controller.on_start = cognition.on_runtime_start
+    controller.on_shutdown = cognition.on_runtime_shutdown
+    return app
+
+
+def _build_llm(settings: Settings, clock: Clock) -> LLMGateway | None:
+    """The optional LLM behind its daily token budget; None when no provider is configured."""
+    import os
+
+    from nexus_memory.llm.factory import make_chain
+    from nexus_memory.llm.ledger import TokenLedger
+
+    if settings.llm_provider.strip().lower() in ("", "none", "off", "disabled"):
+        return None
+    from nexus_memory.errors import ConfigError
+
+    env = {**os.environ, **settings.extra}
+    ledger = TokenLedger(settings.paths.state_dir / "llm-ledger.json",
+                         daily_budget=settings.llm_daily_token_budget, clock=clock)
+    try:
+        client = make_chain(settings.llm_provider, model=settings.llm_model, base_url=settings.llm_base_url,
+                            api_key_env=settings.llm_api_key_env, env=env)
+    except ConfigError as exc:
+        # A broken LLM setting must not break every command: stages stay deterministic, `llm test` says why.
+        return LLMGateway(None, ledger, config_error=exc.one_line())
+    return LLMGateway(client, ledger)
 
 
 def _project_name(cwd: str | None) -> str | None:

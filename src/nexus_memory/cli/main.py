@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "nexus_memory.cli.memory",
     "nexus_memory.cli.session",
     "nexus_memory.cli.admin",
+    "nexus_memory.cli.cognition",
 )
 
 

@@ -110,6 +110,14 @@ class MemoryStore(Protocol):
         """Rows where the memory is the derived or the source side."""
         ...
 
+    def lineage_batch(self, memory_ids: Sequence[int], roles: Sequence[str] | None = None) -> list[Evidence]:
+        """Evidence rows whose source or derived side is one of `memory_ids` (optionally only `roles`)."""
+        ...
+
+    def update_metadata_many(self, items: Sequence[tuple[int, dict[str, Any]]]) -> int:
+        """Replace the metadata of several memories in one transaction (derived columns follow)."""
+        ...
+
     # digests ------------------------------------------------------------------
     def upsert_digest(self, digest: SessionDigest) -> SessionDigest: ...
 
@@ -120,6 +128,10 @@ class MemoryStore(Protocol):
     def list_digests(
         self, namespace_id: int | None = None, session_key: str | None = None, limit: int = 50
     ) -> list[SessionDigest]: ...
+
+    def prune_digests(self, namespace_id: int, session_key: str, kind: str, keep_id: int) -> int:
+        """Delete the other digest rows of this session and kind; the number deleted."""
+        ...
 
     # metrics ------------------------------------------------------------------
     def record_metrics(self, samples: Sequence[tuple[str, float, dict[str, Any]]]) -> None: ...
@@ -184,6 +196,10 @@ class JobStore(Protocol):
     ) -> list[Job]: ...
 
     def count_jobs_by_status(self, namespace_id: int | None = None) -> dict[str, int]: ...
+
+    def prune_jobs(self, older_than: datetime) -> int:
+        """Delete completed jobs last updated before `older_than` (failed ones stay until retried)."""
+        ...
 
 
 @runtime_checkable

@@ -203,6 +203,12 @@ class SQLiteJobsMixin:
         counts.update({r[0]: r[1] for r in rows})
         return counts
 
+    def prune_jobs(self, older_than: datetime) -> int:
+        with self.write() as conn:
+            return conn.execute(
+                "DELETE FROM memory_jobs WHERE status = 'completed' AND updated_at < ?", (to_iso(older_than),)
+            ).rowcount
+
     def iter_jobs(self) -> Iterator[Job]:  # used by export
         with self._errors():
             for row in self.conn.execute("SELECT * FROM memory_jobs ORDER BY id"):

@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ from nexus_memory.storage.sqlite.connection import (
 )
 from nexus_memory.storage.sqlite.jobs import SQLiteJobsMixin
 from nexus_memory.storage.sqlite.vectors import SQLiteVectorsMixin
+
+METRICS_KEEP_DAYS = 30
+METRICS_MAX_ROWS = 100_000
 
 MEMORY_COLUMNS = (
     "m.id, m.namespace_id, m.content, m.context, m.category, m.memory_lane_type, m.labels, m.metadata, "
@@ -589,6 +592,46 @@ class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin):
             for r in rows
         ]
 
+    def lineage_batch(self, memory_ids: Sequence[int], roles: Sequence[str] | None = None) -> list[Evidence]:
+        ids = list(dict.fromkeys(int(i) for i in memory_ids))
+        out: list[Evidence] = []
+        role_sql = f" AND evidence_role IN ({','.join('?' * len(roles))})" if roles else ""
+        with self._errors():
+            for start in range(0, len(ids), 400):
+                chunk = ids[start : start + 400]
+                marks = ",".join("?" * len(chunk))
+                rows = self.conn.execute(
+                    f"SELECT * FROM memory_evidence WHERE (derived_memory_id IN ({marks}) "
+                    f"OR source_memory_id IN ({marks})){role_sql} ORDER BY id",
+                    [*chunk, *chunk, *(roles or [])],
+                ).fetchall()
+                out.extend(
+                    Evidence(id=r["id"], derived_memory_id=r["derived_memory_id"],
+                             source_memory_id=r["source_memory_id"], evidence_role=r["evidence_role"],
+                             created_at=from_iso(r["created_at"]))
+                    for r in rows
+                )
+        unique = {ev.id: ev for ev in out}
+        return sorted(unique.values(), key=lambda ev: ev.id or 0)
+
+    def update_metadata_many(self, items: Sequence[tuple[int, dict[str, Any]]]) -> int:
+        if not items:
+            return 0
+        now = to_iso(utcnow())
+        changed = 0
+        with self.write() as conn:
+            for memory_id, metadata in items:
+                row = conn.execute("SELECT labels, session_key FROM memories WHERE id = ?", (memory_id,)).fetchone()
+                if row is None:
+                    continue
+                level, session_key, is_raw = derived_columns(loads_list(row["labels"]), metadata)
+                changed += conn.execute(
+                    "UPDATE memories SET metadata = ?, level = ?, session_key = ?, is_raw = ?, updated_at = ? "
+                    "WHERE id = ?",
+                    (dumps(metadata), level, session_key or row["session_key"], int(is_raw), now, memory_id),
+                ).rowcount
+        return changed
+
     # digests ------------------------------------------------------------------
     @staticmethod
     def _row_digest(row: sqlite3.Row) -> SessionDigest:
@@ -647,6 +690,14 @@ class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin):
             rows = self.conn.execute(sql, [*params, limit]).fetchall()
         return [self._row_digest(r) for r in rows]
 
+    def prune_digests(self, namespace_id: int, session_key: str, kind: str, keep_id: int) -> int:
+        with self.write() as conn:
+            return conn.execute(
+                "DELETE FROM session_digests WHERE namespace_id = ? AND session_key = ? AND digest_kind = ? "
+                "AND id != ?",
+                (namespace_id, session_key, kind, keep_id),
+            ).rowcount
+
     # metrics ------------------------------------------------------------------
     def record_metrics(self, samples: Sequence[tuple[str, float, dict[str, Any]]]) -> None:
         if not samples:
@@ -657,6 +708,12 @@ class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin):
                 "INSERT INTO system_metrics(metric_name, metric_value, labels, recorded_at) VALUES (?, ?, ?, ?)",
                 [(name, float(value), dumps(labels), now) for name, value, labels in samples],
             )
+            # Metrics never grow without bound: keep 30 days and at most METRICS_MAX_ROWS rows.
+            last = int(conn.execute("SELECT max(id) FROM system_metrics").fetchone()[0] or 0)
+            if last % 100 < len(samples):
+                cutoff = to_iso(utcnow() - timedelta(days=METRICS_KEEP_DAYS))
+                conn.execute("DELETE FROM system_metrics WHERE recorded_at < ? OR id <= ?",
+                             (cutoff, last - METRICS_MAX_ROWS))
 
     def latest_metrics(self, prefix: str = "", limit: int = 100) -> list[tuple[str, float, dict[str, Any], datetime]]:
         with self._errors():

@@ -1,0 +1,322 @@
+"""Cognition commands: dream, digest, lineage, represent, reflect, derive, distill, jobs, soul, subconscious, llm, eval."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _agent(p: argparse.ArgumentParser, required: bool = False) -> None:
+    p.add_argument("-a", "--agent", required=required, default=None if required else "default",
+                   help="agent namespace (default: default)" if not required else "agent namespace")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    dream = sub.add_parser("dream", help="run the dream cycle: reflect, digest, drain queued jobs")
+    dsub = dream.add_subparsers(dest="dream_command", metavar="ACTION")
+    p = dsub.add_parser("run", parents=[common], help="enqueue reflect (+ digest for a session) and drain")
+    _agent(p)
+    p.add_argument("--session-key", help="dream over one session (reflect its perspective, force a digest)")
+    p.add_argument("--timeout", type=float, default=None, help="stop claiming jobs after this many seconds")
+    p.set_defaults(handler=cmd_dream_run)
+    dream.set_defaults(handler=lambda a: (dream.print_help(), 2)[1])
+
+    digest = sub.add_parser("digest", help="session digests: latest, rebuild")
+    gsub = digest.add_subparsers(dest="digest_command", metavar="ACTION")
+    p = gsub.add_parser("latest", parents=[common], help="show the latest short and long digest")
+    _agent(p)
+    p.add_argument("--session-key", help="one session (default: the newest digest of the agent)")
+    p.set_defaults(handler=cmd_digest_latest)
+    p = gsub.add_parser("rebuild", parents=[common], help="rebuild a session's digests now")
+    _agent(p)
+    p.add_argument("--session-key", required=True, help="the session to digest")
+    p.set_defaults(handler=cmd_digest_rebuild)
+    digest.set_defaults(handler=lambda a: (digest.print_help(), 2)[1])
+
+    lineage = sub.add_parser("lineage", help="where a memory came from and what was made of it")
+    lsub = lineage.add_subparsers(dest="lineage_command", metavar="ACTION")
+    p = lsub.add_parser("show", parents=[common], help="evidence edges and relations of one memory")
+    p.add_argument("memory_id", nargs="?", type=int, help="memory id")
+    p.add_argument("--memory-id", dest="memory_id_opt", type=int, help="memory id (upstream flag)")
+    p.set_defaults(handler=cmd_lineage)
+    lineage.set_defaults(handler=lambda a: (lineage.print_help(), 2)[1])
+
+    for name in ("represent", "representation"):
+        p = sub.add_parser(name, parents=[common], help="build the working representation for a query"
+                           if name == "represent" else argparse.SUPPRESS)
+        _agent(p)
+        p.add_argument("-q", "--query", help="what the agent is working on")
+        p.add_argument("--observer", help="perspective observer (default: the agent)")
+        p.add_argument("--subject", help="perspective subject (default: the agent)")
+        p.add_argument("--session-key", help="perspective session")
+        p.add_argument("--max-items", type=int, default=None, help="items in total (default 24)")
+        p.add_argument("--include-raw", action="store_true", help="admit raw activity")
+        p.add_argument("--explain", action="store_true", help="also list dropped items and why")
+        p.set_defaults(handler=cmd_represent)
+
+    p = sub.add_parser("reflect", parents=[common], help="find reinforcement, contradictions and insights now")
+    _agent(p)
+    p.add_argument("--session-key", help="only pairs touching this session")
+    p.add_argument("--limit", type=int, default=1000, help="newest candidates considered (default 1000)")
+    p.set_defaults(handler=cmd_reflect)
+
+    p = sub.add_parser("derive", parents=[common], help="derive explicit observations from a raw memory")
+    p.add_argument("memory_id", type=int, help="the raw memory")
+    p.add_argument("--force", action="store_true", help="derive even from a memory that is not raw activity")
+    p.set_defaults(handler=cmd_derive)
+
+    p = sub.add_parser("distill", parents=[common], help="distill a session's raw activity into a summary")
+    _agent(p)
+    p.add_argument("--session-key", required=True, help="the session")
+    p.add_argument("--force", action="store_true", help="distill even below the 8-event minimum")
+    p.set_defaults(handler=cmd_distill)
+
+    jobs = sub.add_parser("jobs", help="the cognition job queue: list, retry")
+    jsub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION")
+    p = jsub.add_parser("list", parents=[common], help="list jobs, newest first")
+    p.add_argument("-a", "--agent", help="one agent namespace")
+    p.add_argument("--status", help="pending, running, completed or failed")
+    p.add_argument("--failed", action="store_true", help="only jobs that failed for good")
+    p.add_argument("--type", dest="job_type", help="job type, e.g. digest_session")
+    p.add_argument("-l", "--limit", type=int, default=50)
+    p.set_defaults(handler=cmd_jobs_list)
+    p = jsub.add_parser("retry", parents=[common], help="put a failed job back in the queue")
+    p.add_argument("job_id", nargs="?", type=int, help="the failed job")
+    p.add_argument("--all-failed", action="store_true", help="retry every failed job")
+    p.set_defaults(handler=cmd_jobs_retry)
+    jobs.set_defaults(handler=lambda a: (jobs.print_help(), 2)[1])
+
+    llm = sub.add_parser("llm", help="the optional LLM layer")
+    llsub = llm.add_subparsers(dest="llm_command", metavar="ACTION")
+    p = llsub.add_parser("test", parents=[common], help="one small call to the configured provider chain")
+    p.set_defaults(handler=cmd_llm_test)
+    p = llsub.add_parser("status", parents=[common], help="provider, today's tokens, cost and budget")
+    p.set_defaults(handler=cmd_llm_status)
+    llm.set_defaults(handler=lambda a: (llm.print_help(), 2)[1])
+
+
+def _with_app(args: argparse.Namespace, fn: Any) -> Any:
+    from nexus_memory.cli.context import app_from
+
+    app = app_from(args)
+    try:
+        return fn(app)
+    finally:
+        app.close()
+
+
+def cmd_dream_run(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.dream_cycle(args.agent, args.session_key,
+                                                              timeout_secs=args.timeout))
+    if args.json:
+        emit_json(r)
+    else:
+        print(f"Dream cycle complete for '{r['agent_type']}': processed_jobs={r['processed_jobs']}"
+              + (f" failed={r['failed']}" if r["failed"] else "") + (" (timed out)" if r["timed_out"] else ""))
+        for err in r["errors"]:
+            print(f"  error: {err.splitlines()[0]}")
+    return 0
+
+
+def _print_digest(d: dict[str, Any]) -> None:
+    from nexus_memory.cli.output import short
+
+    for kind in ("short", "long"):
+        row = d.get(kind)
+        if row:
+            print(f"[{kind}] session {row['session_key']} · memory #{row['memory_id']} · {row['token_count']} words")
+            print("    " + short(row["content"] or "", 2000 if kind == "short" else 600))
+
+
+def cmd_digest_latest(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    d = _with_app(args, lambda app: app.cognition.latest_digests(args.agent, args.session_key))
+    if args.json:
+        emit_json(d)
+    elif not d["short"] and not d["long"]:
+        print(f"No digests for '{d['agent_type']}'" + (f" session {args.session_key}" if args.session_key else "")
+              + " yet (run `nexus dream run --session-key KEY`)")
+    else:
+        _print_digest(d)
+    return 0
+
+
+def cmd_digest_rebuild(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.digest(args.agent, args.session_key, rebuild=True))
+    if args.json:
+        emit_json(r)
+    elif r["status"] == "skipped":
+        print(f"Nothing to digest for session {args.session_key}: {r['reason']}")
+    else:
+        print(f"Digest {r['status']} for session {args.session_key}: short #{r['short_id']}, long #{r['long_id']} "
+              f"from {r['material']} memories")
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json, short
+    from nexus_memory.errors import InvalidInput
+
+    mid = args.memory_id if args.memory_id is not None else args.memory_id_opt
+    if mid is None:
+        raise InvalidInput("which memory?", hint="nexus lineage show ID")
+    r = _with_app(args, lambda app: app.cognition.lineage(mid))
+    if args.json:
+        emit_json(r)
+        return 0
+    m = r["memory"]
+    print(f"Memory #{m['id']} ({m['cognitive_level']}): {short(m['content'], 200)}")
+    print(f"  from ({len(r['sources'])}):")
+    for s in r["sources"]:
+        print(f"    <- #{s['id']} [{s['role']}] {short(s['content'] or '', 120)}")
+    print(f"  into ({len(r['derived'])}):")
+    for d in r["derived"]:
+        print(f"    -> #{d['id']} [{d['role']}] {short(d['content'] or '', 120)}")
+    for rel in r["relations"]:
+        print(f"  relation: #{rel['source_memory_id']} {rel['relation_type']} #{rel['target_memory_id']}")
+    return 0
+
+
+def cmd_represent(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json, short
+
+    def run(app: Any) -> dict[str, Any]:
+        rep = app.cognition.represent(args.agent, query=args.query, observer=args.observer, subject=args.subject,
+                                      session_key=args.session_key, max_items=args.max_items,
+                                      include_raw=args.include_raw or None)
+        out: dict[str, Any] = rep.to_dict()
+        return out
+
+    r = run_in_app(args, run)
+    if args.json:
+        emit_json(r)
+        return 0
+    total = 0
+    for bucket in ("digests", "contradictions", "derived", "semantic", "recent"):
+        items = r[bucket]
+        if not items:
+            continue
+        print(f"{bucket} ({len(items)}/{r['limits'][bucket]}):")
+        for i in items:
+            total += 1
+            print(f"  {i['score']:.3f} #{i['id']} {short(i['content'], 160)}")
+            if args.explain:
+                print(f"         {'; '.join(i['reasons'])}")
+    if total == 0:
+        print("Nothing to show yet: store memories or run `nexus dream run`")
+    if args.explain and r["excluded"]:
+        print(f"excluded ({len(r['excluded'])}):")
+        for e in r["excluded"][:50]:
+            print(f"  #{e['id']} from {e['bucket']}: {e['reason']} ({e['detail']})")
+    print(f"[{r['semantic_mode']} · {r['took_ms']:.1f} ms]")
+    return 0
+
+
+def run_in_app(args: argparse.Namespace, fn: Any) -> Any:
+    return _with_app(args, fn)
+
+
+def cmd_reflect(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.reflect(args.agent, args.session_key, limit=args.limit))
+    if args.json:
+        emit_json(r)
+    else:
+        print(f"Reflected over {r['candidates']} memories ({r['pairs_compared']} pairs compared): "
+              f"{len(r['reinforcements'])} reinforcement(s), {len(r['contradictions'])} contradiction(s), "
+              f"{len(r['insights'])} insight(s), {len(r['superseded'])} statement(s) superseded")
+    return 0
+
+
+def cmd_derive(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.derive(args.memory_id, force=args.force))
+    if args.json:
+        emit_json(r)
+    elif r["status"] == "skipped":
+        print(f"Nothing derived from #{args.memory_id}: {r['reason']} (use --force for any memory)")
+    else:
+        ids = ", ".join(f"#{i}" for i in r["derived_ids"])
+        print(f"{'Derived' if r['status'] == 'derived' else 'Already derived'} from #{args.memory_id}: {ids}")
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.distill(args.agent, args.session_key, force=args.force))
+    if args.json:
+        emit_json(r)
+    elif r["status"] == "skipped":
+        print(f"Nothing distilled for session {args.session_key}: {r['reason']}")
+    else:
+        print(f"Distilled {len(r['sources'])} raw events of session {args.session_key} into #{r['summary_id']} "
+              "(sources archived)")
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    status = "failed" if args.failed else args.status
+
+    def run(app: Any) -> tuple[list[Any], dict[str, int]]:
+        return (app.cognition.jobs(status=status, agent=args.agent, job_type=args.job_type, limit=args.limit),
+                app.cognition.job_counts(args.agent))
+
+    jobs, counts = _with_app(args, run)
+    if args.json:
+        emit_json({"jobs": [j.to_dict() for j in jobs], "counts": counts})
+        return 0
+    for j in jobs:
+        err = f"  last error: {j.last_error.splitlines()[0][:160]}" if j.last_error else ""
+        print(f"#{j.id} {j.job_type} {j.status.value} attempts={j.attempts} priority={j.priority} "
+              f"payload={j.payload}{err}")
+    print(", ".join(f"{k}={v}" for k, v in counts.items()))
+    if status == "failed" and jobs:
+        print("Retry with `nexus jobs retry ID` or `nexus jobs retry --all-failed`")
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    jobs = _with_app(args, lambda app: app.cognition.retry(args.job_id, all_failed=args.all_failed))
+    if args.json:
+        emit_json([j.to_dict() for j in jobs])
+    else:
+        print(f"{len(jobs)} job(s) back in the queue" + (f": {', '.join(f'#{j.id}' for j in jobs)}" if jobs else ""))
+    return 0
+
+
+def cmd_llm_status(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.llm_status())
+    if args.json:
+        emit_json(r)
+    else:
+        print(r["summary"])
+    return 0
+
+
+def cmd_llm_test(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.llm_test())
+    if args.json:
+        emit_json(r)
+    elif r["ok"]:
+        print(f"LLM ok: {r['provider']}/{r['model']} answered in {r['latency_ms']:.0f} ms ({r['tokens']} tokens)")
+    else:
+        from nexus_memory.errors import NotAvailable
+
+        raise NotAvailable(f"LLM test failed: {r['error']}", hint=r.get("hint") or "check NEXUS_LLM_* settings")
+    return 0

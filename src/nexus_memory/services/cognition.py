@@ -1,0 +1,306 @@
+"""CognitionService: the one API every surface uses for jobs, the dream cycle, digests, lineage and recall.
+
+Stages get their dependencies once, here; runtime start drains the queue and
+session end runs the bounded dream (8 s by default).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from nexus_memory.cognition.base import StageDeps, VectorSource
+from nexus_memory.cognition.derive import derive_memory
+from nexus_memory.cognition.digest import digest_session
+from nexus_memory.cognition.distill import distill_session
+from nexus_memory.cognition.jobs import DrainResult, JobEngine
+from nexus_memory.cognition.reflect import reflect
+from nexus_memory.cognition.representation import (
+    RepresentationBuilder,
+    RepresentationRequest,
+    SemanticSearch,
+    WorkingRepresentation,
+    filter_perspective,
+)
+from nexus_memory.config import CognitionSettings
+from nexus_memory.domain.agents import canonicalize_agent_type
+from nexus_memory.domain.enums import CognitiveLevel, JobStatus, JobType, RuntimeShutdownReason
+from nexus_memory.domain.models import AgentNamespace, Job, Memory, MemoryFilter, PerspectiveKey
+from nexus_memory.domain.timeutil import Clock, utcnow
+from nexus_memory.errors import InvalidInput, NotFound
+from nexus_memory.llm.gateway import LLMGateway
+from nexus_memory.storage.base import Store
+
+
+class CognitionService:
+    def __init__(self, store: Store, settings: CognitionSettings, *, llm: LLMGateway | None = None,
+                 clock: Clock = utcnow, vectors: VectorSource | None = None,
+                 state_dir: Path | None = None, config_dir: Path | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.llm = llm
+        self.clock = clock
+        self.state_dir = state_dir
+        self.config_dir = config_dir
+        self.deps = StageDeps(store, settings, llm, clock, vectors)
+        self.representations = RepresentationBuilder(store, settings, clock=clock)
+        self.engine = JobEngine(store, {
+            JobType.ACTIVITY_DISTILL: self._job_distill,
+            JobType.DERIVE_MEMORY: self._job_derive,
+            JobType.REFLECT_PERSPECTIVE: self._job_reflect,
+            JobType.REFLECT_NAMESPACE: self._job_reflect,
+            JobType.DIGEST_SESSION: self._job_digest,
+        }, settings, clock)
+
+    def set_vectors(self, vectors: VectorSource | None) -> None:
+        self.deps = replace(self.deps, vectors=vectors)
+
+    def set_semantic(self, semantic: SemanticSearch | None, mode: str = "hybrid") -> None:
+        """Use hybrid/vector search for the semantic bucket (BM25 when None)."""
+        self.representations = RepresentationBuilder(self.store, self.settings, clock=self.clock,
+                                                     semantic=semantic, semantic_mode=mode)
+
+    # namespaces -----------------------------------------------------------------
+    def namespace(self, agent: str, *, create: bool = True) -> AgentNamespace:
+        name = canonicalize_agent_type(agent)
+        ns = self.store.ensure_namespace(name) if create else self.store.get_namespace(name)
+        if ns is None:
+            raise NotFound(f"no memories for agent '{name}'", hint="list agents with `nexus stats`")
+        return ns
+
+    def _ns_by_id(self, namespace_id: int) -> AgentNamespace:
+        ns = self.store.get_namespace_by_id(namespace_id)
+        if ns is None:
+            raise NotFound(f"namespace {namespace_id} does not exist", hint="the job's agent was deleted")
+        return ns
+
+    # job handlers ---------------------------------------------------------------
+    @staticmethod
+    def _perspective(job: Job) -> PerspectiveKey | None:
+        p = job.perspective or {}
+        if p.get("observer") and p.get("subject"):
+            return PerspectiveKey(str(p["observer"]), str(p["subject"]), p.get("session_key") or None)
+        return None
+
+    def _job_distill(self, job: Job) -> dict[str, Any]:
+        key = str(job.payload.get("session_key") or "")
+        if not key:
+            raise InvalidInput("an activity_distill job needs payload.session_key", hint="re-enqueue it with one")
+        return distill_session(self.deps, self._ns_by_id(job.namespace_id), key, job_id=job.id).to_dict()
+
+    def _job_derive(self, job: Job) -> dict[str, Any]:
+        mid = int(job.payload.get("memory_id") or 0)
+        return derive_memory(self.deps, self._ns_by_id(job.namespace_id), mid,
+                             perspective=self._perspective(job), job_id=job.id).to_dict()
+
+    def _job_reflect(self, job: Job) -> dict[str, Any]:
+        p = self._perspective(job)
+        key = job.payload.get("session_key") or (p.session_key if p else None)
+        return reflect(self.deps, self._ns_by_id(job.namespace_id), session_key=key).to_dict()
+
+    def _job_digest(self, job: Job) -> dict[str, Any]:
+        key = str(job.payload.get("session_key") or "")
+        if not key:
+            return {"status": "skipped", "reason": "no session key"}
+        return digest_session(self.deps, self._ns_by_id(job.namespace_id), key,
+                              force=bool(job.payload.get("force")),
+                              reason=str(job.payload.get("reason") or "rollover"), job_id=job.id).to_dict()
+
+    # queue ----------------------------------------------------------------------
+    def enqueue(self, agent: str, job_type: JobType | str, payload: dict[str, Any], *,
+                perspective: PerspectiveKey | None = None, priority: int | None = None) -> int | None:
+        jt = JobType.parse(job_type)
+        defaults = {JobType.ACTIVITY_DISTILL: 70, JobType.DIGEST_SESSION: 110}
+        ns = self.namespace(agent)
+        return self.store.enqueue_job(ns.id, jt.value, payload,
+                                      perspective=perspective.to_dict() if perspective else None,
+                                      priority=priority if priority is not None else defaults.get(jt, 100))
+
+    def drain(self, owner: str, *, agent: str | None = None, timeout_secs: float | None = None,
+              rounds: int = 3) -> DrainResult:
+        ns_id = self.namespace(agent).id if agent else None
+        deadline = time.monotonic() + timeout_secs if timeout_secs else None
+        result = self.engine.drain(owner, namespace_id=ns_id, rounds=rounds, deadline=deadline)
+        self.engine.prune()
+        return result
+
+    def jobs(self, *, status: str | None = None, agent: str | None = None, job_type: str | None = None,
+             limit: int = 50) -> list[Job]:
+        if status is not None:
+            status = JobStatus.parse(status).value
+        if job_type is not None:
+            job_type = JobType.parse(job_type).value
+        ns_id = self.namespace(agent, create=False).id if agent else None
+        return self.store.list_jobs(status=status, job_type=job_type, namespace_id=ns_id, limit=limit)
+
+    def retry(self, job_id: int | None = None, *, all_failed: bool = False) -> list[Job]:
+        if job_id is not None:
+            return [self.store.retry_job(job_id)]
+        if not all_failed:
+            raise InvalidInput("say which job to retry", hint="pass a job id, or --all-failed")
+        return [self.store.retry_job(j.id) for j in self.store.list_jobs(status="failed", limit=1000)]
+
+    def job_counts(self, agent: str | None = None) -> dict[str, int]:
+        ns_id = self.namespace(agent, create=False).id if agent else None
+        return self.store.count_jobs_by_status(ns_id)
+
+    # the dream cycle --------------------------------------------------------------
+    def dream_cycle(self, agent: str, session_key: str | None = None, *, reason: str | None = None,
+                    timeout_secs: float | None = None, owner: str | None = None) -> dict[str, Any]:
+        """Enqueue reflect (perspective or namespace) and, for a session, a forced digest; then drain."""
+        t0 = time.perf_counter()
+        ns = self.namespace(agent)
+        if session_key:
+            p = PerspectiveKey(ns.name, ns.name, session_key)
+            self.store.enqueue_job(ns.id, JobType.REFLECT_PERSPECTIVE.value,
+                                   {"session_key": session_key, "reason": reason or "manual_dream"},
+                                   perspective=p.to_dict(), priority=100)
+            self.store.enqueue_job(ns.id, JobType.DIGEST_SESSION.value,
+                                   {"session_key": session_key, "reason": "dream_digest"}, priority=110)
+        else:
+            self.store.enqueue_job(ns.id, JobType.REFLECT_NAMESPACE.value,
+                                   {"reason": reason or "namespace_dream"}, priority=100)
+        t1 = time.perf_counter()
+        result = self.drain(owner or f"dream-{ns.name}", agent=ns.name, timeout_secs=timeout_secs)
+        t2 = time.perf_counter()
+        labels = {"namespace_id": ns.id, "session_key": session_key}
+        self.store.record_metrics([
+            ("cognition.dream.enqueue_ms", (t1 - t0) * 1000, labels),
+            ("cognition.dream.drain_ms", (t2 - t1) * 1000, labels),
+            ("cognition.dream.total_ms", (t2 - t0) * 1000, labels),
+        ])
+        return {**result.to_dict(), "agent_type": ns.name, "session_key": session_key}
+
+    # runtime callbacks ------------------------------------------------------------
+    def on_runtime_start(self, agent: str, session_key: str, cwd: str | None) -> None:
+        self.drain(f"runtime-start-{agent}-{session_key}", agent=agent,
+                   timeout_secs=self.settings.session_end_dream_timeout_secs)
+
+    def on_runtime_shutdown(self, agent: str, session_key: str, cwd: str | None,
+                            reason: RuntimeShutdownReason) -> None:
+        timeout = self.settings.session_end_dream_timeout_secs
+        if self.settings.dream_on_session_end:
+            self.dream_cycle(agent, session_key, reason="session_end_dream", timeout_secs=timeout,
+                             owner=f"runtime-end-{agent}-{session_key}")
+        else:
+            self.drain(f"runtime-end-{agent}-{session_key}", agent=agent, timeout_secs=timeout)
+
+    # direct stage calls -----------------------------------------------------------
+    def reflect(self, agent: str, session_key: str | None = None, *, limit: int = 1000) -> dict[str, Any]:
+        return reflect(self.deps, self.namespace(agent), session_key=session_key, limit=limit).to_dict()
+
+    def derive(self, memory_id: int, *, force: bool = False) -> dict[str, Any]:
+        memory = self._memory(memory_id)
+        ns = self._ns_by_id(memory.namespace_id)
+        return derive_memory(self.deps, ns, memory_id, force=force).to_dict()
+
+    def distill(self, agent: str, session_key: str, *, force: bool = False) -> dict[str, Any]:
+        return distill_session(self.deps, self.namespace(agent), session_key, force=force).to_dict()
+
+    def digest(self, agent: str, session_key: str, *, rebuild: bool = False) -> dict[str, Any]:
+        return digest_session(self.deps, self.namespace(agent), session_key, force=True,
+                              reason="manual_rebuild" if rebuild else "manual_digest").to_dict()
+
+    def latest_digests(self, agent: str, session_key: str | None = None) -> dict[str, Any]:
+        ns = self.namespace(agent, create=False)
+        out: dict[str, Any] = {"agent_type": ns.name, "session_key": session_key}
+        for kind in ("short", "long"):
+            row = self.store.latest_digest(ns.id, kind, session_key)
+            memory = self.store.get(row.memory_id) if row else None
+            out[kind] = {**row.to_dict(), "content": memory.content if memory else None} if row else None
+        return out
+
+    def _memory(self, memory_id: int) -> Memory:
+        memory = self.store.get(int(memory_id))
+        if memory is None:
+            raise NotFound(f"memory {memory_id} does not exist", hint="find ids with `nexus list` or `nexus search`")
+        return memory
+
+    def lineage(self, memory_id: int) -> dict[str, Any]:
+        """Where a memory came from and what was made of it: evidence both ways, and relations."""
+        memory = self._memory(memory_id)
+        rows = self.store.lineage(memory.id)
+        others = {r.source_memory_id if r.derived_memory_id == memory.id else r.derived_memory_id for r in rows}
+        mems = {m.id: m for m in self.store.get_many(sorted(others))}
+
+        def brief(mid: int) -> dict[str, Any]:
+            m = mems.get(mid)
+            return {"id": mid, "content": m.content[:300] if m else None,
+                    "level": m.level().value if m else None, "active": m.is_active if m else None}
+
+        sources = [{"role": r.evidence_role, **brief(r.source_memory_id)}
+                   for r in rows if r.derived_memory_id == memory.id]
+        derived = [{"role": r.evidence_role, **brief(r.derived_memory_id)}
+                   for r in rows if r.source_memory_id == memory.id]
+        return {"memory": memory.to_dict(), "sources": sources, "derived": derived,
+                "relations": [r.to_dict() for r in self.store.relations_for(memory.id)]}
+
+    # recall -----------------------------------------------------------------------
+    def represent(self, agent: str, *, query: str | None = None, observer: str | None = None,
+                  subject: str | None = None, session_key: str | None = None, max_items: int | None = None,
+                  include_raw: bool | None = None, include_digests: bool = True, include_recent: bool = True,
+                  include_semantic: bool = True, include_derived: bool = True,
+                  include_contradictions: bool = True, cross_agents: Sequence[str] = ()) -> WorkingRepresentation:
+        """Build the working representation; every kept item says why, every dropped one why not."""
+        ns = self.namespace(agent)
+        m = max_items if max_items is not None else self.settings.representation_max_items
+        if not 1 <= m <= 100:
+            raise InvalidInput(f"max_items {m} is out of range", hint="use 1 to 100 (default 24)")
+        perspective = None
+        if observer or subject or session_key:
+            perspective = PerspectiveKey(observer or ns.name, subject or ns.name, session_key or None)
+        req = RepresentationRequest(
+            query=query, perspective=perspective, max_items=m,
+            include_raw=self.settings.include_raw_by_default if include_raw is None else include_raw,
+            include_digests=include_digests, include_recent=include_recent, include_semantic=include_semantic,
+            include_derived=include_derived, include_contradictions=include_contradictions,
+            cross_agents=tuple(canonicalize_agent_type(a) for a in cross_agents),
+        )
+        rep = self.representations.build(ns, req)
+        self.store.record_metrics([("cognition.representation.total_ms", rep.took_ms, {"namespace_id": ns.id})])
+        return rep
+
+    def perspective_memories(self, agent: str, observer: str, subject: str, *, session_key: str | None = None,
+                             level: str | None = None, limit: int = 20) -> list[Memory]:
+        """Memories seen by `observer` about `subject` (optionally in one session, at one level), newest first."""
+        if not 1 <= limit <= 100:
+            raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 100")
+        ns = self.namespace(agent, create=False)
+        levels = (CognitiveLevel.parse(level),) if level else None
+        rows = self.store.list_memories(
+            MemoryFilter(agents=(ns.name,), levels=levels, session_key=session_key,
+                         include_raw=levels is not None and CognitiveLevel.RAW in levels),
+            limit=max(limit * 10, 200), order="newest")
+        return filter_perspective(rows, observer, subject, session_key)[:limit]
+
+    def llm_test(self) -> dict[str, Any]:
+        """One tiny JSON call through the chain; counted in the ledger like any other."""
+        if self.llm is None or self.llm.client is None:
+            reason = self.llm.config_error if self.llm and self.llm.config_error else "no LLM provider is configured"
+            return {"ok": False, "error": reason,
+                    "hint": "set NEXUS_LLM_PROVIDER (openai, anthropic, ollama, ...) and its key variable"}
+        t0 = time.perf_counter()
+        before = self.llm.ledger.totals().tokens
+        answer = self.llm.complete_json("llm_test", "Answer with JSON only.",
+                                        'Return {"color": "blue", "number": 42}.', max_tokens=32, temperature=0.0)
+        took = (time.perf_counter() - t0) * 1000
+        client = self.llm.client
+        if answer is None:
+            return {"ok": False, "error": self.llm.last_error or "the answer was not usable JSON",
+                    "provider": client.provider, "model": client.model}
+        return {"ok": True, "provider": client.provider, "model": client.model, "answer": answer,
+                "latency_ms": took, "tokens": self.llm.ledger.totals().tokens - before}
+
+    def llm_status(self) -> dict[str, Any]:
+        if self.llm is None:
+            return {"configured": False, "summary": "LLM: none configured; every stage uses its deterministic path"}
+        st = self.llm.status()
+        return {**st.to_dict(), "summary": st.summary()}
+
+
+def attach_runtime(service: CognitionService) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The (on_start, on_shutdown) pair for RuntimeController."""
+    return service.on_runtime_start, service.on_runtime_shutdown

@@ -1,0 +1,132 @@
+"""The dream-cycle stages on a real SQLite file: distill, derive, digest, reflect, and their lineage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from nexus_memory.app import App
+from nexus_memory.domain.enums import CognitiveLevel, EvidenceRole, JobType, RelationType
+from nexus_memory.domain.models import MemoryFilter
+from nexus_memory.domain.ranking import RESOLUTION_PREFERRED, RESOLUTION_SUPERSEDED
+from tests.cognition.helpers import put, raw_event
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def test_distill_needs_eight_events_then_archives_sources(app: App) -> None:
+    events = [raw_event(app, i) for i in range(7)]
+    r = app.cognition.distill("claude-code", "s-raw")
+    assert r["status"] == "skipped" and "needs 8" in r["reason"]
+    events.append(raw_event(app, 7, tool="Edit"))
+    r = app.cognition.distill("claude-code", "s-raw")
+    assert r["status"] == "distilled" and sorted(r["sources"]) == sorted(e.id for e in events)
+    summary = app.store.get(r["summary_id"])
+    assert summary is not None and summary.level() is CognitiveLevel.SUMMARY_SHORT
+    assert "8 low-signal hook events across 2 tool(s), primarily in /work/proj" in summary.content
+    assert summary.cognitive and summary.cognitive.confidence == 0.8
+    assert summary.cognitive.source_stage == "nexus:distill-v1"
+    src = app.store.get(events[0].id)
+    assert src is not None and src.is_archived and not src.is_active
+    assert src.metadata["distillation"]["summary_memory_id"] == summary.id
+    roles = {(e.source_memory_id, e.evidence_role) for e in app.store.lineage(summary.id)}
+    assert (events[0].id, EvidenceRole.SOURCE.value) in roles
+    # Nothing pending any more: a second run does nothing.
+    assert app.cognition.distill("claude-code", "s-raw")["status"] == "skipped"
+
+
+def test_derive_is_idempotent_and_queues_follow_ups(app: App) -> None:
+    raw = raw_event(app, 1, session="s-derive")
+    r = app.cognition.derive(raw.id)
+    assert r["status"] == "derived" and len(r["derived_ids"]) == 1
+    obs = app.store.get(r["derived_ids"][0])
+    assert obs is not None and obs.level() is CognitiveLevel.EXPLICIT
+    assert obs.cognitive and obs.cognitive.confidence == 0.70 and obs.cognitive.generated_by == "derive_service"
+    assert "raw-activity" not in obs.labels
+    assert app.cognition.derive(raw.id)["status"] == "existing"
+    types = sorted(j.job_type for j in app.store.list_jobs(status="pending"))
+    assert types == [JobType.DIGEST_SESSION.value, JobType.REFLECT_PERSPECTIVE.value]
+    # A memory that is not raw activity is left alone unless forced.
+    plain = put(app, "a plain explicit note")
+    assert app.cognition.derive(plain.id)["status"] == "skipped"
+
+
+def test_digest_rollover_and_one_current_pair_per_session(app: App) -> None:
+    for i in range(3):
+        put(app, f"Decision {i}: keep the API stable", session="s-dig")
+    first = app.cognition.digest("claude-code", "s-dig")
+    assert first["status"] == "created"
+    again = app.cognition.digest("claude-code", "s-dig")
+    assert again["status"] == "unchanged" and again["short_id"] == first["short_id"]
+    put(app, "Decision 3: add pagination", session="s-dig")
+    second = app.cognition.digest("claude-code", "s-dig", rebuild=True)
+    assert second["status"] == "created" and second["short_id"] != first["short_id"]
+    ns = app.store.get_namespace("claude-code")
+    assert ns is not None
+    rows = app.store.list_digests(ns.id, "s-dig")
+    assert sorted(r.digest_kind for r in rows) == ["long", "short"]
+    old = app.store.get(first["short_id"])
+    assert old is not None and old.is_archived
+    latest = app.cognition.latest_digests("claude-code", "s-dig")
+    assert "add pagination" in latest["long"]["content"]
+
+
+def test_digest_without_material_is_skipped(app: App) -> None:
+    r = app.cognition.digest("claude-code", "nobody")
+    assert r["status"] == "skipped" and "no non-raw memories" in r["reason"]
+
+
+def test_reflection_reinforces_contradicts_and_revises_beliefs(app: App) -> None:
+    old = put(app, "We use JWT for authentication", at=T0)
+    same = put(app, "we use jwt for Authentication.", at=T0 + timedelta(hours=1))
+    new = put(app, "Auth no longer uses JWT; we switched to session cookies", at=T0 + timedelta(days=2))
+    r = app.cognition.reflect("claude-code")
+    assert len(r["reinforcements"]) == 1 and len(r["contradictions"]) == 2
+    c = app.store.get(r["contradictions"][0])
+    assert c is not None and c.level() is CognitiveLevel.CONTRADICTION and c.content.startswith("Contradiction: ")
+    after_old, after_new = app.store.get(old.id), app.store.get(new.id)
+    assert after_old and after_new and after_old.cognitive and after_new.cognitive
+    assert after_old.cognitive.resolution_status == RESOLUTION_SUPERSEDED
+    assert after_old.cognitive.confidence == 0.9 - 0.15
+    assert after_new.cognitive.resolution_status == RESOLUTION_PREFERRED
+    assert after_old.cognitive.times_contradicted == 1 and after_old.cognitive.times_reinforced == 1
+    rels = {(x.source_memory_id, x.target_memory_id, x.relation_type) for x in app.store.relations_for(old.id)}
+    assert (new.id, old.id, RelationType.SUPERSEDES.value) in rels
+    # Idempotent: nothing new the second time.
+    r2 = app.cognition.reflect("claude-code")
+    assert r2["reinforcements"] == [] and r2["contradictions"] == [] and r2["insights"] == []
+    # Recall prefers the newer statement.
+    rep = app.cognition.represent("claude-code", query="authentication JWT session")
+    ids = [i.memory.id for i in rep.items() if i.memory.id in (old.id, new.id, same.id)]
+    assert ids.index(new.id) < ids.index(old.id)
+
+
+def test_reflection_insight_from_three_related_statements(app: App) -> None:
+    for i, text in enumerate(["The event handler leaks memory through a circular reference",
+                              "A circular reference in the event handler leaks memory",
+                              "Memory leaks in the event handler come from a circular reference"]):
+        put(app, text, at=T0 + timedelta(minutes=i))
+    r = app.cognition.reflect("claude-code")
+    assert len(r["insights"]) == 1
+    insight = app.store.get(r["insights"][0])
+    assert insight is not None and insight.content.startswith("Dream insight: repeated evidence indicates")
+    assert insight.cognitive and insight.cognitive.confidence == 0.72
+    assert app.cognition.reflect("claude-code")["insights"] == []
+
+
+def test_reflection_stays_inside_the_namespace(app: App) -> None:
+    put(app, "The build uses Rust nightly", agent="claude-code")
+    put(app, "The build does not use Rust nightly", agent="gemini")
+    assert app.cognition.reflect("claude-code")["contradictions"] == []
+    assert app.cognition.reflect("gemini")["contradictions"] == []
+
+
+def test_representation_reports_reasons_and_gates(app: App) -> None:
+    put(app, "low confidence guess about caching", confidence=0.5)
+    kept = put(app, "The cache TTL is five minutes", confidence=0.9)
+    rep = app.cognition.represent("claude-code", query="cache TTL", max_items=8)
+    d = rep.to_dict()
+    assert d["limits"] == {"digests": 2, "recent": 2, "semantic": 2, "derived": 2, "contradictions": 0}
+    assert any(i["id"] == kept.id for i in d["recent"] + d["semantic"])
+    assert any(e["reason"] == "confidence_gate" for e in d["excluded"])
+    flt = MemoryFilter(agents=("claude-code",))
+    assert app.store.count(flt) == 2
