@@ -41,18 +41,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_lineage)
     lineage.set_defaults(handler=lambda a: (lineage.print_help(), 2)[1])
 
-    for name in ("represent", "representation"):
-        p = sub.add_parser(name, parents=[common], help="build the working representation for a query"
-                           if name == "represent" else argparse.SUPPRESS)
-        _agent(p)
-        p.add_argument("-q", "--query", help="what the agent is working on")
-        p.add_argument("--observer", help="perspective observer (default: the agent)")
-        p.add_argument("--subject", help="perspective subject (default: the agent)")
-        p.add_argument("--session-key", help="perspective session")
-        p.add_argument("--max-items", type=int, default=None, help="items in total (default 24)")
-        p.add_argument("--include-raw", action="store_true", help="admit raw activity")
-        p.add_argument("--explain", action="store_true", help="also list dropped items and why")
-        p.set_defaults(handler=cmd_represent)
+    p = sub.add_parser("represent", aliases=["representation"], parents=[common],
+                       help="build the working representation for a query")
+    _agent(p)
+    p.add_argument("-q", "--query", help="what the agent is working on")
+    p.add_argument("--observer", help="perspective observer (default: the agent)")
+    p.add_argument("--subject", help="perspective subject (default: the agent)")
+    p.add_argument("--session-key", help="perspective session")
+    p.add_argument("--max-items", type=int, default=None, help="items in total (default 24)")
+    p.add_argument("--include-raw", action="store_true", help="admit raw activity")
+    p.add_argument("--explain", action="store_true", help="also list dropped items and why")
+    p.set_defaults(handler=cmd_represent)
 
     p = sub.add_parser("reflect", parents=[common], help="find reinforcement, contradictions and insights now")
     _agent(p)
