@@ -798,7 +798,50 @@ class JobContract:
 
 
 # --------------------------------------------------------------------------------------------
+class CognitionSupportContract:
+    """Store methods the cognition engine relies on (issue 6)."""
+
+    def test_lineage_batch_by_ids_and_roles(self, store: Store) -> None:
+        a, b, c = (store.store(mem(t)).memory.id for t in ("alpha fact", "beta fact", "gamma fact"))
+        store.add_evidence([Evidence(c, a, "reinforces"), Evidence(c, b, "contradicts"), Evidence(b, a, "source")])
+        rows = store.lineage_batch([a], ["reinforces", "contradicts"])
+        assert [(r.derived_memory_id, r.source_memory_id, r.evidence_role) for r in rows] == [(c, a, "reinforces")]
+        assert len(store.lineage_batch([a, b, c])) == 3
+        assert store.lineage_batch([]) == []
+
+    def test_update_metadata_many_moves_derived_columns(self, store: Store) -> None:
+        m = store.store(mem("to be revised", session_key="s1")).memory
+        meta = cognitive(CognitiveLevel.DERIVED, session_key="s1", confidence=0.5)
+        assert store.update_metadata_many([(m.id, meta), (999_999, meta)]) == 1
+        got = store.get(m.id)
+        assert got is not None and got.level() is CognitiveLevel.DERIVED and got.confidence == 0.5
+        found = store.list_memories(MemoryFilter(levels=(CognitiveLevel.DERIVED,)))
+        assert [x.id for x in found] == [m.id]
+
+    def test_prune_digests_keeps_one(self, store: Store) -> None:
+        ns = store.ensure_namespace("claude-code")
+        m1, m2 = (store.store(mem(t, session_key="s")).memory.id for t in ("d one", "d two"))
+        old = store.upsert_digest(SessionDigest(ns.id, "s", "short", m1, m1, m1, 2))
+        new = store.upsert_digest(SessionDigest(ns.id, "s", "short", m2, m1, m2, 2))
+        store.upsert_digest(SessionDigest(ns.id, "s", "long", m2, m1, m2, 2))
+        assert store.prune_digests(ns.id, "s", "short", keep_id=new.id or 0) == 1
+        kinds = sorted((d.digest_kind, d.id) for d in store.list_digests(ns.id, "s"))
+        assert ("short", old.id) not in kinds and ("short", new.id) in kinds and len(kinds) == 2
+
+    def test_prune_jobs_removes_only_old_completed(self, store: Store) -> None:
+        ns = store.ensure_namespace("claude-code")
+        done = store.enqueue_job(ns.id, "digest_session", {"k": 1})
+        store.enqueue_job(ns.id, "digest_session", {"k": 2})
+        job = store.claim_jobs("w", job_type="digest_session", limit=1)[0]
+        assert job.id == done
+        store.complete_job(job.id, "w", job.claim_token or "")
+        assert store.prune_jobs(datetime.now(UTC) - timedelta(days=1)) == 0
+        assert store.prune_jobs(datetime.now(UTC) + timedelta(seconds=1)) == 1
+        assert [j.status for j in store.list_jobs()] == [JobStatus.PENDING]
+
+
 class StoreContract(
+    CognitionSupportContract,
     NamespaceContract,
     MemoryCrudContract,
     DedupContract,

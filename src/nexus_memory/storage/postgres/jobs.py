@@ -190,6 +190,12 @@ class PostgresJobsMixin:
         counts.update({r["status"]: int(r["c"]) for r in rows})
         return counts
 
+    def prune_jobs(self, older_than: datetime) -> int:
+        with self.write() as conn:
+            return int(conn.execute(
+                "DELETE FROM memory_jobs WHERE status = 'completed' AND updated_at < %s", (older_than,)
+            ).rowcount)
+
     def iter_jobs(self) -> Iterator[Job]:  # used by export
         with self.read() as conn:
             rows = conn.execute("SELECT * FROM memory_jobs ORDER BY id").fetchall()

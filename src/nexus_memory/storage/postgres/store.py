@@ -482,6 +482,41 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin):
             for r in rows
         ]
 
+    def lineage_batch(self, memory_ids: Sequence[int], roles: Sequence[str] | None = None) -> list[Evidence]:
+        ids = list(dict.fromkeys(int(i) for i in memory_ids))
+        if not ids:
+            return []
+        sql = ("SELECT * FROM memory_evidence WHERE (derived_memory_id = ANY(%s) OR source_memory_id = ANY(%s))"
+               + (" AND evidence_role = ANY(%s)" if roles else "") + " ORDER BY id")
+        params: list[Any] = [ids, ids] + ([list(roles)] if roles else [])
+        with self.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [
+            Evidence(id=int(r["id"]), derived_memory_id=int(r["derived_memory_id"]),
+                     source_memory_id=int(r["source_memory_id"]), evidence_role=r["evidence_role"],
+                     created_at=utc(r["created_at"]))
+            for r in rows
+        ]
+
+    def update_metadata_many(self, items: Sequence[tuple[int, dict[str, Any]]]) -> int:
+        if not items:
+            return 0
+        now = utcnow()
+        changed = 0
+        with self.write() as conn:
+            for memory_id, metadata in items:
+                row = conn.execute("SELECT labels, session_key FROM memories WHERE id = %s FOR UPDATE",
+                                   (memory_id,)).fetchone()
+                if row is None:
+                    continue
+                level, session_key, is_raw = derived_columns(list(row["labels"] or []), metadata)
+                changed += conn.execute(
+                    "UPDATE memories SET metadata = %s, level = %s, session_key = %s, is_raw = %s, updated_at = %s "
+                    "WHERE id = %s",
+                    (Jsonb(metadata), level, session_key or row["session_key"], is_raw, now, memory_id),
+                ).rowcount
+        return changed
+
     # digests ------------------------------------------------------------------
     def upsert_digest(self, digest: SessionDigest) -> SessionDigest:
         with self.write() as conn:
@@ -525,6 +560,14 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin):
         with self.read() as conn:
             rows = conn.execute(sql, [*params, limit]).fetchall()
         return [row_to_digest(r) for r in rows]
+
+    def prune_digests(self, namespace_id: int, session_key: str, kind: str, keep_id: int) -> int:
+        with self.write() as conn:
+            return int(conn.execute(
+                "DELETE FROM session_digests WHERE namespace_id = %s AND session_key = %s AND digest_kind = %s "
+                "AND id <> %s",
+                (namespace_id, session_key, kind, keep_id),
+            ).rowcount)
 
     # metrics ------------------------------------------------------------------
     def record_metrics(self, samples: Sequence[tuple[str, float, dict[str, Any]]]) -> None:
