@@ -219,11 +219,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     try:
         stats = app.memories.stats(split_csv(args.agent) or None)
         jobs = app.store.count_jobs_by_status()
+        llm = app.cognition.llm_status()
     finally:
         app.close()
     if args.json:
         emit_json({"namespaces": [s.to_dict() for s in stats], "jobs": jobs,
-                   "total_active": sum(s.active_memories for s in stats)})
+                   "total_active": sum(s.active_memories for s in stats), "llm": llm})
         return 0
     if not stats:
         print("No memories yet. Store one with: nexus store --content 'something worth remembering'")
@@ -237,4 +238,5 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"      categories: {cats}")
         print(f"      levels:     {levels}")
     print("jobs: " + ", ".join(f"{k}={v}" for k, v in jobs.items()))
+    print(llm["summary"])
     return 0

@@ -1,0 +1,83 @@
+"""Stages with an LLM behind a loopback server; the daily budget sends them back to deterministic paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nexus_memory.app import App, build_app
+from nexus_memory.config import load_settings
+from tests.cognition.helpers import put, raw_event
+from tests.conftest import run_nexus
+from tests.llm.loopback import Script, openai_ok, serve
+
+
+@pytest.fixture
+def llm_app(nexus_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[App, Script]]:
+    with serve() as (url, script):
+        monkeypatch.setenv("NEXUS_LLM_PROVIDER", "openai-compatible")
+        monkeypatch.setenv("NEXUS_LLM_BASE_URL", url + "/v1")
+        monkeypatch.setenv("NEXUS_LLM_MODEL", "gpt-4o-mini")
+        monkeypatch.setenv("NEXUS_LLM_DAILY_TOKEN_BUDGET", "5000")
+        app = build_app(load_settings())
+        try:
+            yield app, script
+        finally:
+            app.close()
+
+
+def test_derive_reads_accepted_memories_alias(llm_app: tuple[App, Script]) -> None:
+    app, script = llm_app
+    raw = raw_event(app, 1, session="s-llm")
+    script.add(openai_ok('```json\n{"accepted_memories": [{"memory": "The project pins Rust 1.75", '
+                         '"category": "facts", "labels": ["rust"], "confidence": 0.9}, '
+                         '{"memory": "noise", "confidence": 0.2}]}\n```'))
+    r = app.cognition.derive(raw.id)
+    assert r["used_llm"] and len(r["derived_ids"]) == 1
+    m = app.store.get(r["derived_ids"][0])
+    assert m is not None and m.content == "The project pins Rust 1.75" and m.category.value == "facts"
+    assert m.cognitive and m.cognitive.confidence == 0.9
+    assert app.cognition.llm_status()["calls_today"] == 1
+
+
+def test_digest_uses_llm_then_falls_back_when_budget_is_spent(llm_app: tuple[App, Script]) -> None:
+    app, script = llm_app
+    put(app, "Decision: use cursor pagination", session="s-b")
+    script.add(openai_ok('{"short": "Chose cursor pagination.", "long": "The team chose cursor pagination."}',
+                         prompt=4000, completion=1000))
+    r = app.cognition.digest("claude-code", "s-b")
+    assert r["used_llm"]
+    assert "Chose cursor pagination." in app.cognition.latest_digests("claude-code", "s-b")["short"]["content"]
+    put(app, "Decision: pages hold 50 items", session="s-b")
+    r2 = app.cognition.digest("claude-code", "s-b", rebuild=True)
+    assert not r2["used_llm"] and len(script.requests) == 1  # budget spent: no second call
+    status = app.cognition.llm_status()
+    assert status["exhausted"] and status["fallbacks_today"] == 1
+
+
+def test_failed_call_falls_back(llm_app: tuple[App, Script]) -> None:
+    app, script = llm_app
+    from tests.llm.loopback import Reply
+
+    script.add(Reply(429, {"error": {"message": "Rate limit reached"}}))
+    put(app, "Finding: the cache is cold after deploys", session="s-f")
+    r = app.cognition.digest("claude-code", "s-f")
+    assert r["status"] == "created" and not r["used_llm"]
+
+
+def test_stats_and_llm_commands_say_when_budget_is_spent(nexus_home: Path, tmp_path: Path) -> None:
+    with serve() as (url, script):
+        env = {"NEXUS_LLM_PROVIDER": "openai-compatible", "NEXUS_LLM_BASE_URL": url,
+               "NEXUS_LLM_DAILY_TOKEN_BUDGET": "50"}
+        script.add(openai_ok('{"color": "blue", "number": 42}', prompt=30, completion=30))
+        ok = run_nexus("llm", "test", env=env)
+        assert ok.returncode == 0 and "LLM ok" in ok.stdout
+        run_nexus("store", "-m", "something", env=env)
+        stats = run_nexus("stats", env=env)
+        assert "daily token budget spent" in stats.stdout
+    none = run_nexus("llm", "test")
+    assert none.returncode == 1 and "no LLM provider is configured" in none.stderr
+    bad = run_nexus("stats", env={"NEXUS_LLM_PROVIDER": "openai"})
+    assert bad.returncode == 0 and "misconfigured" in bad.stdout
