@@ -78,3 +78,27 @@ def test_global_flags_documented() -> None:
     text = CLI_DOC.read_text("utf-8")
     for flag in sorted(COMMON - {"--help"}):
         assert flag in text
+
+
+def test_declared_commands_match_what_modules_register() -> None:
+    """`COMMANDS` lets `nexus <cmd>` build one module's parsers; it must name exactly what it registers."""
+    import importlib
+
+    from nexus_memory.cli.main import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        declared = getattr(module, "COMMANDS", None)
+        if declared is None:
+            continue
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        module.register(sub, argparse.ArgumentParser(add_help=False))
+        assert sorted(declared) == sorted(sub.choices), name
+
+
+def test_single_command_parser_equals_the_full_one() -> None:
+    full = {" ".join(p) for p, _ in leaf_commands(build_parser())}
+    for path, _ in COMMANDS:
+        part = {" ".join(p) for p, _ in leaf_commands(build_parser(path[0]))}
+        assert " ".join(path) in part and part <= full

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.config import Settings, load_settings
+from nexus_memory.domain.enums import RuntimeShutdownReason
 from nexus_memory.domain.timeutil import Clock, utcnow
-from nexus_memory.llm.gateway import LLMGateway
 from nexus_memory.runtime.controller import RuntimeController
-from nexus_memory.services.cognition import CognitionService
 from nexus_memory.services.events import EventBus
 from nexus_memory.services.memories import MemoryService
 from nexus_memory.services.search import SearchService
 from nexus_memory.services.sessions import SessionService
 from nexus_memory.storage.base import Store
+
+if TYPE_CHECKING:
+    # Built on first use: most commands (store, search, list) never touch cognition or the LLM
+    # layer, and importing them costs a cold `nexus store` about a third of its time.
+    from nexus_memory.llm.gateway import LLMGateway
+    from nexus_memory.services.cognition import CognitionService
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -54,7 +59,9 @@ class App:
     @property
     def cognition(self) -> CognitionService:
         """The dream cycle, job queue, digests, lineage and working representation (issue 6)."""
-        service: CognitionService = self.extras["cognition"]
+        service: CognitionService | None = self.extras.get("cognition")
+        if service is None:
+            service = self.extras["cognition"] = self.extras["cognition_factory"]()
         return service
 
     @property
@@ -78,26 +85,38 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
     )
     sessions = SessionService(controller, events)
     app = App(settings, store, events, memories, search, sessions, clock)
-    cognition = CognitionService(
-        store, settings.cognition, llm=_build_llm(settings, clock), clock=clock,
-        state_dir=settings.paths.state_dir, config_dir=settings.paths.config_dir,
-    )
-    app.extras["cognition"] = cognition
-    controller.on_start = cognition.on_runtime_start
-    controller.on_shutdown = cognition.on_runtime_shutdown
+
+    def make_cognition() -> CognitionService:
+        from nexus_memory.services.cognition import CognitionService
+
+        return CognitionService(
+            store, settings.cognition, llm=_build_llm(settings, clock), clock=clock,
+            state_dir=settings.paths.state_dir, config_dir=settings.paths.config_dir,
+        )
+
+    def on_start(agent: str, key: str, cwd: str | None) -> None:
+        app.cognition.on_runtime_start(agent, key, cwd)
+
+    def on_shutdown(agent: str, key: str, cwd: str | None, reason: RuntimeShutdownReason) -> None:
+        app.cognition.on_runtime_shutdown(agent, key, cwd, reason)
+
+    app.extras["cognition_factory"] = make_cognition
+    controller.on_start = on_start
+    controller.on_shutdown = on_shutdown
     return app
 
 
 def _build_llm(settings: Settings, clock: Clock) -> LLMGateway | None:
     """The optional LLM behind its daily token budget; None when no provider is configured."""
-    import os
-
-    from nexus_memory.llm.factory import make_chain
-    from nexus_memory.llm.ledger import TokenLedger
-
     if settings.llm_provider.strip().lower() in ("", "none", "off", "disabled"):
         return None
+    # Imported only when a provider is configured: the HTTP client stack costs every command ~20 ms.
+    import os
+
     from nexus_memory.errors import ConfigError
+    from nexus_memory.llm.factory import make_chain
+    from nexus_memory.llm.gateway import LLMGateway
+    from nexus_memory.llm.ledger import TokenLedger
 
     env = {**os.environ, **settings.extra}
     ledger = TokenLedger(settings.paths.state_dir / "llm-ledger.json",

@@ -8,7 +8,6 @@ everything else receives a frozen `Settings`. One database path for every surfac
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -181,6 +180,7 @@ def _coerce(name: str, raw: object, default: object) -> object:
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
+    import tomllib  # only when there is a file: keeps the common start-up path short
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

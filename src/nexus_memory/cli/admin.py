@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+COMMANDS = ("init", "config")
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", parents=[common], help="create or migrate the database")

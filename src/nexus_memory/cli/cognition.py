@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+COMMANDS = ("dream", "digest", "lineage", "represent", "representation", "reflect", "derive", "distill", "jobs", "llm")
+
 
 def _agent(p: argparse.ArgumentParser, required: bool = False) -> None:
     p.add_argument("-a", "--agent", required=required, default=None if required else "default",
                    help="agent namespace (default: default)" if not required else "agent namespace")
-
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     dream = sub.add_parser("dream", help="run the dream cycle: reflect, digest, drain queued jobs")

@@ -11,8 +11,11 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-# Each module registers its commands; keep their top-level imports light.
+# Each module registers its commands; keep their top-level imports light. A module may
+# also declare `COMMANDS` (the top-level names it registers): `nexus <command>` then
+# builds only that module's parsers, which is a large share of a cold start.
 COMMAND_MODULES = (
     "nexus_memory.cli.memory",
     "nexus_memory.cli.session",
@@ -21,14 +24,36 @@ COMMAND_MODULES = (
 )
 
 
+_WIDTH: list[int] = []
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse asks the terminal for its size on every add_argument; ask once per process."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        if width is None:
+            if not _WIDTH:
+                import shutil
+
+                _WIDTH.append(shutil.get_terminal_size().columns - 2)
+            width = _WIDTH[0]
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         sys.stderr.write(f"nexus: usage error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; or, for a `command` some module declares, just that module's part."""
     from nexus_memory import __version__
 
     parser = _Parser(
@@ -36,21 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Nexus Memory: one local memory shared by every AI coding agent.",
     )
     parser.add_argument("--version", action="version", version=f"nexus {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     common.add_argument("--db", metavar="PATH", help="SQLite database file (default: NEXUS_DATABASE_PATH or the data dir)")
     common.add_argument("--database-url", metavar="URL", help="PostgreSQL URL (default: NEXUS_DATABASE_URL)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers, common)
+    modules = [importlib.import_module(name) for name in COMMAND_MODULES]
+    owners = [m for m in modules if command is not None and command in getattr(m, "COMMANDS", ())]
+    for module in owners or modules:
+        module.register(subparsers, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from nexus_memory.errors import NexusError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arglist = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arglist[0] if arglist and not arglist[0].startswith("-") else None)
+    args = parser.parse_args(arglist)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -9,6 +9,8 @@ from typing import Any
 
 from nexus_memory.cli.filters import add_filter_flags, filter_from, split_csv
 
+COMMANDS = ("store", "search", "list", "get", "forget", "delete", "stats")
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("store", parents=[common], help="store a memory",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+COMMANDS = ("session",)
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     session = sub.add_parser("session", help="session runtime: start, event, end, status, sweep")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -92,6 +91,8 @@ def write_runtime_state(path: Path, state: RuntimeState) -> None:
 
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write to a temp file in the same folder, fsync, then rename over the target."""
+    import tempfile  # not at module level: it pulls in random, shutil and more on every start
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

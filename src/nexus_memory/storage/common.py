@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -10,10 +9,15 @@ from typing import Any
 
 from nexus_memory.domain.models import CognitiveMetadata, NewMemory, is_raw_activity
 
+try:  # CPython's built-in SHA-1: loading OpenSSL for `hashlib` costs every cold start ~2 ms
+    from _sha1 import sha1 as _sha1
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import sha1 as _sha1
+
 
 def content_hash(content: str) -> str:
     """Identity of content for dedup: trimmed and case-folded, then SHA-1."""
-    return hashlib.sha1(content.strip().casefold().encode("utf-8")).hexdigest()
+    return _sha1(content.strip().casefold().encode("utf-8")).hexdigest()
 
 
 def merge_labels(existing: Iterable[str], incoming: Iterable[str]) -> list[str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 from nexus_memory.domain.timeutil import to_iso, utcnow
@@ -96,12 +96,17 @@ def write_transaction(conn: sqlite3.Connection, busy_timeout_ms: int) -> Iterato
         conn.execute("COMMIT")
 
 
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def migration_names() -> list[str]:
+    """Names of the bundled migrations, in order (a directory listing; no file is read)."""
+    return sorted(entry.removesuffix(".sql") for entry in os.listdir(MIGRATIONS_DIR) if entry.endswith(".sql"))
+
+
 def migration_scripts() -> list[tuple[str, str]]:
     """(name, sql) of every bundled migration, in name order."""
-    folder = resources.files("nexus_memory.storage.sqlite") / "migrations"
-    items = [(entry.name.removesuffix(".sql"), entry.read_text("utf-8"))
-             for entry in folder.iterdir() if entry.name.endswith(".sql")]
-    return sorted(items)
+    return [(name, (MIGRATIONS_DIR / f"{name}.sql").read_text("utf-8")) for name in migration_names()]
 
 
 def apply_migrations(conn: sqlite3.Connection, busy_timeout_ms: int) -> list[str]:
@@ -111,9 +116,10 @@ def apply_migrations(conn: sqlite3.Connection, busy_timeout_ms: int) -> list[str
     )
     applied = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
     done: list[str] = []
-    for name, sql in migration_scripts():
+    for name in migration_names():
         if name in applied:
             continue
+        sql = (MIGRATIONS_DIR / f"{name}.sql").read_text("utf-8")
         with write_transaction(conn, busy_timeout_ms):
             # Another process may have applied it while we waited for the lock.
             if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():

@@ -6,7 +6,6 @@ job; a lease that expires goes back to whoever claims next.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
@@ -25,6 +24,8 @@ from nexus_memory.storage.common import dumps, loads_obj
 
 def job_dedup_key(namespace_id: int, job_type: str, payload: dict[str, Any], perspective: dict[str, Any] | None) -> str:
     text = f"{namespace_id}|{job_type}|{dumps(_sorted(payload))}|{dumps(_sorted(perspective))}"
+    import hashlib
+
     return hashlib.sha1(text.encode()).hexdigest()
 
 

@@ -1,0 +1,198 @@
+"""Store and full-text search benchmark (issue 2). Run: `make bench-store`.
+
+Measures, in one run so the ratios are side by side on the same noisy machine:
+  * bulk store rate (memories/s, no embeddings) through the store (`store_many`) and through
+    MemoryService (validation, redaction, cognitive metadata), in batches;
+  * FTS search latency p50/p95 at each size (store.text_search, and SearchService.search which
+    also loads the hit memories);
+  * cold `nexus store` wall time beside `python -c pass` (median of N, interleaved).
+Targets (2-core machine): >= 5,000 memories/s bulk, FTS p95 <= 5 ms at 100k,
+cold `nexus store` <= 6x `python -c pass`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nexus_memory
+from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory
+from nexus_memory.domain.models import CognitiveMetadata, MemoryFilter, NewMemory
+from nexus_memory.services.memories import MemoryService, StoreRequest
+from nexus_memory.services.search import SearchQuery, SearchService
+from nexus_memory.storage.sqlite import SQLiteStore
+
+AGENTS = ["claude-code", "gemini", "codex", "qwen", "opencode", "droid", "cursor", "copilot"]
+SUBJECTS = ["the build", "the CI pipeline", "the database pool", "pgbouncer", "the auth service", "the cache",
+            "the deploy script", "the test suite", "the API gateway", "the search index", "the queue worker",
+            "the migration", "the frontend bundle", "the logging setup", "the retry policy", "the rate limiter",
+            "the config loader", "the websocket server", "the billing job", "the feature flag"]
+VERBS = ["uses", "needs", "breaks when", "was changed to use", "should avoid", "now depends on", "times out with",
+         "is configured with", "was rewritten around", "fails without", "prefers", "is slower than"]
+OBJECTS = ["a connection limit of 20", "PostgreSQL 15", "SQLite in WAL mode", "exponential backoff",
+           "a 30 second timeout", "the porter stemmer", "ruff and mypy", "pytest fixtures", "an LRU cache",
+           "JSON logs", "a token bucket", "gzip compression", "HTTP/2", "a read replica", "the blue-green switch",
+           "an idempotency key", "UTC timestamps", "environment variables", "a nightly cron", "feature flags"]
+TAILS = ["after the outage last week", "according to the team lead", "in staging only", "on every pull request",
+         "since version 2.3", "which surprised everyone", "for now", "until the refactor lands",
+         "because of the memory leak", "as agreed in the design review", "", "", ""]
+WORDS = sorted({w.strip(".,").lower() for s in SUBJECTS + VERBS + OBJECTS + TAILS for w in s.split() if len(w) > 3})
+LABELS = ["db", "infra", "ci", "auth", "perf", "bug", "decision", "frontend", "ops", "testing"]
+
+
+def sentence(rng: random.Random) -> str:
+    tail = rng.choice(TAILS)
+    return f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS)} {rng.choice(OBJECTS)}{' ' + tail if tail else ''}."
+
+
+def content(rng: random.Random, i: int) -> str:
+    parts = [sentence(rng) for _ in range(rng.randint(1, 4))]
+    if rng.random() < 0.3:
+        parts.append(f"Ticket NX-{rng.randint(100, 99999)} tracks it (note {i}).")
+    else:
+        parts.append(f"(note {i})")
+    return " ".join(parts)
+
+
+def new_memory(rng: random.Random, i: int) -> NewMemory:
+    agent = rng.choice(AGENTS)
+    cog = CognitiveMetadata.new(
+        CognitiveLevel.EXPLICIT,
+        agent, agent, f"s{i // 50}", "bench")
+    return NewMemory(agent=agent, content=content(rng, i), category=rng.choice(list(MemoryCategory)),
+                     labels=tuple(rng.sample(LABELS, rng.randint(0, 3))), metadata=cog.merge_into({}),
+                     context=sentence(rng) if rng.random() < 0.3 else None, session_key=f"s{i // 50}")
+
+
+def request(rng: random.Random, i: int) -> StoreRequest:
+    return StoreRequest(content=content(rng, i), agent=rng.choice(AGENTS), category=rng.choice(list(MemoryCategory)),
+                        labels=rng.sample(LABELS, rng.randint(0, 3)), session_key=f"s{i // 50}")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def fill(store: SQLiteStore, service: MemoryService, start: int, stop: int, batch: int, rng: random.Random,
+         via_service_share: float) -> tuple[float, float, int, int]:
+    """Store memories [start, stop): most via the store, a share via the service. Returns rates."""
+    n_service = int((stop - start) * via_service_share)
+    store_items = [new_memory(rng, i) for i in range(start, stop - n_service)]
+    t = time.perf_counter()
+    for b in range(0, len(store_items), batch):
+        store.store_many(store_items[b : b + batch])
+    store_secs = time.perf_counter() - t
+    reqs = [request(rng, i) for i in range(stop - n_service, stop)]
+    t = time.perf_counter()
+    for b in range(0, len(reqs), batch):
+        service.store_many(reqs[b : b + batch])
+    service_secs = time.perf_counter() - t
+    return (len(store_items) / store_secs if store_secs else 0.0,
+            len(reqs) / service_secs if service_secs else 0.0, len(store_items), len(reqs))
+
+
+def queries(rng: random.Random, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        k = rng.choice([1, 2, 2, 3, 3, 4])
+        out.append(" ".join(rng.sample(WORDS, k)))
+    return out
+
+
+def search_latency(store: SQLiteStore, search: SearchService, qs: list[str]) -> dict[str, float]:
+    for q in qs[:20]:  # warm the page cache
+        store.text_search(q, MemoryFilter(), limit=10)
+    raw: list[float] = []
+    full: list[float] = []
+    for q in qs:
+        t = time.perf_counter()
+        store.text_search(q, MemoryFilter(), limit=10)
+        raw.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        search.search(SearchQuery(text=q, limit=10))
+        full.append((time.perf_counter() - t) * 1000)
+    return {"fts_p50_ms": pct(raw, 0.5), "fts_p95_ms": pct(raw, 0.95),
+            "service_p50_ms": pct(full, 0.5), "service_p95_ms": pct(full, 0.95)}
+
+
+def cold_start(runs: int, home: Path) -> dict[str, float]:
+    nexus = str(Path(sys.executable).with_name("nexus"))
+    # As after any install: bytecode caches exist (pip compiles wheels at install time). Without
+    # them every start recompiles ~50 modules (~40 ms), which is not what a user sees.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(NEXUS_HOME=str(home), NEXUS_EMBEDDING_BACKEND="none")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(nexus_memory.__file__).parent)],
+                   env=env, check=True, capture_output=True)
+    subprocess.run([nexus, "init"], env=env, check=True, capture_output=True)
+    base: list[float] = []
+    cold: list[float] = []
+    for i in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        base.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        subprocess.run([nexus, "store", "--agent", "bench", "--content", f"cold start run {i}"], env=env,
+                       check=True, capture_output=True)
+        cold.append(time.perf_counter() - t)
+    b, c = statistics.median(base), statistics.median(cold)
+    return {"python_pass_ms": b * 1000, "nexus_store_ms": c * 1000, "ratio": c / b}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000", help="database sizes to measure at")
+    ap.add_argument("--batch", type=int, default=500, help="memories per store_many call")
+    ap.add_argument("--queries", type=int, default=300, help="search queries per size")
+    ap.add_argument("--runs", type=int, default=15, help="cold-start runs (median)")
+    ap.add_argument("--service-share", type=float, default=0.1, help="share of memories stored via MemoryService")
+    ap.add_argument("--out", default="bench/results/store.json", help="where to write the JSON results")
+    args = ap.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    rng = random.Random(42)
+    results: dict[str, object] = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}, "
+                   f"SQLite {__import__('sqlite3').sqlite_version}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "sizes": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="nexus-bench-") as tmp:
+        store = SQLiteStore(Path(tmp) / "bench.db")
+        service = MemoryService(store)
+        search = SearchService(store)
+        done = 0
+        for size in sizes:
+            store_rate, service_rate, n_store, n_service = fill(store, service, done, size, args.batch, rng,
+                                                                args.service_share)
+            done = size
+            lat = search_latency(store, search, queries(rng, args.queries))
+            row = {"store_rate_per_s": store_rate, "service_rate_per_s": service_rate, "stored_via_store": n_store,
+                   "stored_via_service": n_service, "count": store.count(MemoryFilter()), **lat}
+            results["sizes"][str(size)] = row  # type: ignore[index]
+            print(f"size {size:>7}: bulk store {store_rate:8.0f}/s  service {service_rate:7.0f}/s  "
+                  f"FTS p50 {lat['fts_p50_ms']:.2f} ms p95 {lat['fts_p95_ms']:.2f} ms  "
+                  f"search p50 {lat['service_p50_ms']:.2f} ms p95 {lat['service_p95_ms']:.2f} ms", flush=True)
+        store.close()
+        cold = cold_start(args.runs, Path(tmp) / "cold-home")
+    results["cold_start"] = cold
+    print(f"cold: python -c pass {cold['python_pass_ms']:.1f} ms, nexus store {cold['nexus_store_ms']:.1f} ms, "
+          f"ratio {cold['ratio']:.2f}x (median of {args.runs})")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"results written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
