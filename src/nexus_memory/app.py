@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_memory.config import Settings, load_settings
 from nexus_memory.domain.enums import RuntimeShutdownReason
+from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.domain.timeutil import Clock, utcnow
+from nexus_memory.embeddings.base import Embedder, LazyEmbedder
 from nexus_memory.runtime.controller import RuntimeController
+from nexus_memory.services.embeddings import EmbeddingService
 from nexus_memory.services.events import EventBus
 from nexus_memory.services.memories import MemoryService
 from nexus_memory.services.search import SearchService
@@ -42,6 +46,49 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     return SQLiteStore(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms, migrate=migrate)
 
 
+def make_embedder(settings: Settings) -> Embedder | None:
+    """The configured embedder, wrapped so nothing heavy loads before the first embed."""
+    import os
+
+    from nexus_memory.errors import ConfigError
+
+    backend = settings.embedding_backend
+    if backend == "none":
+        return None
+    if backend == "onnx":
+        from nexus_memory.embeddings import onnx
+
+        if settings.embedding_model.strip().lower() not in onnx.ALIASES:
+            raise ConfigError(
+                f"the onnx backend ships only all-MiniLM-L6-v2, not '{settings.embedding_model}'",
+                hint="unset NEXUS_EMBEDDING_MODEL, or use NEXUS_EMBEDDING_BACKEND=http for other models",
+            )
+        return LazyEmbedder(onnx.MODEL_ID, onnx.DIMENSION, onnx.OnnxEmbedder, check=onnx.missing_packages)
+    base_url = settings.embedding_base_url
+    api_key = os.environ.get(settings.embedding_api_key_env) if settings.embedding_api_key_env else None
+    dimension = settings.embedding_dimension if "NEXUS_EMBEDDING_DIMENSION" in settings.extra else None
+
+    def load_http() -> Embedder:
+        from nexus_memory.embeddings.http import HttpEmbedder
+
+        return HttpEmbedder(base_url or "", settings.embedding_model, api_key=api_key, dimension=dimension,
+                            timeout=settings.embedding_timeout_secs)
+
+    def check_http() -> str | None:
+        return None if base_url else "the http embedding backend needs NEXUS_EMBEDDING_BASE_URL"
+
+    return LazyEmbedder(settings.embedding_model, dimension or settings.embedding_dimension, load_http,
+                        check=check_http)
+
+
+def _rebuild_checkpoint(settings: Settings) -> tuple[Path, str]:
+    import hashlib
+
+    label = str(settings.public_dict()["database_url"] or settings.database_path)
+    digest = hashlib.sha1(label.encode("utf-8")).hexdigest()[:12]
+    return settings.paths.state_dir / f"embeddings-rebuild-{digest}.json", label
+
+
 @dataclass
 class App:
     settings: Settings
@@ -51,6 +98,7 @@ class App:
     search: SearchService
     sessions: SessionService
     clock: Clock = utcnow
+    embeddings: EmbeddingService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -69,12 +117,21 @@ class App:
         return self.sessions.controller
 
 
-def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store: Store | None = None) -> App:
+def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store: Store | None = None,
+              embeddings: bool = True) -> App:
+    """Wire the services. `embeddings=False` (the hook path) leaves vectors out entirely:
+    no embed on store and bm25-only search; the model is never loaded either way
+    until something is embedded."""
     settings = settings or load_settings()
     store = store or open_store(settings)
     events = EventBus()
-    memories = MemoryService(store, events=events, default_agent=settings.default_agent, clock=clock)
-    search = SearchService(store)
+    checkpoint, label = _rebuild_checkpoint(settings)
+    vectors = EmbeddingService(store, make_embedder(settings) if embeddings else None,
+                               backend=settings.embedding_backend if embeddings else "none",
+                               checkpoint_path=checkpoint, database_label=label)
+    memories = MemoryService(store, events=events, default_agent=settings.default_agent, clock=clock,
+                             indexer=vectors.on_stored)
+    search = SearchService(store, vectors, clock=clock)
     controller = RuntimeController(
         store,
         settings.paths.runtime_dir,
@@ -84,15 +141,19 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
         project_name=_project_name,
     )
     sessions = SessionService(controller, events)
-    app = App(settings, store, events, memories, search, sessions, clock)
+    app = App(settings, store, events, memories, search, sessions, clock, embeddings=vectors)
 
     def make_cognition() -> CognitionService:
         from nexus_memory.services.cognition import CognitionService
 
-        return CognitionService(
+        cognition = CognitionService(
             store, settings.cognition, llm=_build_llm(settings, clock), clock=clock,
             state_dir=settings.paths.state_dir, config_dir=settings.paths.config_dir,
         )
+        if vectors.available():  # cheap: finds the packages without importing them
+            cognition.set_vectors(vectors.vectors_for)
+            cognition.set_semantic(_hybrid_semantic(search), "hybrid")
+        return cognition
 
     def on_start(agent: str, key: str, cwd: str | None) -> None:
         app.cognition.on_runtime_start(agent, key, cwd)
@@ -128,6 +189,18 @@ def _build_llm(settings: Settings, clock: Clock) -> LLMGateway | None:
         # A broken LLM setting must not break every command: stages stay deterministic, `llm test` says why.
         return LLMGateway(None, ledger, config_error=exc.one_line())
     return LLMGateway(client, ledger)
+
+
+def _hybrid_semantic(search: SearchService) -> Callable[[str, MemoryFilter, int], list[tuple[int, float]]]:
+    """The working representation's semantic bucket, fed by hybrid search relevance (0..1)."""
+    from nexus_memory.domain.enums import SearchMode
+    from nexus_memory.services.search import SearchQuery
+
+    def semantic(text: str, flt: MemoryFilter, limit: int) -> list[tuple[int, float]]:
+        outcome = search.run(SearchQuery(text, flt, max(1, min(limit, 1000)), SearchMode.HYBRID))
+        return [(h.memory.id, h.components.get("relevance", h.score)) for h in outcome.hits]
+
+    return semantic
 
 
 def _project_name(cwd: str | None) -> str | None:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "nexus_memory.cli.session",
     "nexus_memory.cli.admin",
     "nexus_memory.cli.cognition",
+    "nexus_memory.cli.embeddings",
 )
 
 

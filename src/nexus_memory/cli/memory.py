@@ -30,7 +30,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("query_words", nargs="*", metavar="QUERY", help="what to search for")
     p.add_argument("-q", "--query", help="what to search for (alternative to the positional words)")
     p.add_argument("-n", "--limit", type=int, default=10, help="how many results (default 10)")
-    p.add_argument("--mode", default="hybrid", help="hybrid (default), bm25 or vector")
+    p.add_argument("--mode", default=None,
+                   help="hybrid (default; bm25 when no embedding model is available), bm25 or vector")
     p.add_argument("--explain", action="store_true", help="show every ranking component")
     add_filter_flags(p)
     p.set_defaults(handler=cmd_search)
@@ -116,28 +117,36 @@ def cmd_search(args: argparse.Namespace) -> int:
     text = args.query if args.query is not None else " ".join(args.query_words)
     if not text.strip():
         raise InvalidInput("the search query is empty", hint="for example: nexus search database pool size")
-    query = SearchQuery(text=text, filter=filter_from(args), limit=args.limit,
-                        mode=SearchMode.parse(args.mode), explain=args.explain)
+    mode = SearchMode.parse(args.mode) if args.mode else SearchMode.HYBRID
+    query = SearchQuery(text=text, filter=filter_from(args), limit=args.limit, mode=mode, explain=args.explain)
     app = app_from(args)
     try:
-        hits = app.search.search(query)
+        outcome = app.search.run(query)
     finally:
         app.close()
+    hits = outcome.hits
+    # Quiet when vectors were switched off on purpose and no mode was asked for.
+    if outcome.note and (args.mode or args.explain or app.settings.embedding_backend != "none"):
+        sys.stderr.write(f"nexus: note: {outcome.note}\n")
     if args.json:
-        emit_json({"query": text, "mode": query.mode.value, "count": len(hits),
-                   "results": [h.to_dict(explain=args.explain) for h in hits]})
+        emit_json({"query": text, **outcome.to_dict(explain=args.explain)})
         return 0
     if not hits:
         print(f"No memories match '{text}'.")
         return 0
-    print(f"Found {len(hits)} memories matching '{text}':")
+    used = outcome.mode.value + (f", {outcome.model}" if outcome.model else "")
+    print(f"Found {len(hits)} memories matching '{text}' ({used}):")
     for i, h in enumerate(hits, 1):
         m = h.memory
         print(f"{i:>2}. #{m.id} [{m.agent} · {m.category.value}] score={h.score:.4f}")
         print(f"    {short(m.content)}")
         if args.explain:
-            print("    " + "  ".join(f"{k}={v:.4f}" for k, v in h.components.items()))
+            print("    " + "  ".join(f"{k}={_fmt(v)}" for k, v in h.components.items()))
     return 0
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) >= 1 else f"{value:.4f}"
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,13 +60,19 @@ def clean_labels(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Called with memories that were just created or whose text changed (e.g. to embed them).
+#: Must not raise: the memories are already stored.
+Indexer = Callable[[Sequence[Memory]], None]
+
+
 class MemoryService:
     def __init__(self, store: Store, *, events: EventBus | None = None, default_agent: str = "default",
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, indexer: Indexer | None = None) -> None:
         self.db = store
         self.events = events or EventBus()
         self.default_agent = canonicalize_agent_type(default_agent)
         self.clock = clock
+        self.indexer = indexer
 
     # writes -------------------------------------------------------------------
     def build(self, req: StoreRequest) -> NewMemory:
@@ -115,14 +121,22 @@ class MemoryService:
 
     def store(self, req: StoreRequest) -> StoreOutcome:
         outcome = self.db.store(self.build(req))
+        self._index([outcome])
         self._publish(outcome)
         return outcome
 
     def store_many(self, reqs: Sequence[StoreRequest]) -> list[StoreOutcome]:
         outcomes = self.db.store_many([self.build(r) for r in reqs])
+        self._index(outcomes)
         for outcome in outcomes:
             self._publish(outcome)
         return outcomes
+
+    def _index(self, outcomes: Sequence[StoreOutcome]) -> None:
+        if self.indexer is not None:
+            created = [o.memory for o in outcomes if o.created]
+            if created:
+                self.indexer(created)
 
     def store_prepared(self, new: NewMemory) -> StoreOutcome:
         """For stages that build NewMemory themselves; agent is canonicalised and text redacted."""
@@ -134,6 +148,7 @@ class MemoryService:
             is_archived=new.is_archived, id=new.id,
         )
         outcome = self.db.store(prepared)
+        self._index([outcome])
         self._publish(outcome)
         return outcome
 
@@ -169,6 +184,8 @@ class MemoryService:
             is_archived=is_archived,
         )
         memory = self.db.update(memory_id, patch)
+        if patch.content is not None and self.indexer is not None:
+            self.indexer([memory])  # the store dropped the stale vectors
         self.events.publish(MEMORY_UPDATED, {"memory": memory.to_dict()})
         return memory
 

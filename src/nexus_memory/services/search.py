@@ -1,17 +1,33 @@
-"""SearchService: full-text search now; vectors and fusion plug in via `VectorSearcher`.
+"""SearchService: BM25, vector and hybrid search over the store.
 
-Ranking rules live in the domain layer so every backend and surface shares them.
+The ranking rules (fusion, priors) live in `domain/hybrid.py` so every backend
+and surface shares them; this service only gathers candidates:
+
+- bm25: the store's full-text search;
+- vector: the `VectorSearcher` (EmbeddingService) over the configured model;
+- hybrid: both candidate lists, each completed with the other retriever's exact
+  score for the candidates it did not return (one extra query each, restricted
+  to those ids), then fused.
+
+Hybrid is the default; without a usable embedder it falls back to bm25 and says
+so in `SearchOutcome.note`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from nexus_memory.domain import hybrid as ranking
 from nexus_memory.domain.enums import SearchMode
+from nexus_memory.domain.hybrid import RankingConfig
 from nexus_memory.domain.models import Memory, MemoryFilter
-from nexus_memory.errors import InvalidInput, NotAvailable
+from nexus_memory.domain.timeutil import Clock, utcnow
+from nexus_memory.errors import InvalidInput, NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +43,8 @@ class SearchQuery:
 class SearchHit:
     memory: Memory
     score: float
+    #: Every number behind `score`: raw and normalised retriever scores, ranks,
+    #: fused relevance, prior terms and penalties (see domain/hybrid.py).
     components: dict[str, float] = field(default_factory=dict)
     snippet: str | None = None
 
@@ -39,10 +57,33 @@ class SearchHit:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    hits: list[SearchHit]
+    #: The mode that actually ran (hybrid falls back to bm25 without vectors).
+    mode: SearchMode
+    note: str | None = None
+    model: str | None = None
+
+    def to_dict(self, explain: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": self.mode.value, "count": len(self.hits),
+                               "results": [h.to_dict(explain=explain) for h in self.hits]}
+        if self.model:
+            out["embedding_model"] = self.model
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
 class VectorSearcher(Protocol):
-    """What hybrid search needs from the vector side (built in the embeddings layer)."""
+    """What hybrid search needs from the vector side (EmbeddingService)."""
+
+    @property
+    def model_id(self) -> str | None: ...
 
     def available(self) -> bool: ...
+
+    def unavailable_reason(self) -> str | None: ...
 
     def search(self, text: str, flt: MemoryFilter, limit: int) -> list[tuple[int, float]]:
         """(memory id, cosine similarity) best first."""
@@ -50,27 +91,91 @@ class VectorSearcher(Protocol):
 
 
 class SearchService:
-    def __init__(self, store: MemoryStore, vectors: VectorSearcher | None = None) -> None:
+    def __init__(self, store: MemoryStore, vectors: VectorSearcher | None = None, *,
+                 config: RankingConfig | None = None, clock: Clock = utcnow) -> None:
         self.db = store
         self.vectors = vectors
+        self.config = config or RankingConfig()
+        self.clock = clock
+
+    def default_mode(self) -> SearchMode:
+        """Hybrid when an embedder is usable, else bm25."""
+        return SearchMode.HYBRID if self._vector_reason() is None else SearchMode.BM25
+
+    def _vector_reason(self) -> str | None:
+        if self.vectors is None:
+            return "no embedding model is configured"
+        return self.vectors.unavailable_reason()
 
     def search(self, query: SearchQuery) -> list[SearchHit]:
-        if not query.text.strip():
+        return self.run(query).hits
+
+    def run(self, query: SearchQuery) -> SearchOutcome:
+        text = query.text
+        if not text.strip():
             raise InvalidInput("the search query is empty", hint="pass some words to search for")
         if not 1 <= query.limit <= 1000:
             raise InvalidInput(f"limit {query.limit} is out of range", hint="use 1 to 1000")
-        mode = query.mode
-        have_vectors = self.vectors is not None and self.vectors.available()
-        if mode is SearchMode.VECTOR and not have_vectors:
+        mode = SearchMode.parse(query.mode)
+        reason = self._vector_reason() if mode is not SearchMode.BM25 else None
+        if mode is SearchMode.VECTOR and reason:
             raise NotAvailable(
-                "vector search needs an embedding model",
+                f"vector search needs an embedding model: {reason}",
                 hint="install the embeddings extra and set NEXUS_EMBEDDING_BACKEND=onnx, or use --mode bm25",
             )
-        hits = self.db.text_search(query.text, query.filter, limit=query.limit)
-        memories = {m.id: m for m in self.db.get_many([h.memory_id for h in hits])}
-        out = []
-        for hit in hits:
-            memory = memories.get(hit.memory_id)
-            if memory is not None:
-                out.append(SearchHit(memory, hit.score, {"bm25": hit.score}, hit.snippet))
+        note = None
+        if mode is SearchMode.HYBRID and reason:
+            mode, note = SearchMode.BM25, f"searched with bm25 only: {reason}"
+        flt, limit = query.filter, query.limit
+        n = self.config.candidate_count(limit)
+        model = self.vectors.model_id if self.vectors is not None and mode is not SearchMode.BM25 else None
+        snippets: dict[int, str | None] = {}
+        if mode is SearchMode.BM25:
+            bm25 = self._bm25(text, flt, n, snippets)
+            scored = ranking.single(bm25, "bm25")
+        elif mode is SearchMode.VECTOR:
+            dense = ranking.drop_weak(dict(self._dense(text, flt, n)), {}, self.config.min_cosine)
+            scored = ranking.single(dense, "vector")
+        else:
+            bm25 = self._bm25(text, flt, n, snippets)
+            try:
+                dense = dict(self._dense(text, flt, n))
+            except NotAvailable as exc:
+                log.warning("vector search failed, using bm25 only: %s", exc.one_line())
+                mode, note, model = SearchMode.BM25, f"searched with bm25 only: {exc.message}", None
+                scored = ranking.single(bm25, "bm25")
+            else:
+                self._complete(text, flt, bm25, dense, snippets)
+                scored = ranking.fuse(bm25, dense, self.config)
+        memories = {m.id: m for m in self.db.get_many(list(scored))}
+        ranked = ranking.rank(scored, memories, self.clock(), include_raw=flt.include_raw,
+                              config=self.config, limit=limit)
+        hits = [SearchHit(memories[mid], score, parts, snippets.get(mid)) for mid, score, parts in ranked]
+        return SearchOutcome(hits, mode, note, model)
+
+    def _bm25(self, text: str, flt: MemoryFilter, n: int, snippets: dict[int, str | None]) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for hit in self.db.text_search(text, flt, limit=n):
+            out[hit.memory_id] = hit.score
+            snippets[hit.memory_id] = hit.snippet
         return out
+
+    def _dense(self, text: str, flt: MemoryFilter, n: int) -> list[tuple[int, float]]:
+        assert self.vectors is not None
+        try:
+            return self.vectors.search(text, flt, n)
+        except NotAvailable:
+            raise
+        except NexusError as exc:
+            raise NotAvailable(exc.message, hint=exc.hint) from None
+
+    def _complete(self, text: str, flt: MemoryFilter, bm25: dict[int, float], dense: dict[int, float],
+                  snippets: dict[int, str | None]) -> None:
+        """Give every candidate both scores: exact cosines for BM25-only candidates and
+        BM25 scores for vector-only ones (a memory that truly lacks one keeps none)."""
+        no_dense = tuple(i for i in bm25 if i not in dense)
+        if no_dense:
+            dense.update(self._dense(text, replace(flt, ids=no_dense), len(no_dense)))
+        no_bm25 = tuple(i for i in dense if i not in bm25)
+        if no_bm25:
+            bm25.update(self._bm25(text, replace(flt, ids=no_bm25), len(no_bm25), snippets))

