@@ -16,6 +16,7 @@ from nexus_memory.runtime.controller import RuntimeController
 from nexus_memory.services.embeddings import EmbeddingService
 from nexus_memory.services.events import EventBus
 from nexus_memory.services.memories import MemoryService
+from nexus_memory.services.overview import OverviewService
 from nexus_memory.services.search import SearchService
 from nexus_memory.services.sessions import SessionService
 from nexus_memory.storage.base import Store
@@ -115,6 +116,11 @@ class App:
     @property
     def runtime(self) -> RuntimeController:
         return self.sessions.controller
+
+    @property
+    def overview(self) -> OverviewService:
+        """Read-only views shared by the MCP server, the HTTP API and the dashboard."""
+        return OverviewService(self.store, self.sessions.controller)
 
 
 def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store: Store | None = None,

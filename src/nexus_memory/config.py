@@ -102,6 +102,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8768
     api_token: str | None = None
+    #: Extra browser origins allowed to call the HTTP API (exact, comma separated), e.g. http://localhost:3000.
+    cors_origins: str | None = None
     # embeddings: "onnx" (local MiniLM, offline), "http" (OpenAI-compatible), "none"
     embedding_backend: str = "onnx"
     embedding_model: str = "all-MiniLM-L6-v2"
@@ -134,6 +136,7 @@ class Settings:
             "host": self.host,
             "port": self.port,
             "api_token": "set" if self.api_token else "not set",
+            "cors_origins": self.cors_origins,
             "embedding_backend": self.embedding_backend,
             "embedding_model": self.embedding_model,
             "embedding_base_url": self.embedding_base_url,
@@ -194,6 +197,7 @@ _ENV_MAP = {
     "host": "NEXUS_HOST",
     "port": "NEXUS_PORT",
     "api_token": "NEXUS_API_TOKEN",
+    "cors_origins": "NEXUS_CORS_ORIGINS",
     "embedding_backend": "NEXUS_EMBEDDING_BACKEND",
     "embedding_model": "NEXUS_EMBEDDING_MODEL",
     "embedding_base_url": "NEXUS_EMBEDDING_BASE_URL",

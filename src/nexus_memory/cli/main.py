@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "nexus_memory.cli.admin",
     "nexus_memory.cli.cognition",
     "nexus_memory.cli.embeddings",
+    "nexus_memory.cli.serve",
 )
 
 

@@ -1,0 +1,1 @@
+"""The HTTP surface: FastAPI app, REST routes, WebSocket events, dashboard (imported lazily)."""

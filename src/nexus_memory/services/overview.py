@@ -1,0 +1,158 @@
+"""OverviewService: read-only views that the MCP server, the HTTP API and the dashboard share.
+
+Sessions timeline (from the runtime's lifecycle markers and live state files), chart
+series (per day, agent, category, level), the job queue, and a system summary. The
+surfaces only render what these return, so every surface shows the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from nexus_memory.domain.enums import JobStatus, MemoryCategory
+from nexus_memory.domain.models import Job, Memory, MemoryFilter
+from nexus_memory.domain.timeutil import to_iso
+from nexus_memory.errors import InvalidInput, NotFound
+from nexus_memory.runtime.controller import RuntimeController
+from nexus_memory.storage.base import Store
+
+#: Lifecycle markers are session-category memories carrying this label (runtime/markers.py).
+MARKER_LABEL = "runtime"
+
+
+class OverviewService:
+    def __init__(self, store: Store, controller: RuntimeController) -> None:
+        self.db = store
+        self.controller = controller
+
+    # sessions -------------------------------------------------------------------
+    def sessions(self, *, agent: str | None = None, project: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Sessions newest first: one entry per (agent, session key) with its lifecycle events."""
+        if not 1 <= limit <= 500:
+            raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 500")
+        flt = MemoryFilter(
+            agents=(agent,) if agent else None,
+            categories=(MemoryCategory.SESSION,),
+            labels=(MARKER_LABEL,),
+            include_archived=True,
+            include_inactive=True,
+        )
+        markers = self.db.list_memories(flt, limit=5000, order="oldest")
+        sessions: dict[tuple[str, str], dict[str, Any]] = {}
+        for m in markers:
+            entry = self._session_entry(sessions, m)
+            if entry is None:
+                continue
+            raw = m.metadata.get("runtime")
+            runtime: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            event = str(runtime.get("event") or "event")
+            at = to_iso(m.created_at) if m.created_at else None
+            entry["events"].append({"event": event, "detail": runtime.get("detail"), "at": at, "memory_id": m.id})
+            entry["project"] = entry["project"] or runtime.get("project_name")
+            entry["cwd"] = entry["cwd"] or runtime.get("cwd")
+            if event.endswith("session_start") and not entry["started_at"]:
+                entry["started_at"] = at
+            if event.endswith("session_end") or event.endswith("shutdown"):
+                entry["ended_at"] = at
+            entry["last_event_at"] = at
+        for status in self.controller.sessions():
+            st = status.state
+            key = (st.agent_type, st.session_key)
+            entry = sessions.setdefault(key, _blank(st.agent_type, st.session_key))
+            entry["active"] = not status.expired
+            entry["started_at"] = entry["started_at"] or to_iso(st.started_at)
+            entry["last_event_at"] = to_iso(st.updated_at)
+        out = list(sessions.values())
+        if agent:
+            out = [s for s in out if s["agent_type"] == agent]
+        if project:
+            out = [s for s in out if (s["project"] or "") == project]
+        out.sort(key=lambda s: s["last_event_at"] or "", reverse=True)
+        return out[:limit]
+
+    @staticmethod
+    def _session_entry(sessions: dict[tuple[str, str], dict[str, Any]], m: Memory) -> dict[str, Any] | None:
+        if not m.session_key or not m.agent:
+            return None
+        return sessions.setdefault((m.agent, m.session_key), _blank(m.agent, m.session_key))
+
+    # charts ---------------------------------------------------------------------
+    def charts(self, *, days: int = 30) -> dict[str, Any]:
+        """Series for the dashboard: memories per day, per agent, per category, per cognitive level."""
+        if not 1 <= days <= 366:
+            raise InvalidInput(f"days {days} is out of range", hint="use 1 to 366")
+        stats = self.db.stats()
+        per_category: Counter[str] = Counter()
+        per_level: Counter[str] = Counter()
+        for s in stats:
+            per_category.update(s.categories)
+            per_level.update(s.levels)
+        return {
+            "per_day": self.db.daily_counts(days=days),
+            "per_agent": {s.namespace_name: s.active_memories for s in stats},
+            "per_category": dict(per_category),
+            "per_level": dict(per_level),
+            "total_memories": sum(s.total_memories for s in stats),
+            "active_memories": sum(s.active_memories for s in stats),
+            "archived_memories": sum(s.archived_memories for s in stats),
+        }
+
+    # jobs -----------------------------------------------------------------------
+    def jobs(self, *, status: str | None = None, job_type: str | None = None, limit: int = 50,
+             offset: int = 0) -> dict[str, Any]:
+        if not 1 <= limit <= 500:
+            raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 500")
+        if offset < 0:
+            raise InvalidInput(f"offset {offset} is negative", hint="use 0 or more")
+        status_value = JobStatus.parse(status).value if status else None
+        items = self.db.list_jobs(status=status_value, job_type=job_type, limit=limit, offset=offset)
+        names = {ns.id: ns.name for ns in self.db.list_namespaces()}
+        return {
+            "items": [{**j.to_dict(), "agent_type": names.get(j.namespace_id)} for j in items],
+            "counts": self.db.count_jobs_by_status(),
+            "limit": limit,
+            "offset": offset,
+            "next_offset": offset + limit if len(items) == limit else None,
+        }
+
+    def retry_job(self, job_id: int) -> Job:
+        """A failed job back to pending; Conflict when it is not failed, NotFound when missing."""
+        return self.db.retry_job(job_id)
+
+    # lineage and relations ------------------------------------------------------
+    def lineage(self, memory_id: int) -> dict[str, Any]:
+        """Where a memory came from and what was derived from it, with the other side's text."""
+        memory = self.db.get(memory_id)
+        if memory is None:
+            raise NotFound(f"memory {memory_id} does not exist", hint="find ids with search_memories or list_memories")
+        rows = self.db.lineage(memory_id)
+        other_ids = {r.source_memory_id if r.derived_memory_id == memory_id else r.derived_memory_id for r in rows}
+        relations = self.db.relations_for(memory_id)
+        other_ids |= {r.target_memory_id if r.source_memory_id == memory_id else r.source_memory_id for r in relations}
+        others = {m.id: m for m in self.db.get_many(sorted(other_ids))}
+
+        def brief(mid: int) -> dict[str, Any] | None:
+            m = others.get(mid)
+            if m is None:
+                return None
+            return {"id": m.id, "content": m.content[:300], "cognitive_level": m.level().value, "agent_type": m.agent}
+
+        cog = memory.cognitive
+        return {
+            "memory_id": memory_id,
+            "cognitive": cog.to_dict() if cog else None,
+            "sources": [{**r.to_dict(), "memory": brief(r.source_memory_id)}
+                        for r in rows if r.derived_memory_id == memory_id],
+            "derived": [{**r.to_dict(), "memory": brief(r.derived_memory_id)}
+                        for r in rows if r.source_memory_id == memory_id],
+            "relations": [{**r.to_dict(), "other": brief(
+                r.target_memory_id if r.source_memory_id == memory_id else r.source_memory_id)} for r in relations],
+        }
+
+
+def _blank(agent: str, session_key: str) -> dict[str, Any]:
+    return {
+        "agent_type": agent, "session_key": session_key, "project": None, "cwd": None,
+        "started_at": None, "ended_at": None, "last_event_at": None, "active": False, "events": [],
+    }

@@ -1,0 +1,210 @@
+"""The MCP server through the official SDK client, over stdio (`nexus mcp`) and streamable HTTP (/mcp)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from nexus_memory.app import App
+from nexus_memory.mcp.descriptions import COGNITION_TOOLS, TOOL_DESCRIPTIONS
+from tests.conftest import nexus_executable
+from tests.servekit import LiveServer
+
+UPSTREAM_TOOLS = {
+    "store_memory", "search_memories", "get_memory", "list_memories", "delete_memory", "list_namespaces",
+    "get_stats", "get_session_digest", "run_reflective_cycle", "explain_memory_lineage",
+    "build_working_representation", "search_perspective_memories", "derive_observations",
+    "initialize_nexus_system", "tool_help", "tool_schema",
+}
+#: Upstream input fields per tool (reference section 8); required ones must stay required.
+UPSTREAM_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    "store_memory": ({"content"}, {"agent_type", "category", "labels", "metadata"}),
+    "search_memories": ({"query"}, {"agent_type", "limit", "threshold"}),
+    "get_memory": ({"memory_id"}, set()),
+    "list_memories": (set(), {"agent_type", "category", "limit", "offset"}),
+    "delete_memory": ({"memory_id"}, set()),
+    "get_stats": (set(), {"agent_type"}),
+    "get_session_digest": ({"session_key"}, {"agent_type", "digest_kind"}),
+    "run_reflective_cycle": (set(), {"agent_type", "session_key"}),
+    "explain_memory_lineage": ({"memory_id"}, set()),
+    "build_working_representation": ({"agent_type"}, {"query", "observer", "subject", "session_key", "max_items",
+                                                      "include_raw", "include_digests", "include_derived",
+                                                      "include_contradictions"}),
+    "search_perspective_memories": ({"observer", "subject"}, {"agent_type", "session_key", "cognitive_level",
+                                                              "limit"}),
+    "derive_observations": ({"memory_id"}, {"agent_type", "observer", "subject", "session_key"}),
+    "tool_help": (set(), {"tool_name"}),
+    "tool_schema": (set(), {"tool_name"}),
+}
+
+Scenario = Callable[[Any], Awaitable[None]]
+
+
+def run_over(transport: str, app: App, scenario: Scenario) -> None:
+    from mcp import Client, StdioServerParameters
+
+    async def go(target: Any) -> None:
+        async with Client(target, read_timeout_seconds=30) as client:
+            await scenario(client)
+
+    if transport == "stdio":
+        params = StdioServerParameters(command=nexus_executable(), args=["mcp"], env=dict(os.environ))
+        asyncio.run(go(params))
+    else:
+        with LiveServer(app) as server:
+            asyncio.run(go(server.url + "/mcp"))
+
+
+def payload(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result.content[0].text
+    data: dict[str, Any] = json.loads(result.content[0].text)
+    return data
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_tools_resources_and_prompts(transport: str, app: App) -> None:
+    async def scenario(client: Any) -> None:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(tools) == UPSTREAM_TOOLS
+        for name, (required, optional) in UPSTREAM_FIELDS.items():
+            schema = tools[name].input_schema
+            assert set(schema.get("required", [])) == required, name
+            assert set(schema["properties"]) == required | optional, name
+
+        stored = payload(await client.call_tool("store_memory", {
+            "content": "The deploy script lives in scripts/deploy.sh", "agent_type": "Claude",
+            "category": "facts", "labels": ["ops"], "metadata": {"source": "test"},
+        }))
+        mid = stored["id"]
+        assert stored["created"] is True and stored["memory"]["agent_type"] == "claude-code"
+        again = payload(await client.call_tool("store_memory", {
+            "content": "the deploy script lives in scripts/deploy.sh  ", "agent_type": "claude-code"}))
+        assert again["id"] == mid and again["merged"] is True
+
+        found = payload(await client.call_tool("search_memories", {"query": "deploy script", "limit": 5}))
+        assert found["results"][0]["memory"]["id"] == mid and found["results"][0]["score"] > 0
+        assert payload(await client.call_tool("get_memory", {"memory_id": mid}))["content"].startswith("The deploy")
+        listed = payload(await client.call_tool("list_memories", {"agent_type": "claude-code", "limit": 1}))
+        assert listed["total"] == 1 and listed["memories"][0]["id"] == mid
+        namespaces = payload(await client.call_tool("list_namespaces", {}))["namespaces"]
+        assert [ns["name"] for ns in namespaces] == ["claude-code"]
+        stats = payload(await client.call_tool("get_stats", {"agent_type": "claude-code"}))["stats"]
+        assert stats[0]["categories"] == {"facts": 1}
+        lineage = payload(await client.call_tool("explain_memory_lineage", {"memory_id": mid}))
+        assert lineage["memory_id"] == mid and lineage["sources"] == []
+        init = payload(await client.call_tool("initialize_nexus_system", {}))
+        assert init["ready"] is True and init["total_memories"] == 1 and len(init["tools"]) == 16
+        help_all = payload(await client.call_tool("tool_help", {}))["tools"]
+        assert set(help_all) == UPSTREAM_TOOLS
+        schema = payload(await client.call_tool("tool_schema", {"tool_name": "store_memory"}))["input_schema"]
+        assert schema["required"] == ["content"]
+
+        summary = json.loads((await client.read_resource("memory://")).contents[0].text)
+        assert summary == {"total_memories": 1, "namespaces": [{"agent_type": "claude-code", "count": 1}]}
+        one = json.loads((await client.read_resource(f"memory://{mid}")).contents[0].text)
+        assert one["id"] == mid
+        agents = json.loads((await client.read_resource("agent://")).contents[0].text)["agents"]
+        assert agents[0]["name"] == "claude-code"
+        info = json.loads((await client.read_resource("agent://claude-code")).contents[0].text)
+        assert info["memory_count"] == 1
+        latest = json.loads((await client.read_resource("agent://claude-code/memories")).contents[0].text)
+        assert [m["id"] for m in latest["memories"]] == [mid]
+        agent_stats = json.loads((await client.read_resource("agent://claude-code/stats")).contents[0].text)
+        assert agent_stats["active_memories"] == 1
+
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        assert set(prompts) == {"store_memory", "search_memories"}
+        got = await client.get_prompt("store_memory", {"content": "tabs not spaces"})
+        assert "tabs not spaces" in got.messages[0].content.text
+
+        deleted = payload(await client.call_tool("delete_memory", {"memory_id": mid}))
+        assert deleted == {"deleted": True, "id": mid}
+
+    run_over(transport, app, scenario)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_errors_are_tool_errors_that_say_what_to_do(transport: str, app: App) -> None:
+    async def scenario(client: Any) -> None:
+        missing = await client.call_tool("get_memory", {"memory_id": 424242})
+        assert missing.is_error and "memory 424242 does not exist" in missing.content[0].text
+        assert "What to do:" in missing.content[0].text
+        bad = await client.call_tool("store_memory", {"content": "x", "category": "nonsense"})
+        assert bad.is_error and "category" in bad.content[0].text
+        blank = await client.call_tool("search_memories", {"query": "   "})
+        assert blank.is_error and "query is empty" in blank.content[0].text
+        unknown = await client.call_tool("tool_help", {"tool_name": "fly"})
+        assert unknown.is_error and "store_memory" in unknown.content[0].text
+        for name in COGNITION_TOOLS:
+            if name == "explain_memory_lineage":
+                continue
+            args: dict[str, Any] = {
+                "get_session_digest": {"session_key": "k"},
+                "run_reflective_cycle": {},
+                "build_working_representation": {"agent_type": "codex"},
+                "search_perspective_memories": {"observer": "a", "subject": "b"},
+                "derive_observations": {"memory_id": 1},
+            }[name]
+            if name == "derive_observations":
+                stored = payload(await client.call_tool("store_memory", {"content": "raw text"}))
+                args = {"memory_id": stored["id"]}
+            result = await client.call_tool(name, args)
+            assert result.is_error, name
+            assert "not available yet" in result.content[0].text, name
+
+    run_over(transport, app, scenario)
+
+
+def test_every_tool_has_a_model_description_and_a_docs_entry() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "mcp.md").read_text("utf-8")
+    for name, text in TOOL_DESCRIPTIONS.items():
+        assert len(text) > 120, f"{name}: the description is too thin for a model"
+        assert "Example:" in text and "On error:" in text, f"{name}: needs an example and error advice"
+        assert f"### `{name}`" in docs, f"{name} is missing from docs/mcp.md"
+
+
+def test_registered_cognition_engine_serves_its_tools(app: App) -> None:
+    from mcp import Client
+
+    from nexus_memory.mcp.server import build_server
+
+    calls: list[dict[str, Any]] = []
+
+    class Engine:
+        def run_reflective_cycle(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(kwargs)
+            return {"reinforced": 0, "contradictions": 0}
+
+    app.extras["cognition"] = Engine()
+
+    async def go() -> None:
+        async with Client(build_server(app)) as client:
+            result = payload(await client.call_tool("run_reflective_cycle", {"agent_type": "Claude"}))
+            assert result == {"reinforced": 0, "contradictions": 0}
+            still = await client.call_tool("get_session_digest", {"session_key": "k"})
+            assert still.is_error and "not available yet" in still.content[0].text
+
+    asyncio.run(go())
+    assert calls == [{"agent_type": "claude-code", "session_key": None}]
+
+
+def test_http_mcp_needs_the_token_when_one_is_set(app: App) -> None:
+    import httpx
+
+    with LiveServer(app, token="s3cret-token") as server:
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        headers = {"accept": "application/json, text/event-stream"}
+        denied = httpx.post(server.url + "/mcp", json=init, headers=headers)
+        assert denied.status_code == 401
+        assert "token" in denied.json()["message"]
+        ok = httpx.post(server.url + "/mcp", json=init,
+                        headers={**headers, "authorization": "Bearer s3cret-token"})
+        assert ok.status_code == 200
