@@ -125,7 +125,10 @@ def test_views_namespaces_stats_charts_sessions_jobs(client: httpx.Client, app: 
     ns = app.store.ensure_namespace("codex")
     job_id = app.store.enqueue_job(ns.id, "derive", {"memory_id": 1})
     jobs = client.get("/jobs").json()
-    assert [j["id"] for j in jobs["items"]] == [job_id] and jobs["counts"]["pending"] == 1
+    listed = {j["id"]: j for j in jobs["items"]}
+    assert listed[job_id]["status"] == "pending" and listed[job_id]["agent_type"] == "codex"
+    assert jobs["counts"]["pending"] == 1
+    assert [j["id"] for j in client.get("/jobs", params={"status": "pending"}).json()["items"]] == [job_id]
     retry = client.post(f"/jobs/{job_id}/retry")
     assert retry.status_code == 409 and "only failed jobs" in retry.json()["hint"]
     assert client.post("/jobs/999/retry").status_code == 404
@@ -136,9 +139,10 @@ def test_lineage_lists_sources_and_derived(client: httpx.Client, app: App) -> No
     derived = store(client, "the team prefers real databases in tests", agent_type="codex")["id"]
     app.store.add_evidence([Evidence(derived_memory_id=derived, source_memory_id=src, evidence_role="source")])
     lineage = client.get(f"/memories/{derived}/lineage").json()
-    assert [s["source_memory_id"] for s in lineage["sources"]] == [src]
-    assert lineage["sources"][0]["memory"]["content"] == "raw observation about tests"
-    assert client.get(f"/memories/{src}/lineage").json()["derived"][0]["derived_memory_id"] == derived
+    assert [s["id"] for s in lineage["sources"]] == [src]
+    assert lineage["sources"][0]["content"] == "raw observation about tests"
+    assert client.get(f"/memories/{src}/lineage").json()["derived"][0]["id"] == derived
+    assert client.get("/memories/987654/lineage").status_code == 404
 
 
 def test_openapi_document_and_dashboard_are_served(server: LiveServer) -> None:

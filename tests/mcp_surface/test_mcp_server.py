@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from nexus_memory import StoreRequest, derive_session_key
 from nexus_memory.app import App
 from nexus_memory.mcp.descriptions import COGNITION_TOOLS, TOOL_DESCRIPTIONS
 from tests.conftest import nexus_executable
@@ -96,7 +97,7 @@ def test_tools_resources_and_prompts(transport: str, app: App) -> None:
         stats = payload(await client.call_tool("get_stats", {"agent_type": "claude-code"}))["stats"]
         assert stats[0]["categories"] == {"facts": 1}
         lineage = payload(await client.call_tool("explain_memory_lineage", {"memory_id": mid}))
-        assert lineage["memory_id"] == mid and lineage["sources"] == []
+        assert lineage["memory"]["id"] == mid and lineage["sources"] == []
         init = payload(await client.call_tool("initialize_nexus_system", {}))
         assert init["ready"] is True and init["total_memories"] == 1 and len(init["tools"]) == 16
         help_all = payload(await client.call_tool("tool_help", {}))["tools"]
@@ -140,22 +141,9 @@ def test_errors_are_tool_errors_that_say_what_to_do(transport: str, app: App) ->
         assert blank.is_error and "query is empty" in blank.content[0].text
         unknown = await client.call_tool("tool_help", {"tool_name": "fly"})
         assert unknown.is_error and "store_memory" in unknown.content[0].text
-        for name in COGNITION_TOOLS:
-            if name == "explain_memory_lineage":
-                continue
-            args: dict[str, Any] = {
-                "get_session_digest": {"session_key": "k"},
-                "run_reflective_cycle": {},
-                "build_working_representation": {"agent_type": "codex"},
-                "search_perspective_memories": {"observer": "a", "subject": "b"},
-                "derive_observations": {"memory_id": 1},
-            }[name]
-            if name == "derive_observations":
-                stored = payload(await client.call_tool("store_memory", {"content": "raw text"}))
-                args = {"memory_id": stored["id"]}
-            result = await client.call_tool(name, args)
-            assert result.is_error, name
-            assert "not available yet" in result.content[0].text, name
+        payload(await client.call_tool("store_memory", {"content": "a memory in the default namespace"}))
+        no_digest = await client.call_tool("get_session_digest", {"session_key": "never-ran"})
+        assert no_digest.is_error and "run_reflective_cycle" in no_digest.content[0].text
 
     run_over(transport, app, scenario)
 
@@ -170,29 +158,63 @@ def test_every_tool_has_a_model_description_and_a_docs_entry() -> None:
         assert f"### `{name}`" in docs, f"{name} is missing from docs/mcp.md"
 
 
-def test_registered_cognition_engine_serves_its_tools(app: App) -> None:
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_cognition_tools_use_the_dream_cycle(transport: str, app: App) -> None:
+    key = derive_session_key("codex", "sess-mcp", None)
+    app.sessions.start("codex", "sess-mcp", None)
+    ids = [app.memories.store(StoreRequest(content=text, agent="codex", session_key=key)).memory.id
+           for text in ("we chose sqlite for storage", "tests use real databases", "the API lives under /api/v1")]
+    app.sessions.end("codex", "sess-mcp", None)  # the session-end dream writes the digests
+
+    async def scenario(client: Any) -> None:
+        digest = payload(await client.call_tool("get_session_digest", {
+            "agent_type": "codex", "session_key": key, "digest_kind": "short"}))
+        assert "we chose sqlite" in digest["short"]["content"] and "long" not in digest
+        cycle = payload(await client.call_tool("run_reflective_cycle", {"agent_type": "codex", "session_key": key}))
+        assert cycle["failed"] == 0 and cycle["processed_jobs"] >= 1
+        rep = payload(await client.call_tool("build_working_representation", {
+            "agent_type": "codex", "query": "storage", "max_items": 8}))
+        assert any("sqlite" in item["content"] for item in rep["digests"] + rep["semantic"] + rep["recent"])
+        seen = payload(await client.call_tool("search_perspective_memories", {
+            "agent_type": "codex", "observer": "codex", "subject": "codex", "cognitive_level": "explicit"}))
+        assert set(ids) <= {m["id"] for m in seen["memories"]}
+        derived = payload(await client.call_tool("derive_observations", {"memory_id": ids[0]}))
+        assert derived["status"] == "skipped" and "raw" in derived["reason"]
+        lineage = payload(await client.call_tool("explain_memory_lineage", {"memory_id": digest["short"]["memory_id"]}))
+        assert {s["id"] for s in lineage["sources"]} >= set(ids)
+        wrong = await client.call_tool("build_working_representation", {"agent_type": "nobody-here"})
+        assert wrong.is_error and "nobody-here" in wrong.content[0].text
+
+    run_over(transport, app, scenario)
+
+
+def test_without_a_cognition_service_the_tools_say_not_available(app: App) -> None:
     from mcp import Client
 
     from nexus_memory.mcp.server import build_server
 
-    calls: list[dict[str, Any]] = []
-
-    class Engine:
-        def run_reflective_cycle(self, **kwargs: Any) -> dict[str, Any]:
-            calls.append(kwargs)
-            return {"reinforced": 0, "contradictions": 0}
-
-    app.extras["cognition"] = Engine()
+    app.extras.pop("cognition")
+    mid = app.memories.store(StoreRequest(content="plain memory", agent="codex")).memory.id
+    calls = {
+        "get_session_digest": {"session_key": "k"},
+        "run_reflective_cycle": {},
+        "build_working_representation": {"agent_type": "codex"},
+        "search_perspective_memories": {"observer": "a", "subject": "b"},
+        "derive_observations": {"memory_id": mid},
+    }
+    calls["explain_memory_lineage"] = {"memory_id": mid}
+    assert set(calls) == set(COGNITION_TOOLS)
 
     async def go() -> None:
         async with Client(build_server(app)) as client:
-            result = payload(await client.call_tool("run_reflective_cycle", {"agent_type": "Claude"}))
-            assert result == {"reinforced": 0, "contradictions": 0}
-            still = await client.call_tool("get_session_digest", {"session_key": "k"})
-            assert still.is_error and "not available yet" in still.content[0].text
+            for name, args in calls.items():
+                result = await client.call_tool(name, args)
+                assert result.is_error, name
+                assert "not available yet" in result.content[0].text, name
+            init = payload(await client.call_tool("initialize_nexus_system", {}))
+            assert init["cognition_available"] is False
 
     asyncio.run(go())
-    assert calls == [{"agent_type": "claude-code", "session_key": None}]
 
 
 def test_http_mcp_needs_the_token_when_one_is_set(app: App) -> None:

@@ -61,16 +61,17 @@ TOOL_DESCRIPTIONS: dict[str, str] = {
         "The short and/or long summary of one agent session, written by the dream cycle. Use it to catch up "
         "on what happened in an earlier session.\n"
         'Example: {"agent_type": "claude-code", "session_key": "claude-code-4f1c2a", "digest_kind": "short"}\n'
-        "On error: 'not available yet' means the cognition engine is not running in this server; use "
-        "search_memories with the session's topic instead. 'does not exist' means no digest was made for that "
-        "session key."
+        "On error: 'no digest exists' means the session has not ended or was never digested: call "
+        "run_reflective_cycle with the same session_key, then ask again. 'no memories for agent' means the "
+        "agent_type is wrong (see list_namespaces)."
     ),
     "run_reflective_cycle": (
         "Run the reflection step of the dream cycle now: reinforce repeated memories, flag contradictions and "
         "derive insights for one agent (and optionally one session). Use it at the end of a long task.\n"
         'Example: {"agent_type": "claude-code", "session_key": "claude-code-4f1c2a"}\n'
-        "On error: 'not available yet' means the cognition engine is not running in this server; nothing "
-        "was changed, carry on without it."
+        "Returns how many jobs ran, by type, and any errors; it stops after a few seconds at most.\n"
+        "On error: 'no memories for agent' means the agent_type is wrong (see list_namespaces); errors listed "
+        "in the result are per job and leave the memories unchanged: carry on."
     ),
     "explain_memory_lineage": (
         "Explain where a memory came from: the source memories it was derived from, the memories derived from "
@@ -84,23 +85,25 @@ TOOL_DESCRIPTIONS: dict[str, str] = {
         "semantic matches for the query, derived observations and open contradictions. Use it at the start "
         "of a task to load relevant context in one call.\n"
         'Example: {"query": "refactor the storage layer", "agent_type": "claude-code", "max_items": 24}\n'
-        "On error: 'not available yet' means the cognition engine is not running in this server; call "
-        "search_memories with the same query instead."
+        "On error: 'no memories for agent' means the agent_type is wrong (see list_namespaces); max_items must "
+        "be 4-100. If the result is empty, fall back to search_memories with the same query."
     ),
     "search_perspective_memories": (
         "Memories as seen from one perspective: what an observer recorded about a subject, optionally in one "
         "session and at one cognitive level. Use it for 'what did agent X learn about Y'.\n"
         'Example: {"agent_type": "claude-code", "observer": "claude-code", "subject": "user_session", '
         '"cognitive_level": "derived"}\n'
-        "On error: 'not available yet' means the cognition engine is not running in this server; use "
-        "search_memories instead."
+        "On error: 'no memories for agent' means the agent_type is wrong (see list_namespaces); an empty list "
+        "means nothing matched that observer and subject: try search_memories."
     ),
     "derive_observations": (
         "Turn one raw memory (for example captured hook activity) into explicit observations now, instead of "
         "waiting for the dream cycle. Use it when a raw memory holds something worth keeping.\n"
         'Example: {"memory_id": 42, "agent_type": "claude-code"}\n'
-        "On error: 'not available yet' means the cognition engine is not running in this server; store the "
-        "observation yourself with store_memory."
+        "Returns status derived, existing (already derived; ids given) or skipped (with the reason, e.g. only "
+        "raw session activity is derived).\n"
+        "On error: 'does not exist' means the memory id is wrong; to keep an observation from an explicit "
+        "memory, store it yourself with store_memory."
     ),
     "initialize_nexus_system": (
         "Check that Nexus is ready and learn what it offers: version, storage backend, counts, agent "
@@ -121,7 +124,7 @@ TOOL_DESCRIPTIONS: dict[str, str] = {
     ),
 }
 
-#: Tools served by the cognition engine (issue 6) once it is registered.
+#: Tools served by the cognition service (`app.extras["cognition"]`); without it they report "not available yet".
 COGNITION_TOOLS: tuple[str, ...] = (
     "get_session_digest",
     "run_reflective_cycle",

@@ -1,10 +1,9 @@
 """The 16 MCP tools (upstream names and input fields), as plain methods over the services.
 
-Cognition tools are served by whatever object the composition root registers as
-`app.extras["cognition"]`: a method with the tool's name, taking the tool's fields as
-keyword arguments and returning a JSON-able dict. Until one is registered they return
-a "not available yet" tool error (never made-up data). `explain_memory_lineage` falls
-back to the stored lineage, which exists already.
+The six cognition tools call the CognitionService the composition root registers as
+`app.extras["cognition"]` (dream cycle, digests, lineage, working representation).
+When none is registered (an App built without it) they return a clear "not available
+yet" tool error, never made-up data.
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import Field
 
 from nexus_memory.domain.agents import validate_agent_name
-from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, SearchMode
-from nexus_memory.domain.models import MemoryFilter
-from nexus_memory.errors import InvalidInput, NexusError, NotAvailable
-from nexus_memory.mcp.descriptions import COGNITION_TOOLS, TOOL_DESCRIPTIONS
+from nexus_memory.domain.enums import MemoryCategory, SearchMode
+from nexus_memory.domain.models import MemoryFilter, PerspectiveKey
+from nexus_memory.errors import InvalidInput, NexusError, NotAvailable, NotFound
+from nexus_memory.mcp.descriptions import TOOL_DESCRIPTIONS
 from nexus_memory.services.memories import StoreRequest
 from nexus_memory.services.search import SearchQuery
 
@@ -66,16 +65,25 @@ class NexusTools:
         self._schemas = schemas or dict
 
     # helpers -------------------------------------------------------------------
-    def _cognition(self, name: str, **kwargs: Any) -> dict[str, Any]:
+    def _engine(self, name: str) -> Any:
+        """The cognition service, or a clear "not available yet" when none is registered."""
         engine = self.app.extras.get("cognition")
-        handler = getattr(engine, name, None) if engine is not None else None
-        if handler is None:
+        if engine is None:
             raise NotAvailable(
                 f"{name} is not available yet: the cognition engine (dream cycle) is not running in this server",
                 hint="use search_memories or list_memories instead; nothing was changed",
             )
-        result = handler(**kwargs)
-        return dict(result) if not isinstance(result, dict) else result
+        return engine
+
+    def _default_agent(self, agent_type: str | None) -> str:
+        return _agent(agent_type) or self.app.memories.default_agent
+
+    def _existing_agent(self, agent_type: str | None) -> str:
+        """Reads must not create namespaces: a typo in agent_type is an error, not a new empty agent."""
+        agent = self._default_agent(agent_type)
+        if self.app.store.get_namespace(agent) is None:
+            raise NotFound(f"no memories for agent '{agent}'", hint="see list_namespaces for the agent_type values")
+        return agent
 
     # memories ------------------------------------------------------------------
     @tool_errors
@@ -158,19 +166,30 @@ class NexusTools:
         agent_type: AgentType = None,
         digest_kind: DigestKind = "both",
     ) -> dict[str, Any]:
-        return self._cognition("get_session_digest", agent_type=_agent(agent_type), session_key=session_key,
-                               digest_kind=digest_kind)
+        engine = self._engine("get_session_digest")
+        digests = engine.latest_digests(self._existing_agent(agent_type), session_key)
+        kinds = ("short", "long") if digest_kind == "both" else (digest_kind,)
+        if all(digests.get(kind) is None for kind in kinds):
+            raise NotFound(
+                f"no {digest_kind if digest_kind != 'both' else ''} digest exists for session '{session_key}' yet"
+                .replace("  ", " "),
+                hint="digests are written when a session ends; run run_reflective_cycle with this session_key "
+                     "to write one now",
+            )
+        return {k: v for k, v in digests.items() if k not in ("short", "long") or k in kinds}
 
     @tool_errors
     def run_reflective_cycle(self, agent_type: AgentType = None, session_key: str | None = None) -> dict[str, Any]:
-        return self._cognition("run_reflective_cycle", agent_type=_agent(agent_type), session_key=session_key)
+        engine = self._engine("run_reflective_cycle")
+        timeout = self.app.settings.cognition.session_end_dream_timeout_secs
+        result: dict[str, Any] = engine.dream_cycle(self._existing_agent(agent_type), session_key or None,
+                                                    reason="mcp_reflective_cycle", timeout_secs=timeout)
+        return result
 
     @tool_errors
     def explain_memory_lineage(self, memory_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
-        engine = self.app.extras.get("cognition")
-        if engine is not None and hasattr(engine, "explain_memory_lineage"):
-            return self._cognition("explain_memory_lineage", memory_id=memory_id)
-        return self.app.overview.lineage(memory_id)
+        result: dict[str, Any] = self._engine("explain_memory_lineage").lineage(memory_id)
+        return result
 
     @tool_errors
     def build_working_representation(
@@ -186,12 +205,15 @@ class NexusTools:
         include_derived: bool = True,
         include_contradictions: bool = True,
     ) -> dict[str, Any]:
-        return self._cognition(
-            "build_working_representation", agent_type=_agent(agent_type), query=query, observer=observer,
-            subject=subject, session_key=session_key, max_items=max_items, include_raw=include_raw,
+        engine = self._engine("build_working_representation")
+        rep = engine.represent(
+            self._existing_agent(agent_type), query=query or None, observer=observer or None,
+            subject=subject or None, session_key=session_key or None, max_items=max_items, include_raw=include_raw,
             include_digests=include_digests, include_derived=include_derived,
             include_contradictions=include_contradictions,
         )
+        result: dict[str, Any] = rep.to_dict()
+        return result
 
     @tool_errors
     def search_perspective_memories(
@@ -203,11 +225,12 @@ class NexusTools:
         cognitive_level: Level | None = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
-        level = CognitiveLevel.parse(cognitive_level).value if cognitive_level else None
-        return self._cognition(
-            "search_perspective_memories", agent_type=_agent(agent_type), observer=observer, subject=subject,
-            session_key=session_key, cognitive_level=level, limit=limit,
-        )
+        engine = self._engine("search_perspective_memories")
+        agent = self._existing_agent(agent_type)
+        memories = engine.perspective_memories(agent, observer, subject, session_key=session_key or None,
+                                               level=cognitive_level, limit=limit)
+        return {"agent_type": agent, "observer": observer, "subject": subject, "session_key": session_key,
+                "count": len(memories), "memories": [m.to_dict() for m in memories]}
 
     @tool_errors
     def derive_observations(
@@ -218,9 +241,20 @@ class NexusTools:
         subject: str | None = None,
         session_key: str | None = None,
     ) -> dict[str, Any]:
-        self.app.memories.get(memory_id)
-        return self._cognition("derive_observations", memory_id=memory_id, agent_type=_agent(agent_type),
-                               observer=observer, subject=subject, session_key=session_key)
+        engine = self._engine("derive_observations")
+        memory = self.app.memories.get(memory_id)
+        agent = _agent(agent_type)
+        if agent and agent != memory.agent:
+            raise InvalidInput(f"memory {memory_id} belongs to agent '{memory.agent}', not '{agent}'",
+                               hint="leave agent_type out, or pass the memory's own agent")
+        perspective = None
+        if observer or subject or session_key:
+            base = memory.cognitive.perspective() if memory.cognitive else None
+            perspective = PerspectiveKey(observer or (base.observer if base else memory.agent or ""),
+                                         subject or (base.subject if base else memory.agent or ""),
+                                         session_key or (base.session_key if base else memory.session_key))
+        result: dict[str, Any] = engine.derive(memory_id, perspective=perspective)
+        return result
 
     # system ----------------------------------------------------------------------
     @tool_errors
@@ -236,9 +270,7 @@ class NexusTools:
             "default_agent": app.memories.default_agent,
             "total_memories": app.memories.count(MemoryFilter(include_raw=True)),
             "namespaces": app.memories.namespaces(),
-            "cognition_available": sorted(t for t in COGNITION_TOOLS if engine is not None and hasattr(engine, t))
-            + ([] if engine is not None and hasattr(engine, "explain_memory_lineage")
-               else ["explain_memory_lineage"]),
+            "cognition_available": engine is not None,
             "tools": sorted(TOOL_DESCRIPTIONS),
         }
 

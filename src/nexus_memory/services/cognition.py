@@ -192,10 +192,11 @@ class CognitionService:
     def reflect(self, agent: str, session_key: str | None = None, *, limit: int = 1000) -> dict[str, Any]:
         return reflect(self.deps, self.namespace(agent), session_key=session_key, limit=limit).to_dict()
 
-    def derive(self, memory_id: int, *, force: bool = False) -> dict[str, Any]:
+    def derive(self, memory_id: int, *, force: bool = False,
+               perspective: PerspectiveKey | None = None) -> dict[str, Any]:
         memory = self._memory(memory_id)
         ns = self._ns_by_id(memory.namespace_id)
-        return derive_memory(self.deps, ns, memory_id, force=force).to_dict()
+        return derive_memory(self.deps, ns, memory_id, force=force, perspective=perspective).to_dict()
 
     def distill(self, agent: str, session_key: str, *, force: bool = False) -> dict[str, Any]:
         return distill_session(self.deps, self.namespace(agent), session_key, force=force).to_dict()

@@ -13,7 +13,7 @@ from typing import Any
 from nexus_memory.domain.enums import JobStatus, MemoryCategory
 from nexus_memory.domain.models import Job, Memory, MemoryFilter
 from nexus_memory.domain.timeutil import to_iso
-from nexus_memory.errors import InvalidInput, NotFound
+from nexus_memory.errors import InvalidInput
 from nexus_memory.runtime.controller import RuntimeController
 from nexus_memory.storage.base import Store
 
@@ -119,36 +119,6 @@ class OverviewService:
     def retry_job(self, job_id: int) -> Job:
         """A failed job back to pending; Conflict when it is not failed, NotFound when missing."""
         return self.db.retry_job(job_id)
-
-    # lineage and relations ------------------------------------------------------
-    def lineage(self, memory_id: int) -> dict[str, Any]:
-        """Where a memory came from and what was derived from it, with the other side's text."""
-        memory = self.db.get(memory_id)
-        if memory is None:
-            raise NotFound(f"memory {memory_id} does not exist", hint="find ids with search_memories or list_memories")
-        rows = self.db.lineage(memory_id)
-        other_ids = {r.source_memory_id if r.derived_memory_id == memory_id else r.derived_memory_id for r in rows}
-        relations = self.db.relations_for(memory_id)
-        other_ids |= {r.target_memory_id if r.source_memory_id == memory_id else r.source_memory_id for r in relations}
-        others = {m.id: m for m in self.db.get_many(sorted(other_ids))}
-
-        def brief(mid: int) -> dict[str, Any] | None:
-            m = others.get(mid)
-            if m is None:
-                return None
-            return {"id": m.id, "content": m.content[:300], "cognitive_level": m.level().value, "agent_type": m.agent}
-
-        cog = memory.cognitive
-        return {
-            "memory_id": memory_id,
-            "cognitive": cog.to_dict() if cog else None,
-            "sources": [{**r.to_dict(), "memory": brief(r.source_memory_id)}
-                        for r in rows if r.derived_memory_id == memory_id],
-            "derived": [{**r.to_dict(), "memory": brief(r.derived_memory_id)}
-                        for r in rows if r.source_memory_id == memory_id],
-            "relations": [{**r.to_dict(), "other": brief(
-                r.target_memory_id if r.source_memory_id == memory_id else r.source_memory_id)} for r in relations],
-        }
 
 
 def _blank(agent: str, session_key: str) -> dict[str, Any]:
