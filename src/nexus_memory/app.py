@@ -114,6 +114,11 @@ class App:
         return service
 
     @property
+    def has_cognition(self) -> bool:
+        """Whether a cognition service is registered (built or buildable)."""
+        return self.extras.get("cognition") is not None or "cognition_factory" in self.extras
+
+    @property
     def runtime(self) -> RuntimeController:
         return self.sessions.controller
 

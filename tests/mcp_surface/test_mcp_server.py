@@ -193,7 +193,8 @@ def test_without_a_cognition_service_the_tools_say_not_available(app: App) -> No
 
     from nexus_memory.mcp.server import build_server
 
-    app.extras.pop("cognition")
+    app.extras.pop("cognition", None)
+    app.extras.pop("cognition_factory", None)
     mid = app.memories.store(StoreRequest(content="plain memory", agent="codex")).memory.id
     calls = {
         "get_session_digest": {"session_key": "k"},

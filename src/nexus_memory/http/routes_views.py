@@ -30,7 +30,7 @@ def build_views_router(app: App) -> APIRouter:
             "version": __version__,
             "backend": app.store.backend,
             "memories": app.memories.count(MemoryFilter()),
-            "cognition": app.extras.get("cognition") is not None,
+            "cognition": app.has_cognition,
         }
 
     @router.get("/namespaces", tags=["namespaces"], summary="Agent namespaces with their memory counts")

@@ -67,13 +67,12 @@ class NexusTools:
     # helpers -------------------------------------------------------------------
     def _engine(self, name: str) -> Any:
         """The cognition service, or a clear "not available yet" when none is registered."""
-        engine = self.app.extras.get("cognition")
-        if engine is None:
+        if not self.app.has_cognition:
             raise NotAvailable(
                 f"{name} is not available yet: the cognition engine (dream cycle) is not running in this server",
                 hint="use search_memories or list_memories instead; nothing was changed",
             )
-        return engine
+        return self.app.cognition
 
     def _default_agent(self, agent_type: str | None) -> str:
         return _agent(agent_type) or self.app.memories.default_agent
@@ -262,7 +261,6 @@ class NexusTools:
         from nexus_memory import __version__
 
         app = self.app
-        engine = app.extras.get("cognition")
         return {
             "ready": True,
             "version": __version__,
@@ -270,7 +268,7 @@ class NexusTools:
             "default_agent": app.memories.default_agent,
             "total_memories": app.memories.count(MemoryFilter(include_raw=True)),
             "namespaces": app.memories.namespaces(),
-            "cognition_available": engine is not None,
+            "cognition_available": app.has_cognition,
             "tools": sorted(TOOL_DESCRIPTIONS),
         }
 
