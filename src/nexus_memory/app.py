@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nexus_memory.config import Settings, load_settings
+from nexus_memory.config import Settings, cognitive_system_settings, load_settings
 from nexus_memory.domain.enums import RuntimeShutdownReason
 from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.domain.timeutil import Clock, utcnow
@@ -160,6 +160,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
         cognition = CognitionService(
             store, settings.cognition, llm=_build_llm(settings, clock), clock=clock,
             state_dir=settings.paths.state_dir, config_dir=settings.paths.config_dir,
+            data_dir=settings.paths.data_dir, system=cognitive_system_settings(settings),
         )
         if vectors.available():  # cheap: finds the packages without importing them
             cognition.set_vectors(vectors.vectors_for)

@@ -261,3 +261,40 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             f"unknown subconscious mode '{settings.subconscious_mode}'", hint="use one of: whisper, full, off"
         )
     return settings
+
+
+@dataclass(frozen=True)
+class CognitiveSystemSettings:
+    """Upstream `CognitiveSystemConfig` (hot cache, context budget, dream triggers), read from NEXUS_* env."""
+
+    enabled: bool = True
+    hot_cache_max_entries: int = 20
+    context_allocation_pct: float = 0.10
+    nap_on_session_end: bool = True
+    nap_idle_timeout_secs: int = 600
+    dream_memory_threshold: int = 20
+    deep_dream_cooldown_hours: int = 24
+    deep_dream_inactivity_mins: int = 30
+
+
+_COGNITIVE_SYSTEM_ENV = {
+    "enabled": "NEXUS_COGNITIVE_ENABLED",
+    "hot_cache_max_entries": "NEXUS_HOT_CACHE_MAX",
+    "context_allocation_pct": "NEXUS_CONTEXT_ALLOCATION_PCT",
+    "nap_on_session_end": "NEXUS_NAP_ON_SESSION_END",
+    "nap_idle_timeout_secs": "NEXUS_NAP_IDLE_TIMEOUT_SECS",
+    "dream_memory_threshold": "NEXUS_DREAM_THRESHOLD",
+    "deep_dream_cooldown_hours": "NEXUS_DEEP_DREAM_COOLDOWN_HOURS",
+    "deep_dream_inactivity_mins": "NEXUS_DEEP_DREAM_INACTIVITY_MINS",
+}
+
+
+def cognitive_system_settings(settings: Settings) -> CognitiveSystemSettings:
+    """The cognitive-system knobs from the NEXUS_* variables captured in `settings.extra`."""
+    base = CognitiveSystemSettings()
+    values: dict[str, Any] = {}
+    for name, env_name in _COGNITIVE_SYSTEM_ENV.items():
+        raw = settings.extra.get(env_name)
+        if raw not in (None, ""):
+            values[name] = _coerce(env_name, raw, getattr(base, name))
+    return CognitiveSystemSettings(**values)

@@ -19,6 +19,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _agent(p)
     p.add_argument("--session-key", help="dream over one session (reflect its perspective, force a digest)")
     p.add_argument("--timeout", type=float, default=None, help="stop claiming jobs after this many seconds")
+    p.add_argument("--nap", action="store_true", help="also refresh the project's hot cache and .nexus/context.md")
+    p.add_argument("--cwd", help="project folder for --nap (default: the current folder)")
+    p.add_argument("--deep", action="store_true",
+                   help="deep dream: every namespace, soul.md rebuild, prune old archived raw activity")
+    p.add_argument("--force", action="store_true", help="run the deep dream even inside its 24 h cooldown")
     p.set_defaults(handler=cmd_dream_run)
     dream.set_defaults(handler=lambda a: (dream.print_help(), 2)[1])
 
@@ -86,6 +91,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_jobs_retry)
     jobs.set_defaults(handler=lambda a: (jobs.print_help(), 2)[1])
 
+    soul = sub.add_parser("soul", help="soul.md: durable, global preferences and learnings")
+    ssub = soul.add_subparsers(dest="soul_command", metavar="ACTION")
+    p = ssub.add_parser("show", parents=[common], help="print soul.md")
+    p.set_defaults(handler=cmd_soul_show)
+    p = ssub.add_parser("rebuild", parents=[common], help="rebuild soul.md from durable memories (backup kept)")
+    p.add_argument("-a", "--agent", action="append", help="only these agents (repeatable; default: all)")
+    p.set_defaults(handler=cmd_soul_rebuild)
+    soul.set_defaults(handler=lambda a: (soul.print_help(), 2)[1])
+
+    sc = sub.add_parser("subconscious", help="the subconscious layer: hot cache, context.md, soul, monitor")
+    scsub = sc.add_subparsers(dest="subconscious_command", metavar="ACTION")
+    p = scsub.add_parser("status", parents=[common], help="mode, hot/cold cache, soul, activity monitor, jobs")
+    p.add_argument("--cwd", help="project folder (default: the current folder)")
+    p.set_defaults(handler=cmd_subconscious_status)
+    sc.set_defaults(handler=lambda a: (sc.print_help(), 2)[1])
+
     llm = sub.add_parser("llm", help="the optional LLM layer")
     llsub = llm.add_subparsers(dest="llm_command", metavar="ACTION")
     p = llsub.add_parser("test", parents=[common], help="one small call to the configured provider chain")
@@ -106,13 +127,27 @@ def _with_app(args: argparse.Namespace, fn: Any) -> Any:
 
 
 def cmd_dream_run(args: argparse.Namespace) -> int:
+    import os
+
     from nexus_memory.cli.output import emit_json
 
-    r = _with_app(args, lambda app: app.cognition.dream_cycle(args.agent, args.session_key,
-                                                              timeout_secs=args.timeout))
+    def run(app: Any) -> dict[str, Any]:
+        out: dict[str, Any] = app.cognition.dream_cycle(args.agent, args.session_key, timeout_secs=args.timeout)
+        if args.nap:
+            out["nap"] = app.cognition.nap(args.agent, args.cwd or os.getcwd(), args.session_key)
+        if args.deep:
+            out["deep_dream"] = app.cognition.deep_dream(force=args.force)
+        return out
+
+    r = _with_app(args, run)
     if args.json:
         emit_json(r)
     else:
+        if "nap" in r:
+            print(f"Nap: {r['nap']['hot_entries']} hot-cache entries, context written to {r['nap']['context_path']}")
+        if "deep_dream" in r:
+            dd = r["deep_dream"]
+            print("Deep dream: " + ("ran" if dd["ran"] else f"skipped ({dd['reason']})"))
         print(f"Dream cycle complete for '{r['agent_type']}': processed_jobs={r['processed_jobs']}"
               + (f" failed={r['failed']}" if r["failed"] else "") + (" (timed out)" if r["timed_out"] else ""))
         for err in r["errors"]:
@@ -293,6 +328,59 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
         emit_json([j.to_dict() for j in jobs])
     else:
         print(f"{len(jobs)} job(s) back in the queue" + (f": {', '.join(f'#{j.id}' for j in jobs)}" if jobs else ""))
+    return 0
+
+
+def cmd_soul_show(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.soul())
+    if args.json:
+        emit_json(r)
+    elif not r["exists"]:
+        print(f"No soul.md yet at {r['path']} (build one with `nexus soul rebuild`)")
+    else:
+        print(r["content"], end="")
+    return 0
+
+
+def cmd_soul_rebuild(args: argparse.Namespace) -> int:
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.rebuild_soul(args.agent))
+    if args.json:
+        emit_json(r)
+    elif r["written"]:
+        print(f"soul.md rebuilt from {r['candidates']} durable memories (~{r['tokens']} tokens): {r['path']}")
+    else:
+        print(f"soul.md not changed: {r['reason']}")
+    return 0
+
+
+def cmd_subconscious_status(args: argparse.Namespace) -> int:
+    import os
+
+    from nexus_memory.cli.output import emit_json
+
+    r = _with_app(args, lambda app: app.cognition.subconscious_status(args.cwd or os.getcwd(),
+                                                                       app.settings.subconscious_mode))
+    if args.json:
+        emit_json(r)
+        return 0
+    print(f"Mode: {r['mode']}")
+    proj = r["project"]
+    if proj:
+        tiers = ", ".join(f"{k}={v}" for k, v in sorted(proj["tiers"].items())) or "-"
+        print(f"Project: {proj['project_root']}: {proj['hot_entries']} hot ({tiers}), {proj['cold_entries']} cold, "
+              f"last updated {proj['last_updated'] or 'never'}")
+    soul = r["soul"]
+    print(f"Soul: {soul['bytes']} bytes at {soul['path']}" if soul["exists"] else "Soul: not yet generated")
+    mon = r["monitor"]
+    if mon:
+        print(f"Activity: {mon['activity_log']} slots in 7 days, sleep hour {mon['detected_sleep_hour']}, "
+              f"last deep dream {mon['last_deep_dream'] or 'never'}, deep dream due: {mon['should_deep_dream']}")
+    print("Jobs: " + ", ".join(f"{k}={v}" for k, v in r["jobs"].items()))
+    print(r["llm"])
     return 0
 
 

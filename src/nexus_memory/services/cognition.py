@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from nexus_memory.cognition.base import StageDeps, VectorSource
+from nexus_memory.cognition.decay import prune_archived_raw
 from nexus_memory.cognition.derive import derive_memory
 from nexus_memory.cognition.digest import digest_session
 from nexus_memory.cognition.distill import distill_session
 from nexus_memory.cognition.jobs import DrainResult, JobEngine
+from nexus_memory.cognition.monitor import ActivityMonitor
 from nexus_memory.cognition.reflect import reflect
 from nexus_memory.cognition.representation import (
     RepresentationBuilder,
@@ -25,7 +27,9 @@ from nexus_memory.cognition.representation import (
     WorkingRepresentation,
     filter_perspective,
 )
-from nexus_memory.config import CognitionSettings
+from nexus_memory.cognition.soul import read_soul, rebuild_soul, soul_path
+from nexus_memory.cognition.subconscious import RefreshResult, cache_status, refresh_project
+from nexus_memory.config import CognitionSettings, CognitiveSystemSettings
 from nexus_memory.domain.agents import canonicalize_agent_type
 from nexus_memory.domain.enums import CognitiveLevel, JobStatus, JobType, RuntimeShutdownReason
 from nexus_memory.domain.models import AgentNamespace, Job, Memory, MemoryFilter, PerspectiveKey
@@ -38,9 +42,12 @@ from nexus_memory.storage.base import Store
 class CognitionService:
     def __init__(self, store: Store, settings: CognitionSettings, *, llm: LLMGateway | None = None,
                  clock: Clock = utcnow, vectors: VectorSource | None = None,
-                 state_dir: Path | None = None, config_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, config_dir: Path | None = None, data_dir: Path | None = None,
+                 system: CognitiveSystemSettings | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.system = system or CognitiveSystemSettings()
+        self.data_dir = data_dir
         self.llm = llm
         self.clock = clock
         self.state_dir = state_dir
@@ -176,17 +183,26 @@ class CognitionService:
 
     # runtime callbacks ------------------------------------------------------------
     def on_runtime_start(self, agent: str, session_key: str, cwd: str | None) -> None:
+        monitor = self.monitor()
+        if monitor is not None:
+            monitor.record_activity(self.clock())
         self.drain(f"runtime-start-{agent}-{session_key}", agent=agent,
                    timeout_secs=self.settings.session_end_dream_timeout_secs)
 
     def on_runtime_shutdown(self, agent: str, session_key: str, cwd: str | None,
                             reason: RuntimeShutdownReason) -> None:
         timeout = self.settings.session_end_dream_timeout_secs
+        t0 = time.monotonic()
         if self.settings.dream_on_session_end:
             self.dream_cycle(agent, session_key, reason="session_end_dream", timeout_secs=timeout,
                              owner=f"runtime-end-{agent}-{session_key}")
         else:
             self.drain(f"runtime-end-{agent}-{session_key}", agent=agent, timeout_secs=timeout)
+        # The nap: only for projects that already have a .nexus folder (we never create one uninvited).
+        if self.system.nap_on_session_end and cwd and time.monotonic() - t0 < timeout:
+            root = self._project_root(cwd)
+            if root is not None and (root / ".nexus").is_dir():
+                self.refresh_project(root, agent, session_id=session_key)
 
     # direct stage calls -----------------------------------------------------------
     def reflect(self, agent: str, session_key: str | None = None, *, limit: int = 1000) -> dict[str, Any]:
@@ -276,6 +292,85 @@ class CognitionService:
                          include_raw=levels is not None and CognitiveLevel.RAW in levels),
             limit=max(limit * 10, 200), order="newest")
         return filter_perspective(rows, observer, subject, session_key)[:limit]
+
+    # subconscious: hot cache, context.md, soul, activity monitor, deep dream ------------
+    @staticmethod
+    def _project_root(cwd: str | Path) -> Path | None:
+        from nexus_memory.project import find_root
+
+        path = Path(cwd).expanduser()
+        if not path.is_dir():
+            return None
+        try:
+            return find_root(path)
+        except OSError:
+            return None
+
+    def monitor(self) -> ActivityMonitor | None:
+        if self.data_dir is None:
+            return None
+        return ActivityMonitor.load(self.data_dir / "activity_monitor.json",
+                                    self.system.deep_dream_cooldown_hours * 3600)
+
+    def refresh_project(self, root: Path, agent: str, *, session_id: str | None = None) -> RefreshResult:
+        """Promote the project's best memories into the hot cache and rewrite .nexus/context.md."""
+        rep = self.represent(agent, query=root.name, session_key=session_id,
+                             max_items=max(self.system.hot_cache_max_entries, 4))
+        return refresh_project(root, rep, agent=canonicalize_agent_type(agent),
+                               max_entries=self.system.hot_cache_max_entries,
+                               allocation_pct=self.system.context_allocation_pct, now=self.clock(),
+                               session_id=session_id)
+
+    def nap(self, agent: str, cwd: str, session_id: str | None = None) -> dict[str, Any]:
+        root = self._project_root(cwd)
+        if root is None:
+            raise InvalidInput(f"{cwd} is not a directory", hint="pass the project folder with --cwd")
+        drained = self.drain(f"nap-{agent}", agent=agent, timeout_secs=self.settings.session_end_dream_timeout_secs)
+        return {"drain": drained.to_dict(), **self.refresh_project(root, agent, session_id=session_id).to_dict()}
+
+    def soul(self) -> dict[str, Any]:
+        config_dir = self._config_dir()
+        text = read_soul(config_dir)
+        return {"path": str(soul_path(config_dir)), "exists": text is not None, "content": text,
+                "bytes": len(text.encode()) if text else 0}
+
+    def rebuild_soul(self, agents: Sequence[str] | None = None) -> dict[str, Any]:
+        names = [canonicalize_agent_type(a) for a in agents] if agents else None
+        return rebuild_soul(self.deps, self._config_dir(), names).to_dict()
+
+    def _config_dir(self) -> Path:
+        if self.config_dir is None:
+            raise InvalidInput("no config directory is set", hint="set NEXUS_HOME or XDG_CONFIG_HOME")
+        return self.config_dir
+
+    def deep_dream(self, *, force: bool = False) -> dict[str, Any]:
+        """Drain every namespace, rebuild soul.md, prune archived raw activity; gated by the monitor."""
+        now = self.clock()
+        monitor = self.monitor()
+        if not force and monitor is not None and not monitor.should_deep_dream(now):
+            return {"ran": False, "reason": "inside the cooldown, or the user is active (use --force)"}
+        drained = self.drain("deep-dream", rounds=5, timeout_secs=60)
+        pruned = {ns.name: prune_archived_raw(self.store, ns, now) for ns in self.store.list_namespaces()}
+        soul = self.rebuild_soul() if self.config_dir is not None else None
+        if monitor is not None:
+            monitor.mark_deep_dream(now)
+            monitor.save()
+        return {"ran": True, "drain": drained.to_dict(), "pruned": pruned, "soul": soul}
+
+    def subconscious_status(self, cwd: str | None = None, mode: str = "whisper") -> dict[str, Any]:
+        root = self._project_root(cwd) if cwd else None
+        monitor = self.monitor()
+        soul = self.soul() if self.config_dir is not None else {"exists": False, "bytes": 0, "path": None}
+        return {
+            "mode": mode,
+            "project": cache_status(root) if root is not None else None,
+            "soul": {"path": soul["path"], "exists": soul["exists"], "bytes": soul["bytes"]},
+            "monitor": monitor.to_dict() | {"activity_log": len(monitor.activity_log),
+                                            "should_deep_dream": monitor.should_deep_dream(self.clock())}
+            if monitor else None,
+            "jobs": self.job_counts(),
+            "llm": self.llm_status()["summary"],
+        }
 
     def llm_test(self) -> dict[str, Any]:
         """One tiny JSON call through the chain; counted in the ledger like any other."""
