@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-COMMANDS = ("dream", "digest", "lineage", "represent", "representation", "reflect", "derive", "distill", "jobs", "llm")
+COMMANDS = ("dream", "digest", "lineage", "represent", "representation", "reflect", "derive", "distill", "jobs", "llm",
+            "soul", "subconscious")
 
 
 def _agent(p: argparse.ArgumentParser, required: bool = False) -> None:
