@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint typecheck unit venv venv-dev clean bench-store
+.PHONY: run test lint typecheck unit venv venv-dev clean bench-store bench-locomo bench-search
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ unit: venv-dev
 
 bench-store: venv-dev
 	$(BIN)/python bench/store.py
+
+# LoCoMo retrieval quality (issue 3); LOCOMO=path/to/locomo.json overrides the default file.
+bench-locomo: venv-dev
+	$(BIN)/python bench/locomo_retrieval.py $(if $(LOCOMO),--data $(LOCOMO))
+
+# Hybrid search latency at 100k and 1M memories, ingest rate with embeddings (issue 3).
+bench-search: venv-dev
+	$(BIN)/python bench/search_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -100,6 +100,10 @@ class EmbeddingService:
             self._queries.popitem(last=False)
         return vector
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time the query embedding too)."""
+        self._queries.clear()
+
     def search(self, text: str, flt: MemoryFilter, limit: int) -> list[tuple[int, float]]:
         embedder, index = self._require()
         return index.vector_search(embedder.model_id, self.embed_query(text), flt, limit=limit)
