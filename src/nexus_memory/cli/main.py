@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "nexus_memory.cli.cognition",
     "nexus_memory.cli.embeddings",
     "nexus_memory.cli.serve",
+    "nexus_memory.cli.portability",
 )
 
 

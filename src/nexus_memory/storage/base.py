@@ -243,5 +243,26 @@ class VectorIndex(Protocol):
         ...
 
 
+@runtime_checkable
+class BulkReader(Protocol):
+    """Optional ability: keyset pages over everything, for export and backend migration.
+
+    Pages are id-ascending and start after `after_id`, so a long read never repeats
+    or skips a row and needs no OFFSET.
+    """
+
+    def memories_page(self, flt: MemoryFilter, *, after_id: int = 0, limit: int = 500) -> list[Memory]: ...
+
+    def relations_page(self, *, after_id: int = 0, limit: int = 1000) -> list[MemoryRelation]: ...
+
+    def evidence_page(self, *, after_id: int = 0, limit: int = 1000) -> list[Evidence]: ...
+
+    def digests_page(self, *, after_id: int = 0, limit: int = 1000) -> list[SessionDigest]: ...
+
+    def vectors_of(self, memory_ids: Sequence[int]) -> dict[int, list[tuple[str, str, list[float]]]]:
+        """memory id -> (model, kind, vector) rows (empty without a vector table)."""
+        ...
+
+
 class Store(MemoryStore, JobStore, Protocol):
     """What the composition root hands the services: both ports in one object."""

@@ -38,6 +38,7 @@ from nexus_memory.storage.common import (
     merge_session_keys,
     session_keys_of,
 )
+from nexus_memory.storage.postgres.bulk import PostgresBulkMixin
 from nexus_memory.storage.postgres.connection import (
     apply_migrations,
     map_error,
@@ -65,7 +66,7 @@ Conn = psycopg.Connection[Any]
 _MAX_DEDUP_RETRIES = 8
 
 
-class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin):
+class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin, PostgresBulkMixin):
     """One pool per process; every write is one explicit transaction."""
 
     backend = "postgres"

@@ -37,6 +37,7 @@ from nexus_memory.storage.common import (
     merge_session_keys,
     session_keys_of,
 )
+from nexus_memory.storage.sqlite.bulk import SQLiteBulkMixin
 from nexus_memory.storage.sqlite.connection import (
     apply_migrations,
     map_error,
@@ -141,7 +142,7 @@ def filter_sql(flt: MemoryFilter) -> tuple[str, list[Any]]:
     return (" AND ".join(where) or "1"), params
 
 
-class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin):
+class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin, SQLiteBulkMixin):
     """One database file; a connection per thread; WAL so readers never wait on writers."""
 
     backend = "sqlite"
