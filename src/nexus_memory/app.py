@@ -129,10 +129,11 @@ class App:
 
 
 def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store: Store | None = None,
-              embeddings: bool = True) -> App:
+              embeddings: bool = True, cognition: bool = True) -> App:
     """Wire the services. `embeddings=False` (the hook path) leaves vectors out entirely:
     no embed on store and bm25-only search; the model is never loaded either way
-    until something is embedded."""
+    until something is embedded. `cognition=False` (the hook path too) keeps session start and
+    end from draining jobs or dreaming inline: the hooks hand that work to a detached worker."""
     settings = settings or load_settings()
     store = store or open_store(settings)
     events = EventBus()
@@ -174,8 +175,9 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
         app.cognition.on_runtime_shutdown(agent, key, cwd, reason)
 
     app.extras["cognition_factory"] = make_cognition
-    controller.on_start = on_start
-    controller.on_shutdown = on_shutdown
+    if cognition:
+        controller.on_start = on_start
+        controller.on_shutdown = on_shutdown
     return app
 
 

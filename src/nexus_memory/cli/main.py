@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "nexus_memory.cli.memory",
     "nexus_memory.cli.session",
     "nexus_memory.cli.admin",
+    "nexus_memory.cli.hooks",
     "nexus_memory.cli.cognition",
     "nexus_memory.cli.embeddings",
     "nexus_memory.cli.serve",
@@ -77,6 +78,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["hook"] and not {"-h", "--help"} & set(args_list):
+        # The agent hook path: skip building the whole parser (every command module) and fail open.
+        from nexus_memory.cli.hooks import hook_main
+
+        return hook_main(args_list[1:])
     from nexus_memory.errors import NexusError
 
     arglist = list(sys.argv[1:] if argv is None else argv)

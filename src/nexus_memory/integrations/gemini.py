@@ -1,0 +1,81 @@
+"""Gemini CLI: `settings.json` hooks (milliseconds, named handlers), MCP in the same file, GEMINI.md block."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nexus_memory.integrations.base_tool import HookTool, argv0
+from nexus_memory.integrations.installer import HANDLER_PREFIX, EventSpec, Target
+
+
+def folder_trust_notes(t: Target, user_dir: Path, tool: str, env_var: str) -> list[str]:
+    """Gemini and Qwen skip every settings hook in a folder that is not trusted."""
+    try:
+        settings = json.loads((user_dir / "settings.json").read_text(encoding="utf-8"))
+        enabled = settings.get("security", {}).get("folderTrust", {}).get("enabled", True)
+    except (OSError, ValueError, AttributeError):
+        enabled = True
+    if enabled is False or t.env.get(env_var, "").lower() == "true":
+        return []
+    try:
+        trusted = json.loads((user_dir / "trustedFolders.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        trusted = {}
+    folder = str(t.project)
+    if isinstance(trusted, dict) and any(folder == k or folder.startswith(k.rstrip("/") + "/")
+                                         for k, v in trusted.items() if str(v).upper().startswith("TRUST")):
+        return []
+    return [f"folder trust: {tool} skips all hooks in folders you have not trusted, and {folder} is not in "
+            f"{user_dir / 'trustedFolders.json'}; start {tool} there and trust the folder, or set {env_var}=true"]
+
+
+class Gemini(HookTool):
+    name = "gemini"
+    display = "Gemini CLI"
+    binaries = ("gemini",)
+    events = (
+        EventSpec("SessionStart", "*", 10_000),
+        EventSpec("BeforeAgent", None, 10_000),
+        EventSpec("AfterTool", ".*", 10_000),
+        EventSpec("AfterAgent", None, 10_000),
+        EventSpec("PreCompress", None, 10_000),
+        EventSpec("SessionEnd", "*", 5_000),
+    )
+    capabilities = {"capture": "yes", "session_context": "yes", "prompt_context": "yes",
+                    "compaction_recovery": "partial", "mcp": "yes"}
+
+    def user_dir(self, t: Target) -> Path:
+        home = t.env.get("GEMINI_CLI_HOME")
+        return (Path(home).expanduser() if home else t.home) / ".gemini"
+
+    def hooks_file(self, t: Target) -> Path:
+        return self.base(t) / "settings.json"
+
+    def handler(self, t: Target, spec: EventSpec) -> dict[str, Any]:
+        return {"name": f"{HANDLER_PREFIX}-{spec.event}", "type": "command",
+                "command": t.hook_command(self.name, spec.event), "timeout": spec.timeout}
+
+    def mcp_file(self, t: Target) -> Path:
+        return self.hooks_file(t)
+
+    def mcp_value(self, t: Target) -> dict[str, Any]:
+        return {"command": argv0(t), "args": ["mcp"], "timeout": 30_000, "trust": False}
+
+    def context_file(self, t: Target) -> Path:
+        return (self.user_dir(t) if t.scope == "user" else t.project) / "GEMINI.md"
+
+    def trust_notes(self, t: Target) -> list[str]:
+        notes = folder_trust_notes(t, self.user_dir(t), "gemini", "GEMINI_CLI_TRUST_WORKSPACE")
+        if t.scope == "project":
+            notes.append("project hooks are fingerprinted: Gemini warns once about new or changed nexus-memory "
+                         "hooks, then records them in trusted_hooks.json")
+        return notes
+
+    def extra_notes(self, t: Target) -> list[str]:
+        return ["compaction: PreCompress is advisory; after it, memories injected earlier become eligible again "
+                "for per-prompt recall"]
+
+
+TOOL = Gemini()

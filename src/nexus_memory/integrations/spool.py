@@ -1,0 +1,131 @@
+"""The append-only event spool and the hook error log, both with size caps.
+
+When the database is busy or broken, a hook appends its (already redacted) event to the
+spool and exits 0; the next hook run drains it. Appends and the drain's claim happen under
+an exclusive `flock`, so concurrent hook processes never interleave or lose lines: a drain
+renames the spool to a private file, and anything it cannot store goes back to the spool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SPOOL_MAX_BYTES = 32 * 1024 * 1024
+LOG_MAX_BYTES = 1024 * 1024
+SPOOL_NAME = "events.jsonl"
+ERROR_LOG = "hook-errors.log"
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class Spool:
+    def __init__(self, folder: Path, log_dir: Path, *, max_bytes: int = SPOOL_MAX_BYTES) -> None:
+        self.folder = folder
+        self.path = folder / SPOOL_NAME
+        self.lock = folder / ".lock"
+        self.log_dir = log_dir
+        self.max_bytes = max_bytes
+
+    def append(self, records: list[dict[str, Any]]) -> bool:
+        """Append records; False (and an error-log line) when the cap would be passed."""
+        data = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records).encode("utf-8")
+        with _locked(self.lock):
+            size = self.path.stat().st_size if self.path.exists() else 0
+            if size + len(data) > self.max_bytes:
+                log_error(self.log_dir, f"spool full ({size} bytes, cap {self.max_bytes}): {len(records)} event(s) "
+                          "dropped; run any nexus hook with the database available to drain it")
+                return False
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return True
+
+    def pending(self) -> bool:
+        try:
+            return self.path.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
+    def count(self) -> int:
+        try:
+            with self.path.open("rb") as fh:
+                return sum(1 for line in fh if line.strip())
+        except FileNotFoundError:
+            return 0
+
+    def drain(self, handle: Callable[[list[dict[str, Any]]], None], *, limit: int = 500) -> int:
+        """Claim the spool, hand its records to `handle` in one batch; put back what is left.
+
+        `handle` raising means nothing was stored: every record returns to the spool.
+        """
+        if not self.pending():
+            return 0
+        claimed = self.folder / f"draining-{os.getpid()}-{time.monotonic_ns()}.jsonl"
+        with _locked(self.lock):
+            if not self.pending():
+                return 0
+            os.replace(self.path, claimed)
+        records: list[dict[str, Any]] = []
+        bad = 0
+        with claimed.open("r", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    bad += 1
+        if bad:
+            log_error(self.log_dir, f"spool: {bad} unreadable line(s) skipped")
+        batch, rest = records[:limit], records[limit:]
+        try:
+            if batch:
+                handle(batch)
+        except BaseException:
+            rest = records
+            raise
+        finally:
+            if rest:
+                self.append(rest)
+            claimed.unlink(missing_ok=True)
+        return len(batch)
+
+
+def log_error(log_dir: Path, message: str) -> None:
+    """One line in the hook error log; the log is rotated at 1 MB (one old file kept)."""
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_dir / ERROR_LOG
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_size > LOG_MAX_BYTES:
+                os.replace(path, path.with_name(ERROR_LOG + ".1"))
+        stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        line = f"{stamp} pid={os.getpid()} {' '.join(message.split())[:2000]}\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("utf-8", errors="replace"))
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
