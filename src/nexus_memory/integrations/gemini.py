@@ -35,7 +35,7 @@ class Gemini(HookTool):
     name = "gemini"
     display = "Gemini CLI"
     binaries = ("gemini",)
-    events = (
+    events: tuple[EventSpec, ...] = (
         EventSpec("SessionStart", "*", 10_000),
         EventSpec("BeforeAgent", None, 10_000),
         EventSpec("AfterTool", ".*", 10_000),
