@@ -4,6 +4,7 @@ the dashboard at /. Assembled here; each part lives in its own module."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,20 @@ API_PREFIX = "/api/v1"
 MCP_PATH = "/mcp"
 
 
+class _HandshakeLogFilter(logging.Filter):
+    """uvicorn's sans-io WebSocket logs an error after a refused handshake that it answered correctly
+    (a 401/403 sent with the websocket.http.response extension); drop that one false alarm."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+def quiet_refused_handshakes() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _HandshakeLogFilter) for f in log.filters):
+        log.addFilter(_HandshakeLogFilter())
+
+
 def static_dir() -> str:
     return str(resources.files("nexus_memory.http") / "static")
 
@@ -33,6 +48,7 @@ def create_http_app(app: App, policy: SecurityPolicy | None = None, *, with_mcp:
     """Everything `nexus serve` listens with. `policy` defaults to loopback without a token."""
     from nexus_memory import __version__
 
+    quiet_refused_handshakes()
     policy = policy or SecurityPolicy(host=app.settings.host, port=app.settings.port, token=app.settings.api_token)
     hub = EventHub(app.events)
     mcp_server: Any = None
