@@ -39,7 +39,7 @@ unit: venv-dev
 	$(BIN)/pytest -q -m "not postgres and not browser and not e2e and not slow" -x
 
 bench-store: venv-dev
-	$(BIN)/python bench/store.py
+	$(BIN)/python -m bench.store $(BENCH_ARGS)
 
 # LoCoMo retrieval quality (issue 3); LOCOMO=path/to/locomo.json overrides the default file.
 bench-locomo: venv-dev

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import nexus_memory
+from bench.corpus import Corpus
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory
 from nexus_memory.domain.models import CognitiveMetadata, MemoryFilter, NewMemory
 from nexus_memory.services.memories import MemoryService, StoreRequest
@@ -32,49 +32,21 @@ from nexus_memory.services.search import SearchQuery, SearchService
 from nexus_memory.storage.sqlite import SQLiteStore
 
 AGENTS = ["claude-code", "gemini", "codex", "qwen", "opencode", "droid", "cursor", "copilot"]
-SUBJECTS = ["the build", "the CI pipeline", "the database pool", "pgbouncer", "the auth service", "the cache",
-            "the deploy script", "the test suite", "the API gateway", "the search index", "the queue worker",
-            "the migration", "the frontend bundle", "the logging setup", "the retry policy", "the rate limiter",
-            "the config loader", "the websocket server", "the billing job", "the feature flag"]
-VERBS = ["uses", "needs", "breaks when", "was changed to use", "should avoid", "now depends on", "times out with",
-         "is configured with", "was rewritten around", "fails without", "prefers", "is slower than"]
-OBJECTS = ["a connection limit of 20", "PostgreSQL 15", "SQLite in WAL mode", "exponential backoff",
-           "a 30 second timeout", "the porter stemmer", "ruff and mypy", "pytest fixtures", "an LRU cache",
-           "JSON logs", "a token bucket", "gzip compression", "HTTP/2", "a read replica", "the blue-green switch",
-           "an idempotency key", "UTC timestamps", "environment variables", "a nightly cron", "feature flags"]
-TAILS = ["after the outage last week", "according to the team lead", "in staging only", "on every pull request",
-         "since version 2.3", "which surprised everyone", "for now", "until the refactor lands",
-         "because of the memory leak", "as agreed in the design review", "", "", ""]
-WORDS = sorted({w.strip(".,").lower() for s in SUBJECTS + VERBS + OBJECTS + TAILS for w in s.split() if len(w) > 3})
 LABELS = ["db", "infra", "ci", "auth", "perf", "bug", "decision", "frontend", "ops", "testing"]
 
 
-def sentence(rng: random.Random) -> str:
-    tail = rng.choice(TAILS)
-    return f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS)} {rng.choice(OBJECTS)}{' ' + tail if tail else ''}."
-
-
-def content(rng: random.Random, i: int) -> str:
-    parts = [sentence(rng) for _ in range(rng.randint(1, 4))]
-    if rng.random() < 0.3:
-        parts.append(f"Ticket NX-{rng.randint(100, 99999)} tracks it (note {i}).")
-    else:
-        parts.append(f"(note {i})")
-    return " ".join(parts)
-
-
-def new_memory(rng: random.Random, i: int) -> NewMemory:
+def new_memory(corpus: Corpus, i: int) -> NewMemory:
+    rng = corpus.rng
     agent = rng.choice(AGENTS)
-    cog = CognitiveMetadata.new(
-        CognitiveLevel.EXPLICIT,
-        agent, agent, f"s{i // 50}", "bench")
-    return NewMemory(agent=agent, content=content(rng, i), category=rng.choice(list(MemoryCategory)),
+    cog = CognitiveMetadata.new(CognitiveLevel.EXPLICIT, agent, agent, f"s{i // 50}", "bench")
+    return NewMemory(agent=agent, content=corpus.content(i), category=rng.choice(list(MemoryCategory)),
                      labels=tuple(rng.sample(LABELS, rng.randint(0, 3))), metadata=cog.merge_into({}),
-                     context=sentence(rng) if rng.random() < 0.3 else None, session_key=f"s{i // 50}")
+                     context=corpus.context() if rng.random() < 0.3 else None, session_key=f"s{i // 50}")
 
 
-def request(rng: random.Random, i: int) -> StoreRequest:
-    return StoreRequest(content=content(rng, i), agent=rng.choice(AGENTS), category=rng.choice(list(MemoryCategory)),
+def request(corpus: Corpus, i: int) -> StoreRequest:
+    rng = corpus.rng
+    return StoreRequest(content=corpus.content(i), agent=rng.choice(AGENTS), category=rng.choice(list(MemoryCategory)),
                         labels=rng.sample(LABELS, rng.randint(0, 3)), session_key=f"s{i // 50}")
 
 
@@ -84,16 +56,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-def fill(store: SQLiteStore, service: MemoryService, start: int, stop: int, batch: int, rng: random.Random,
+def fill(store: SQLiteStore, service: MemoryService, start: int, stop: int, batch: int, corpus: Corpus,
          via_service_share: float) -> tuple[float, float, int, int]:
     """Store memories [start, stop): most via the store, a share via the service. Returns rates."""
     n_service = int((stop - start) * via_service_share)
-    store_items = [new_memory(rng, i) for i in range(start, stop - n_service)]
+    store_items = [new_memory(corpus, i) for i in range(start, stop - n_service)]
     t = time.perf_counter()
     for b in range(0, len(store_items), batch):
         store.store_many(store_items[b : b + batch])
     store_secs = time.perf_counter() - t
-    reqs = [request(rng, i) for i in range(stop - n_service, stop)]
+    reqs = [request(corpus, i) for i in range(stop - n_service, stop)]
     t = time.perf_counter()
     for b in range(0, len(reqs), batch):
         service.store_many(reqs[b : b + batch])
@@ -102,12 +74,8 @@ def fill(store: SQLiteStore, service: MemoryService, start: int, stop: int, batc
             len(reqs) / service_secs if service_secs else 0.0, len(store_items), len(reqs))
 
 
-def queries(rng: random.Random, n: int) -> list[str]:
-    out = []
-    for _ in range(n):
-        k = rng.choice([1, 2, 2, 3, 3, 4])
-        out.append(" ".join(rng.sample(WORDS, k)))
-    return out
+def queries(corpus: Corpus, n: int) -> list[str]:
+    return [corpus.query() for _ in range(n)]
 
 
 def search_latency(store: SQLiteStore, search: SearchService, qs: list[str]) -> dict[str, float]:
@@ -159,7 +127,7 @@ def main() -> int:
     ap.add_argument("--out", default="bench/results/store.json", help="where to write the JSON results")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    rng = random.Random(42)
+    corpus = Corpus(seed=42)
     results: dict[str, object] = {
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}, "
                    f"SQLite {__import__('sqlite3').sqlite_version}",
@@ -172,10 +140,10 @@ def main() -> int:
         search = SearchService(store)
         done = 0
         for size in sizes:
-            store_rate, service_rate, n_store, n_service = fill(store, service, done, size, args.batch, rng,
+            store_rate, service_rate, n_store, n_service = fill(store, service, done, size, args.batch, corpus,
                                                                 args.service_share)
             done = size
-            lat = search_latency(store, search, queries(rng, args.queries))
+            lat = search_latency(store, search, queries(corpus, args.queries))
             row = {"store_rate_per_s": store_rate, "service_rate_per_s": service_rate, "stored_via_store": n_store,
                    "stored_via_service": n_service, "count": store.count(MemoryFilter()), **lat}
             results["sizes"][str(size)] = row  # type: ignore[index]

@@ -30,13 +30,13 @@ from nexus_memory.storage.common import (
     content_hash,
     derived_columns,
     dumps,
-    fts5_match,
     loads_list,
     loads_obj,
     merge_labels,
     merge_session_keys,
     session_keys_of,
 )
+from nexus_memory.storage.sqlite import fts
 from nexus_memory.storage.sqlite.bulk import SQLiteBulkMixin
 from nexus_memory.storage.sqlite.connection import (
     apply_migrations,
@@ -146,6 +146,8 @@ class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin, SQLiteBulkMixin):
     """One database file; a connection per thread; WAL so readers never wait on writers."""
 
     backend = "sqlite"
+    #: Postings a full-text query scores exactly (fts.py); tests lower it to reach the common-term path.
+    fts_budget = fts.DEFAULT_BUDGET
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000, migrate: bool = True) -> None:
         self.path = Path(path)
@@ -413,21 +415,10 @@ class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin, SQLiteBulkMixin):
             return int(self.conn.execute(f"SELECT count(*) {_FROM} WHERE {where}", params).fetchone()[0])
 
     def text_search(self, query: str, flt: MemoryFilter, *, limit: int = 10) -> list[TextHit]:
-        match = fts5_match(query)
-        if match is None:
-            return []
+        """BM25 over content, retrieval context and labels, with a bounded cost (see fts.py)."""
         where, params = filter_sql(flt)
-        # Column weights: content counts most, retrieval context less, labels least.
-        sql = (
-            "SELECT m.id, -bm25(memories_fts, 1.0, 0.5, 0.3) AS score, "
-            "snippet(memories_fts, 0, '[', ']', '…', 16) AS snip "
-            f"FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid "
-            f"JOIN agent_namespaces n ON n.id = m.namespace_id "
-            f"WHERE memories_fts MATCH ? AND {where} ORDER BY bm25(memories_fts, 1.0, 0.5, 0.3) LIMIT ?"
-        )
         with self._errors():
-            rows = self.conn.execute(sql, [match, *params, int(limit)]).fetchall()
-        return [TextHit(memory_id=r[0], score=float(r[1]), snippet=r[2]) for r in rows]
+            return fts.search(self.conn, query, where, params, limit=int(limit), budget=self.fts_budget)
 
     def _ids_passing(self, ids: Sequence[int], flt: MemoryFilter) -> set[int]:
         """Which of `ids` pass the filter (for vector candidates)."""

@@ -1,0 +1,66 @@
+"""SQLite full-text search with a bounded cost (storage/sqlite/fts.py): common terms fill by recency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nexus_memory.domain.models import MemoryFilter
+from nexus_memory.storage.sqlite import SQLiteStore
+from nexus_memory.storage.sqlite.fts import plan
+from tests.storage.contract import mem
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "fts.db")
+    yield s
+    s.close()
+
+
+def test_rank_is_configured_by_migration(store: SQLiteStore) -> None:
+    assert "0002_fts_rank" in store.applied_migrations()
+    row = store.conn.execute("SELECT v FROM memories_fts_config WHERE k = 'rank'").fetchone()
+    assert row[0] == "bm25(1.0, 0.5, 0.3)"
+
+
+def test_small_store_is_plain_bm25(store: SQLiteStore) -> None:
+    for i in range(30):
+        store.store(mem(f"note {i} " + "alpha " * (i % 5) + "beta " * (i % 3) + "filler " * (i % 7)))
+    hits = store.text_search("alpha beta", MemoryFilter(), limit=50)
+    expected = store.conn.execute(
+        "SELECT rowid, -bm25(memories_fts, 1.0, 0.5, 0.3) FROM memories_fts WHERE memories_fts MATCH "
+        "'\"alpha\" OR \"beta\"' ORDER BY bm25(memories_fts, 1.0, 0.5, 0.3)").fetchall()
+    assert [h.memory_id for h in hits] == [r[0] for r in expected]
+    assert [round(h.score, 9) for h in hits] == [round(r[1], 9) for r in expected]
+
+
+def test_common_terms_fill_by_recency_below_bm25_hits(store: SQLiteStore) -> None:
+    store.fts_budget = 8  # a term in more than 2 rows counts as common
+    common = [store.store(mem(f"common word number {i}")).memory.id for i in range(20)]
+    rare = [store.store(mem(f"rare zebra and common word {i}")).memory.id for i in range(2)]
+    assert plan(store.conn, ["zebra", "common"], 8) == (["zebra"], ["common"])
+    hits = store.text_search("zebra common", MemoryFilter(), limit=6)
+    ids = [h.memory_id for h in hits]
+    assert set(ids[:2]) == set(rare)  # BM25 hits first
+    assert ids[2:] == list(reversed(common))[:4]  # then the newest common matches
+    assert len(set(ids)) == len(ids) == 6
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+    assert all(h.snippet for h in hits)
+
+
+def test_common_only_query_is_newest_first_and_filtered(store: SQLiteStore) -> None:
+    store.fts_budget = 8
+    ids = [store.store(mem(f"shared term {i}", agent="codex" if i % 2 else "gemini")).memory.id for i in range(12)]
+    hits = store.text_search("shared", MemoryFilter(agents=("codex",)), limit=3)
+    assert [h.memory_id for h in hits] == [ids[11], ids[9], ids[7]]
+    assert store.text_search("shared", MemoryFilter(agents=("nobody",))) == []
+
+
+def test_missing_terms_are_ignored(store: SQLiteStore) -> None:
+    m = store.store(mem("present word")).memory
+    assert [h.memory_id for h in store.text_search("absent present", MemoryFilter())] == [m.id]
+    assert store.text_search("absent", MemoryFilter()) == []
