@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint typecheck unit venv venv-dev clean bench-store bench-locomo bench-search
+.PHONY: run test lint typecheck unit venv venv-dev clean bench-store bench-locomo bench-search bench-cognition
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-locomo: venv-dev
 # Hybrid search latency at 100k and 1M memories, ingest rate with embeddings (issue 3).
 bench-search: venv-dev
 	$(BIN)/python bench/search_scale.py
+
+bench-cognition: venv-dev
+	$(BIN)/python bench/cognition.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

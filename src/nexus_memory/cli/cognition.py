@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 COMMANDS = ("dream", "digest", "lineage", "represent", "representation", "reflect", "derive", "distill", "jobs", "llm",
-            "soul", "subconscious")
+            "soul", "subconscious", "eval")
 
 
 def _agent(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -107,6 +107,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--cwd", help="project folder (default: the current folder)")
     p.set_defaults(handler=cmd_subconscious_status)
     sc.set_defaults(handler=lambda a: (sc.print_help(), 2)[1])
+
+    p = sub.add_parser("eval", parents=[common],
+                       help="score retrieval on the built-in fixture (text-only, hybrid, cognition), and the LLM")
+    p.add_argument("--embeddings", choices=("configured", "none"), default="configured",
+                   help="use the configured embedding backend (default) or none")
+    p.set_defaults(handler=cmd_eval)
 
     llm = sub.add_parser("llm", help="the optional LLM layer")
     llsub = llm.add_subparsers(dest="llm_command", metavar="ACTION")
@@ -382,6 +388,49 @@ def cmd_subconscious_status(args: argparse.Namespace) -> int:
               f"last deep dream {mon['last_deep_dream'] or 'never'}, deep dream due: {mon['should_deep_dream']}")
     print("Jobs: " + ", ".join(f"{k}={v}" for k, v in r["jobs"].items()))
     print(r["llm"])
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Runs in a throwaway NEXUS_HOME (removed afterwards); your database is never touched."""
+    import os
+    import tempfile
+
+    from nexus_memory.app import build_app
+    from nexus_memory.cli.context import settings_from
+    from nexus_memory.cli.output import emit_json
+    from nexus_memory.cognition import evaluation
+    from nexus_memory.config import load_settings
+    from nexus_memory.domain.timeutil import utcnow
+
+    base = settings_from(args)
+    with tempfile.TemporaryDirectory(prefix="nexus-eval-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in ("NEXUS_DATABASE_URL", "NEXUS_DATABASE_PATH")}
+        env.update({"NEXUS_HOME": tmp, "NEXUS_LLM_DAILY_TOKEN_BUDGET": str(base.llm_daily_token_budget)})
+        if args.embeddings == "none":
+            env["NEXUS_EMBEDDING_BACKEND"] = "none"
+        app = build_app(load_settings(env))
+        try:
+            report = evaluation.evaluate(app, utcnow())
+            report["llm"] = app.cognition.llm_test() if app.cognition.llm is not None else None
+        finally:
+            app.close()
+    cog = next(m for m in report["modes"] if m["mode"] == "cognition")
+    score = round(100 * (cog["recall"] + cog["precision"] + cog["contradiction_surfacing"]) / 3)
+    report["score"] = score
+    report["verdict"] = ("GOOD" if score >= 80 else "ACCEPTABLE" if score >= 60 else "WEAK" if score >= 40
+                         else "POOR")
+    if args.json:
+        emit_json(report)
+        return 0
+    print(evaluation.render(report))
+    llm = report["llm"]
+    if llm is None:
+        print("LLM: none configured (scored on the built-in fixture with deterministic stages)")
+    else:
+        print(f"LLM instruction following: {'PASS' if llm['ok'] and llm.get('answer') == {'color': 'blue', 'number': 42} else 'FAIL'}"
+              + (f" ({llm['provider']}/{llm['model']})" if llm.get("provider") else f" ({llm.get('error')})"))
+    print(f"Cognition score: {score}/100 ({report['verdict']})")
     return 0
 
 

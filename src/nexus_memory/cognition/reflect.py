@@ -34,8 +34,13 @@ from nexus_memory.domain.models import (
     PerspectiveKey,
 )
 from nexus_memory.domain.ranking import RESOLUTION_PREFERRED, RESOLUTION_SUPERSEDED
+from nexus_memory.storage.base import Store
 
 DEFAULT_LIMIT = 1000
+MAX_EMBEDDED = 256
+#: Bounded work per pass: at most this many new contradictions, reinforcement clusters and insights;
+#: the rest are found by the next dream.
+MAX_NEW_PER_KIND = 200
 #: Contradictions are stored above the contradictions-bucket gate (0.80) so they surface in recall;
 #: upstream stored them at 0.70, below its own gate.
 CONTRADICTION_CONFIDENCE = 0.85
@@ -119,6 +124,38 @@ class _Pending:
         return [(mid, cog.merge_into(self.mems[mid].metadata)) for mid, cog in self.cogs.items()]
 
 
+def _age_key(m: Memory) -> tuple[float, int]:
+    return (m.created_at.timestamp() if m.created_at else 0.0, m.id)
+
+
+def _newest_contradictor(findings: Sequence[rules.PairFinding], mems: Sequence[Memory]) -> list[rules.PairFinding]:
+    """One contradiction per overturned statement: the one with its newest contradictor.
+
+    k statements that all disagree (a value changed k - 1 times) give k - 1 records, not k(k-1)/2;
+    the newest statement wins and every older one is superseded by it.
+    """
+    best: dict[int, tuple[tuple[float, int], rules.PairFinding]] = {}
+    for f in findings:
+        older, newer = sorted((f.left, f.right), key=lambda i: _age_key(mems[i]))
+        key = _age_key(mems[newer])
+        if older not in best or key > best[older][0]:
+            best[older] = (key, f)
+    return [f for _, f in sorted(best.values(), key=lambda x: (-x[0][0], -x[0][1]))]
+
+
+def _inherit_resolution(store: Store, memory_id: int, members: Sequence[CognitiveMetadata]) -> None:
+    """A reinforcement of statements that were all overturned is overturned too (and recovers when not)."""
+    memory = store.get(memory_id)
+    cog = memory.cognitive if memory else None
+    if memory is None or cog is None or not members:
+        return
+    superseded = all(c.resolution_status == RESOLUTION_SUPERSEDED for c in members)
+    status = RESOLUTION_SUPERSEDED if superseded else None
+    if cog.resolution_status != status:
+        cog.resolution_status = status
+        store.update_metadata_many([(memory_id, cog.merge_into(memory.metadata))])
+
+
 def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = None,
             limit: int = DEFAULT_LIMIT) -> ReflectResult:
     store, cfg = deps.store, deps.settings
@@ -130,7 +167,8 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
                   for i, m in enumerate(mems)]
     cosines: dict[tuple[int, int], float] = {}
     if deps.vectors is not None:
-        vecs = deps.vectors(mems)
+        # Embedding is the expensive part: only the newest candidates get vectors (text rules cover the rest).
+        vecs = deps.vectors(mems[:MAX_EMBEDDED])
         cosines = embedding_pairs(mems, vecs)
         result.used_embeddings = bool(vecs)
     plan = rules.plan_reflection(statements, cosines)
@@ -152,16 +190,15 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
     reflect_p = PerspectiveKey.infer(PerspectiveSource.REFLECTION, ns.name, session_key)
 
     # Contradictions first: a contradicting pair must not also count as reinforcement or insight.
-    contradicting: set[frozenset[int]] = set()
+    contradicting = {frozenset((mems[f.left].id, mems[f.right].id)) for f in plan.contradictions}
     covered = {frozenset(s) for s in links[EvidenceRole.CONTRADICTS.value].values()}
-    for f in plan.contradictions:
+    supersede_rows: list[Evidence] = []
+    fresh = [f for f in _newest_contradictor(plan.contradictions, mems)
+             if frozenset((mems[f.left].id, mems[f.right].id)) not in covered]
+    for f in fresh[:MAX_NEW_PER_KIND]:
         a, b = mems[f.left], mems[f.right]
-        pair = frozenset((a.id, b.id))
-        contradicting.add(pair)
-        if pair in covered:
-            continue
-        covered.add(pair)
-        older, newer = sorted((a, b), key=lambda m: (m.created_at.timestamp() if m.created_at else 0.0, m.id))
+        covered.add(frozenset((a.id, b.id)))
+        older, newer = sorted((a, b), key=_age_key)
         p = perspective_of(newer, reflect_p)
         cog = cognitive(CognitiveLevel.CONTRADICTION, p, "reflect", confidence=CONTRADICTION_CONFIDENCE,
                         generated_by="reflect_service", sources=[older.id, newer.id], now=now, times_contradicted=1)
@@ -187,13 +224,15 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
             win.last_belief_revision = now
             store.add_relation(MemoryRelation(newer.id, older.id, RelationType.SUPERSEDES.value, 1.0,
                                               {"contradiction_memory_id": mid, "reason": f.verdict.reason}))
-            store.add_evidence([Evidence(newer.id, older.id, EvidenceRole.SUPERSEDES.value)])
+            supersede_rows.append(Evidence(newer.id, older.id, EvidenceRole.SUPERSEDES.value))
             result.superseded.append(older.id)
+
+    store.add_evidence(supersede_rows)
 
     # Reinforcement: one memory per cluster of mutually reinforcing statements.
     reinforcing = [f for f in plan.reinforcements
                    if frozenset((mems[f.left].id, mems[f.right].id)) not in contradicting]
-    clusters = rules.ReflectionPlan(reinforcements=reinforcing).components(len(mems), min_size=2)
+    clusters = rules.ReflectionPlan(reinforcements=reinforcing).components(len(mems), min_size=2)[:MAX_NEW_PER_KIND]
     existing_r = links[EvidenceRole.REINFORCES.value]
     for members in clusters:
         ids = {mems[i].id for i in members}
@@ -221,6 +260,7 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
                              labels=["reflection", "reinforcement", "auto"])
             mid = store.store_with_lineage(new, all_ids, EvidenceRole.REINFORCES.value).memory.id
         result.reinforcements.append(mid)
+        _inherit_resolution(store, mid, [pending.cog(i) for i in all_ids if i in by_id])
         for i in all_ids:
             if i in by_id:
                 c = pending.cog(i)
@@ -232,7 +272,7 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
         related=[f for f in plan.related if frozenset((mems[f.left].id, mems[f.right].id)) not in contradicting],
     )
     insight_sets = [srcs for srcs in links[EvidenceRole.INSIGHT_SUPPORT.value].values()]
-    for members in edges.components(len(mems), min_size=3):
+    for members in edges.components(len(mems), min_size=3)[:MAX_NEW_PER_KIND]:
         ids = {mems[i].id for i in members}
         if any(ids <= s for s in insight_sets):
             continue

@@ -92,6 +92,22 @@ class WorkingRepresentation:
         flat = [i for items in self.buckets.values() for i in items]
         return sorted(flat, key=lambda i: ranking.sort_key(i.score, i.memory, i.bucket))
 
+    def ranked(self) -> list[Item]:
+        """The query view: kept items that match the query, by 0.6 x similarity + 0.4 x bucket score.
+
+        Without a query this is `items()`. Digests and reflection output match when their text
+        does, so a contradiction about the topic ranks next to the statements it relates.
+        """
+        if not (self.request.query and self.request.query.strip()):
+            return self.items()
+        def rank(i: Item) -> float:
+            # A digest matches most queries because it holds a whole session: half weight.
+            sim = (i.similarity or 0.0) * (0.5 if i.memory.level().is_summary else 1.0)
+            return 0.6 * sim + 0.4 * i.score
+
+        matched = [i for i in self.items() if (i.similarity or 0.0) > 0.0]
+        return sorted(matched, key=lambda i: (-rank(i), i.memory.id))
+
     def to_dict(self, width: int = 0) -> dict[str, Any]:
         req = self.request
         return {
@@ -113,6 +129,7 @@ class RepresentationBuilder:
         self.clock = clock
         self.semantic = semantic
         self.semantic_mode = semantic_mode if semantic else "bm25"
+        self._query_sims: dict[int, float] = {}
 
     def _bm25(self, query: str, flt: MemoryFilter, limit: int) -> list[tuple[int, float]]:
         hits = self.store.text_search(query, flt, limit=limit)
@@ -153,7 +170,7 @@ class RepresentationBuilder:
             n = ranking.overfetch(req.max_items, max(limits.contradictions, 1))
             out[MemoryBucket.CONTRADICTIONS] = [(m, None) for m in store.list_memories(
                 MemoryFilter(agents=agents, levels=(CognitiveLevel.CONTRADICTION,)), limit=n, order="contradicted")]
-        if req.wants(MemoryBucket.SEMANTIC) and req.query and req.query.strip():
+        if req.query and req.query.strip():
             n = ranking.overfetch(req.max_items, limits.semantic)
             flt = MemoryFilter(agents=agents, include_raw=req.include_raw)
             hits = self.semantic(req.query, flt, n) if self.semantic else self._bm25(req.query, flt, n)
@@ -161,8 +178,10 @@ class RepresentationBuilder:
                 # Top up from full-text search, as upstream tops up from LIKE.
                 seen = {i for i, _ in hits}
                 hits += [(i, s * 0.6) for i, s in self._bm25(req.query, flt, n) if i not in seen]
-            mems = {m.id: m for m in store.get_many([i for i, _ in hits])}
-            out[MemoryBucket.SEMANTIC] = [(mems[i], s) for i, s in hits if i in mems]
+            self._query_sims = dict(hits)
+            if req.wants(MemoryBucket.SEMANTIC):
+                mems = {m.id: m for m in store.get_many([i for i, _ in hits])}
+                out[MemoryBucket.SEMANTIC] = [(mems[i], s) for i, s in hits if i in mems]
         return out
 
     def build(self, ns: AgentNamespace, req: RepresentationRequest) -> WorkingRepresentation:
@@ -172,6 +191,7 @@ class RepresentationBuilder:
         limits = ranking.bucket_limits(req.max_items)
         excluded: list[Exclusion] = []
         best: dict[int, Item] = {}
+        self._query_sims = {}
         for bucket, cands in self._candidates(ns, req, limits).items():
             for memory, sim in cands:
                 level = memory.level()
@@ -189,7 +209,8 @@ class RepresentationBuilder:
                     decay_enabled=cfg.memory_decay_enabled, decay_age_days=cfg.memory_decay_age_days,
                     decay_access_boost_days=cfg.memory_decay_access_boost_days,
                 )
-                item = Item(memory, bucket, score, _reasons(memory, bucket, sim), sim)
+                qsim = sim if sim is not None else self._query_sims.get(memory.id)
+                item = Item(memory, bucket, score, _reasons(memory, bucket, qsim), qsim)
                 current = best.get(memory.id)
                 if current is None:
                     best[memory.id] = item

@@ -166,9 +166,14 @@ def conflict_reason(a: Statement, b: Statement) -> str | None:
         flips = ANTONYMS[word]
         if flips & b.polar and not flips & a.polar:
             return "antonym"
-    # Same words, different numbers: "pool size 10" vs "pool size 20".
-    if a.numbers and b.numbers and a.numbers != b.numbers and jaccard(_words(a), _words(b)) >= 0.5:
-        return "value"
+    # Same statement, different numbers: "pool size 10" vs "pool size 20 after the load test".
+    # The shorter statement's words must all appear in the longer one, so "the CLI uses 20 workers"
+    # does not conflict with "the billing service uses 10 workers".
+    if a.numbers and b.numbers and a.numbers != b.numbers:
+        wa, wb = _words(a), _words(b)
+        small, large = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
+        if len(small) >= 2 and small <= large and not (a.numbers <= b.numbers or b.numbers <= a.numbers):
+            return "value"
     return None
 
 
@@ -201,14 +206,13 @@ def classify(a: Statement, b: Statement, cosine: float | None = None) -> Verdict
     return None
 
 
-def candidate_pairs(
+def shared_counts(
     statements: Sequence[Statement],
     *,
     max_df_ratio: float = 0.2,
     min_df_cap: int = 50,
-    extra: Iterable[tuple[int, int]] = (),
-) -> set[tuple[int, int]]:
-    """Index pairs (i < j) that share at least one informative token, plus `extra`.
+) -> dict[tuple[int, int], int]:
+    """(i, j), i < j -> number of informative tokens the two statements share.
 
     Tokens carried by more than `max(min_df_cap, n * max_df_ratio)` statements are
     too common to find anything and are skipped; a pair that only shares such
@@ -220,13 +224,28 @@ def candidate_pairs(
         for tok in st.content:
             postings[tok].append(i)
     cap = max(min_df_cap, int(n * max_df_ratio))
-    pairs: set[tuple[int, int]] = set()
+    counts: dict[tuple[int, int], int] = defaultdict(int)
     for members in postings.values():
         if len(members) < 2 or len(members) > cap:
             continue
         for x, i in enumerate(members):
             for j in members[x + 1 :]:
-                pairs.add((i, j))
+                counts[(i, j)] += 1
+    return counts
+
+
+def candidate_pairs(
+    statements: Sequence[Statement],
+    *,
+    extra: Iterable[tuple[int, int]] = (),
+) -> set[tuple[int, int]]:
+    """Pairs that could be anything but unrelated: enough shared tokens to reach a threshold, plus `extra`."""
+    pairs: set[tuple[int, int]] = set()
+    for (i, j), inter in shared_counts(statements).items():
+        a, b = len(statements[i].content), len(statements[j].content)
+        union = a + b - inter
+        if (union and inter / union >= CONTRADICT_JACCARD) or (inter >= 2 and inter / min(a, b) >= 0.5):
+            pairs.add((i, j))
     for i, j in extra:
         if i != j:
             pairs.add((min(i, j), max(i, j)))
@@ -274,8 +293,9 @@ def plan_reflection(
     """Classify every candidate pair once; `cosines` maps (i, j), i < j, to embedding similarity."""
     cos = cosines or {}
     plan = ReflectionPlan()
-    for i, j in sorted(candidate_pairs(statements, extra=cos.keys())):
-        plan.pairs_compared += 1
+    pairs = candidate_pairs(statements, extra=cos.keys())
+    plan.pairs_compared = len(pairs)
+    for i, j in sorted(pairs):
         verdict = classify(statements[i], statements[j], cos.get((i, j)))
         if verdict is None:
             continue
