@@ -12,20 +12,21 @@ from nexus_memory.domain.enums import RuntimeShutdownReason
 from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.embeddings.base import Embedder, LazyEmbedder
-from nexus_memory.runtime.controller import RuntimeController
 from nexus_memory.services.embeddings import EmbeddingService
 from nexus_memory.services.events import EventBus
 from nexus_memory.services.memories import MemoryService
-from nexus_memory.services.overview import OverviewService
-from nexus_memory.services.search import SearchService
-from nexus_memory.services.sessions import SessionService
 from nexus_memory.storage.base import Store
 
 if TYPE_CHECKING:
-    # Built on first use: most commands (store, search, list) never touch cognition or the LLM
-    # layer, and importing them costs a cold `nexus store` about a third of its time.
+    # Built on first use: a command pays only for the services it touches (`nexus store` needs
+    # neither search, the session runtime, cognition nor the LLM layer, and importing them all
+    # would double its cold start).
     from nexus_memory.llm.gateway import LLMGateway
+    from nexus_memory.runtime.controller import RuntimeController
     from nexus_memory.services.cognition import CognitionService
+    from nexus_memory.services.overview import OverviewService
+    from nexus_memory.services.search import SearchService
+    from nexus_memory.services.sessions import SessionService
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -96,8 +97,6 @@ class App:
     store: Store
     events: EventBus
     memories: MemoryService
-    search: SearchService
-    sessions: SessionService
     clock: Clock = utcnow
     embeddings: EmbeddingService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -105,12 +104,26 @@ class App:
     def close(self) -> None:
         self.store.close()
 
+    def _lazy(self, name: str) -> Any:
+        service = self.extras.get(name)
+        if service is None:
+            service = self.extras[name] = self.extras[f"{name}_factory"]()
+        return service
+
+    @property
+    def search(self) -> SearchService:
+        service: SearchService = self._lazy("search")
+        return service
+
+    @property
+    def sessions(self) -> SessionService:
+        service: SessionService = self._lazy("sessions")
+        return service
+
     @property
     def cognition(self) -> CognitionService:
         """The dream cycle, job queue, digests, lineage and working representation (issue 6)."""
-        service: CognitionService | None = self.extras.get("cognition")
-        if service is None:
-            service = self.extras["cognition"] = self.extras["cognition_factory"]()
+        service: CognitionService = self._lazy("cognition")
         return service
 
     @property
@@ -125,6 +138,8 @@ class App:
     @property
     def overview(self) -> OverviewService:
         """Read-only views shared by the MCP server, the HTTP API and the dashboard."""
+        from nexus_memory.services.overview import OverviewService
+
         return OverviewService(self.store, self.sessions.controller)
 
 
@@ -143,17 +158,29 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
                                checkpoint_path=checkpoint, database_label=label)
     memories = MemoryService(store, events=events, default_agent=settings.default_agent, clock=clock,
                              indexer=vectors.on_stored)
-    search = SearchService(store, vectors, clock=clock)
-    controller = RuntimeController(
-        store,
-        settings.paths.runtime_dir,
-        idle_timeout_secs=settings.cognition.runtime_idle_timeout_secs,
-        enabled=settings.cognition.auto_runtime_enabled,
-        clock=clock,
-        project_name=_project_name,
-    )
-    sessions = SessionService(controller, events)
-    app = App(settings, store, events, memories, search, sessions, clock, embeddings=vectors)
+    app = App(settings, store, events, memories, clock, embeddings=vectors)
+
+    def make_search() -> SearchService:
+        from nexus_memory.services.search import SearchService
+
+        return SearchService(store, vectors, clock=clock)
+
+    def make_sessions() -> SessionService:
+        from nexus_memory.runtime.controller import RuntimeController
+        from nexus_memory.services.sessions import SessionService
+
+        controller = RuntimeController(
+            store,
+            settings.paths.runtime_dir,
+            idle_timeout_secs=settings.cognition.runtime_idle_timeout_secs,
+            enabled=settings.cognition.auto_runtime_enabled,
+            clock=clock,
+            project_name=_project_name,
+        )
+        if cognition:
+            controller.on_start = on_start
+            controller.on_shutdown = on_shutdown
+        return SessionService(controller, events)
 
     def make_cognition() -> CognitionService:
         from nexus_memory.services.cognition import CognitionService
@@ -165,7 +192,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
         )
         if vectors.available():  # cheap: finds the packages without importing them
             cognition.set_vectors(vectors.vectors_for)
-            cognition.set_semantic(_hybrid_semantic(search), "hybrid")
+            cognition.set_semantic(_hybrid_semantic(app.search), "hybrid")
         return cognition
 
     def on_start(agent: str, key: str, cwd: str | None) -> None:
@@ -174,10 +201,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
     def on_shutdown(agent: str, key: str, cwd: str | None, reason: RuntimeShutdownReason) -> None:
         app.cognition.on_runtime_shutdown(agent, key, cwd, reason)
 
-    app.extras["cognition_factory"] = make_cognition
-    if cognition:
-        controller.on_start = on_start
-        controller.on_shutdown = on_shutdown
+    app.extras.update(search_factory=make_search, sessions_factory=make_sessions, cognition_factory=make_cognition)
     return app
 
 
