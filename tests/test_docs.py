@@ -102,3 +102,22 @@ def test_single_command_parser_equals_the_full_one() -> None:
     for path, _ in COMMANDS:
         part = {" ".join(p) for p, _ in leaf_commands(build_parser(path[0]))}
         assert " ".join(path) in part and part <= full
+
+
+def test_every_setting_is_documented() -> None:
+    """docs/configuration.md names every variable config.py reads."""
+    import ast
+    import dataclasses
+
+    from nexus_memory import config
+
+    text = (REPO / "docs" / "configuration.md").read_text("utf-8")
+    source = Path(config.__file__).read_text("utf-8")
+    literals = {n.value for n in ast.walk(ast.parse(source))
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                and re.fullmatch(r"(NEXUS|XDG)_[A-Z_]+", n.value)}
+    literals |= {f"NEXUS_COGNITION_{f.name.upper()}" for f in dataclasses.fields(config.CognitionSettings)}
+    literals.discard("NEXUS_COGNITION_")
+    assert len(literals) > 40
+    missing = sorted(v for v in literals if f"`{v}`" not in text)
+    assert missing == []
