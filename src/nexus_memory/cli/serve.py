@@ -110,8 +110,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         elif token:
             print("  API token: required (from NEXUS_API_TOKEN)")
     sys.stdout.flush()
+    # Drains the cognition queue and dreams on an adaptive schedule while the server runs.
+    worker = app.cognition.start_worker()
     try:
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     finally:
+        if worker is not None:
+            worker.stop()
         app.close()
     return 0

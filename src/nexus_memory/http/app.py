@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from nexus_memory.http.errors import install_error_handlers
+from nexus_memory.http.routes_cognition import build_cognition_router
 from nexus_memory.http.routes_memories import build_memories_router
 from nexus_memory.http.routes_views import build_views_router
 from nexus_memory.http.security import SecurityMiddleware, SecurityPolicy
@@ -91,6 +92,7 @@ def create_http_app(app: App, policy: SecurityPolicy | None = None, *, with_mcp:
     install_error_handlers(api)
     api.include_router(build_views_router(app), prefix=API_PREFIX)
     api.include_router(build_memories_router(app), prefix=API_PREFIX)
+    api.include_router(build_cognition_router(app), prefix=API_PREFIX)
 
     @api.websocket("/ws")
     async def events(ws: WebSocket) -> None:

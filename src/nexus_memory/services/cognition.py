@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.cognition.base import StageDeps, VectorSource
 from nexus_memory.cognition.decay import prune_archived_raw
@@ -38,6 +38,9 @@ from nexus_memory.errors import InvalidInput, NotFound
 from nexus_memory.llm.gateway import LLMGateway
 from nexus_memory.storage.base import Store
 
+if TYPE_CHECKING:
+    from nexus_memory.cognition.worker import CognitionWorker
+
 
 class CognitionService:
     def __init__(self, store: Store, settings: CognitionSettings, *, llm: LLMGateway | None = None,
@@ -54,6 +57,7 @@ class CognitionService:
         self.config_dir = config_dir
         self.deps = StageDeps(store, settings, llm, clock, vectors)
         self.representations = RepresentationBuilder(store, settings, clock=clock)
+        self.worker: CognitionWorker | None = None
         self.engine = JobEngine(store, {
             JobType.ACTIVITY_DISTILL: self._job_distill,
             JobType.DERIVE_MEMORY: self._job_derive,
@@ -371,6 +375,17 @@ class CognitionService:
             "jobs": self.job_counts(),
             "llm": self.llm_status()["summary"],
         }
+
+    def start_worker(self, *, poll_secs: float = 15.0) -> CognitionWorker | None:
+        """The background worker for long-running processes (`nexus serve`); None when the runtime is off."""
+        if not self.settings.auto_runtime_enabled:
+            return None
+        from nexus_memory.cognition.worker import CognitionWorker
+
+        worker = CognitionWorker(self, poll_secs=poll_secs)
+        worker.start()
+        self.worker = worker
+        return worker
 
     def llm_test(self) -> dict[str, Any]:
         """One tiny JSON call through the chain; counted in the ledger like any other."""

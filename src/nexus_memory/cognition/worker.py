@@ -1,0 +1,118 @@
+"""The background worker inside `nexus serve`: drains the queue, dreams on an adaptive schedule.
+
+A daemon thread with its own store connection (the SQLite store keeps one per
+thread). Every `poll_secs` it drains queued jobs (bounded, like a hook); every
+adaptive interval (60-1800 s: contradiction-heavy namespaces dream sooner, quiet
+ones later) it runs the dream cycle for namespaces with new memories; when the
+activity monitor allows, the deep dream. Errors are counted and kept (last 10),
+never raised: a failing dream must not take the server down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nexus_memory.cognition.dream import adaptive_dream_interval
+
+
+@dataclass
+class WorkerStatus:
+    running: bool = False
+    drains: int = 0
+    jobs_processed: int = 0
+    dreams: int = 0
+    deep_dreams: int = 0
+    errors: list[str] = field(default_factory=list)
+    last_drain_at: float | None = None
+    next_dream_in_secs: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"running": self.running, "drains": self.drains, "jobs_processed": self.jobs_processed,
+                "dreams": self.dreams, "deep_dreams": self.deep_dreams, "errors": self.errors[-10:],
+                "next_dream_in_secs": self.next_dream_in_secs}
+
+
+class CognitionWorker:
+    def __init__(self, service: Any, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
+                 sleep: Callable[[float], bool] | None = None) -> None:
+        self.service = service
+        self.poll_secs = poll_secs
+        self.base_dream_secs = base_dream_secs
+        self.status = WorkerStatus()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sleep = sleep or self._stop.wait
+        self._last_counts: dict[int, int] = {}
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self.status.running = True
+        self._thread = threading.Thread(target=self._run, name="nexus-cognition-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.status.running = False
+
+    def _error(self, where: str, exc: BaseException) -> None:
+        self.status.errors.append(f"{where}: {type(exc).__name__}: {exc}")
+        del self.status.errors[:-10]
+
+    def tick(self, now: float, next_dream: float) -> float:
+        """One iteration: drain; dream when due. Returns when the next dream is due."""
+        svc = self.service
+        try:
+            result = svc.drain("serve-worker", timeout_secs=svc.settings.session_end_dream_timeout_secs)
+            self.status.drains += 1
+            self.status.jobs_processed += result.processed
+        except Exception as exc:
+            self._error("drain", exc)
+        if now < next_dream:
+            return next_dream
+        interval = self.base_dream_secs
+        try:
+            interval = self._dream_changed_namespaces()
+        except Exception as exc:
+            self._error("dream", exc)
+        try:
+            if svc.deep_dream().get("ran"):
+                self.status.deep_dreams += 1
+        except Exception as exc:
+            self._error("deep dream", exc)
+        return now + interval
+
+    def _dream_changed_namespaces(self) -> float:
+        from nexus_memory.domain.models import MemoryFilter
+
+        svc = self.service
+        cfg = svc.settings
+        shortest = float(cfg.adaptive_dream_max_interval_secs)
+        for ns in svc.store.list_namespaces():
+            count = svc.store.count(MemoryFilter(agents=(ns.name,)))
+            if count == self._last_counts.get(ns.id):
+                continue
+            self._last_counts[ns.id] = count
+            svc.dream_cycle(ns.name, owner="serve-worker", timeout_secs=cfg.session_end_dream_timeout_secs)
+            self.status.dreams += 1
+            recent = svc.store.list_memories(MemoryFilter(agents=(ns.name,)), limit=100)
+            if cfg.adaptive_dream_enabled:
+                shortest = min(shortest, adaptive_dream_interval(
+                    recent, self.base_dream_secs, cfg.adaptive_dream_min_interval_secs,
+                    cfg.adaptive_dream_max_interval_secs))
+        return shortest if cfg.adaptive_dream_enabled else self.base_dream_secs
+
+    def _run(self) -> None:
+        next_dream = time.monotonic()
+        while not self._stop.is_set():
+            next_dream = self.tick(time.monotonic(), next_dream)
+            self.status.last_drain_at = time.time()
+            self.status.next_dream_in_secs = round(max(0.0, next_dream - time.monotonic()), 1)
+            if self._sleep(self.poll_secs):
+                break
