@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint typecheck unit venv venv-dev clean bench-store bench-locomo bench-search bench-cognition
+.PHONY: run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ lint: venv-dev
 
 unit: venv-dev
 	$(BIN)/pytest -q -m "not postgres and not browser and not e2e and not slow" -x
+
+bench-backends: venv-dev
+	VENV=$(VENV) scripts/bench-backends.sh $(BENCH_ARGS)
 
 bench-store: venv-dev
 	$(BIN)/python -m bench.store $(BENCH_ARGS)

@@ -101,11 +101,33 @@ def test_vectors_hnsw_cosine(pg) -> None:  # type: ignore[no-untyped-def]
     assert pg.vector_search("other-model", [1.0], MemoryFilter()) == []
     pg.delete(b.id)
     assert pg.vector_counts() == {"m": 1}
+
+
+def _hnsw_indexes(pg) -> list[str]:  # type: ignore[no-untyped-def]
     with pg.read() as conn:
-        plan = conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memory_vectors' AND indexdef LIKE '%hnsw%'"
-        ).fetchall()
-    assert len(plan) == 1 and "vector_cosine_ops" in plan[0]["indexdef"]
+        return [r["indexdef"] for r in conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'memory_vectors' AND indexdef LIKE '%%hnsw%%'"
+        ).fetchall()]
+
+
+def test_hnsw_index_is_built_once_enough_vectors_exist(pg) -> None:  # type: ignore[no-untyped-def]
+    ids = [pg.store(NewMemory(agent="codex", content=f"vec {i}")).memory.id for i in range(30)]
+    pg.upsert_vectors("m", [(mid, "content", [1.0, i / 30, (i % 7) / 7]) for i, mid in enumerate(ids)])
+    exact = pg.vector_search("m", [1.0, 0.5, 0.1], MemoryFilter(), limit=5)
+    assert _hnsw_indexes(pg) == []  # few vectors: searched exactly, no index yet
+    assert pg.ensure_vector_index("m") is False
+    assert pg.ensure_vector_index("m", min_rows=0) is True
+    (indexdef,) = _hnsw_indexes(pg)
+    assert "vector_cosine_ops" in indexdef and "vector(3)" in indexdef and "'m'::text" in indexdef
+    assert pg.ensure_vector_index("m", min_rows=0) is True  # idempotent
+    with pg.read() as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = " ".join(r["QUERY PLAN"] for r in conn.execute(
+            "EXPLAIN SELECT memory_id FROM memory_vectors WHERE model = 'm' "
+            "ORDER BY (embedding::vector(3)) <=> '[1,0.5,0.1]'::vector(3) LIMIT 5").fetchall())
+        conn.execute("RESET enable_seqscan")
+    assert "idx_vec_hnsw_" in plan
+    assert [h[0] for h in pg.vector_search("m", [1.0, 0.5, 0.1], MemoryFilter(), limit=5)] == [h[0] for h in exact]
 
 
 def test_unreachable_server_is_one_clear_error() -> None:

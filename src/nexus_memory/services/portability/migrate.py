@@ -10,7 +10,7 @@ from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.errors import StorageError
 from nexus_memory.services.portability.exporter import bulk, export_records
 from nexus_memory.services.portability.importer import Importer, ImportReport, Item
-from nexus_memory.storage.base import Store
+from nexus_memory.storage.base import Store, VectorIndex
 
 _ALL = MemoryFilter(include_raw=True, include_archived=True, include_inactive=True)
 
@@ -60,6 +60,10 @@ def copy_store(source: Store, target: Store, *, embeddings: bool = True,
             yield item
 
     report = Importer(target, strict=True, progress=progress).run(items())
+    build = getattr(target, "ensure_vector_index", None)  # PostgreSQL: index once after the bulk load
+    if build is not None and isinstance(target, VectorIndex):
+        for model in target.vector_counts():
+            build(model)
     after = table_counts(target)
     mapped = report.created + report.merged + report.unchanged
     problems = []

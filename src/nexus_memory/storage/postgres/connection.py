@@ -11,7 +11,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from nexus_memory.errors import Conflict, NotFound, StorageError
+from nexus_memory.errors import Conflict, DatabaseBusy, NotFound, StorageError
 
 # One arbitrary constant: every Nexus process takes this advisory lock while it migrates,
 # so processes starting together on several machines apply each migration once.
@@ -30,6 +30,9 @@ def map_error(url: str, exc: psycopg.Error) -> StorageError:
             f"cannot reach the PostgreSQL database {where} ({str(exc).strip().splitlines()[0] if str(exc) else exc})",
             hint="check the server is running and NEXUS_DATABASE_URL / --database-url is right",
         )
+    if isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure | pg_errors.LockNotAvailable):
+        return DatabaseBusy(f"concurrent writers on {where} got in each other's way ({type(exc).__name__})",
+                            hint="retry; nothing was written")
     if isinstance(exc, pg_errors.InsufficientPrivilege):
         return StorageError(
             f"the PostgreSQL user lacks a privilege on {where}: {exc}",

@@ -30,13 +30,11 @@ from nexus_memory.domain.models import (
     TextHit,
 )
 from nexus_memory.domain.timeutil import to_iso, utcnow
-from nexus_memory.errors import Conflict, InvalidInput, NotFound, StorageError
+from nexus_memory.errors import DatabaseBusy, InvalidInput, NotFound, StorageError
 from nexus_memory.storage.common import (
     content_hash,
     derived_columns,
     merge_labels,
-    merge_session_keys,
-    session_keys_of,
 )
 from nexus_memory.storage.postgres.bulk import PostgresBulkMixin
 from nexus_memory.storage.postgres.connection import (
@@ -61,9 +59,9 @@ from nexus_memory.storage.postgres.queries import (
     utc,
 )
 from nexus_memory.storage.postgres.vectors import PostgresVectorsMixin
+from nexus_memory.storage.postgres.writes import store_batch
 
 Conn = psycopg.Connection[Any]
-_MAX_DEDUP_RETRIES = 8
 
 
 class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin, PostgresBulkMixin):
@@ -151,85 +149,29 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin, PostgresBulkMixin):
 
     # memories -----------------------------------------------------------------
     def _store_one(self, conn: Conn, new: NewMemory, ns_cache: dict[str, int]) -> tuple[int, bool]:
-        if not new.content.strip():
-            raise InvalidInput("the memory content is empty", hint="pass some text to store")
-        ns_id = ns_cache.get(new.agent)
-        if ns_id is None:
-            ns_id = self._ensure_namespace(conn, new.agent, new.agent)
-            ns_cache[new.agent] = ns_id
-        digest = content_hash(new.content)
-        now = utcnow()
-        labels = merge_labels([], new.labels)
-        level, session_key, is_raw = derived_columns(labels, new.metadata)
-        values: tuple[Any, ...] = (
-            new.id, ns_id, new.content, digest, new.context, new.category.value,
-            new.memory_lane_type.value if new.memory_lane_type else None,
-            Jsonb(labels), Jsonb(new.metadata), level, session_key or new.session_key, is_raw,
-            new.created_at or now, now, new.is_active, new.is_archived,
-        )
-        columns = ("namespace_id, content, content_hash, context, category, memory_lane_type, labels, metadata, "
-                   "level, session_key, is_raw, created_at, updated_at, is_active, is_archived")
-        if new.id is None:
-            insert = f"INSERT INTO memories({columns}) VALUES ({', '.join(['%s'] * 15)})"
-            values = values[1:]
-        else:
-            insert = f"INSERT INTO memories(id, {columns}) VALUES ({', '.join(['%s'] * 16)})"
-        if not new.is_active:
-            row = self._insert_with_id(conn, insert + " RETURNING id", values, new.id)
-            return int(row["id"]), True
-        # Race-free dedup across machines: the insert either wins the partial unique
-        # index or waits for the winner's commit and does nothing; then we merge into it.
-        for _ in range(_MAX_DEDUP_RETRIES):
-            existing = conn.execute(
-                "SELECT id, labels, metadata FROM memories WHERE namespace_id = %s AND content_hash = %s "
-                "AND is_active FOR UPDATE",
-                (ns_id, digest),
-            ).fetchone()
-            if existing is not None:
-                merged = merge_labels(existing["labels"] or [], new.labels)
-                metadata = merge_session_keys(existing["metadata"] or {}, session_keys_of(new))
-                conn.execute(
-                    "UPDATE memories SET labels = %s, metadata = %s, access_count = access_count + 1, "
-                    "updated_at = %s, last_accessed = %s WHERE id = %s",
-                    (Jsonb(merged), Jsonb(metadata), now, now, existing["id"]),
-                )
-                return int(existing["id"]), False
-            row = self._insert_with_id(
-                conn,
-                insert + " ON CONFLICT (namespace_id, content_hash) WHERE is_active DO NOTHING RETURNING id",
-                values, new.id,
-            )
-            if row is not None:
-                return int(row["id"]), True
-        raise StorageError("could not store the memory: its duplicate kept changing under concurrent writers",
-                           hint="retry the command")
+        return store_batch(conn, [new], lambda name: self._ns_cached(conn, name, ns_cache))[0]
 
-    @staticmethod
-    def _insert_with_id(conn: Conn, sql: str, values: Sequence[Any], memory_id: int | None) -> Any:
-        try:
-            with conn.transaction():  # a savepoint: a clash on the id leaves the outer transaction usable
-                row = conn.execute(sql, values).fetchone()
-        except pg_errors.UniqueViolation:
-            raise Conflict(f"a memory with id {memory_id} already exists",
-                           hint="import it without its id, or delete the existing one first") from None
-        if memory_id is not None and row is not None:
-            # Keep the identity sequence ahead of ids that arrived from elsewhere.
-            conn.execute(
-                "SELECT setval(pg_get_serial_sequence('memories', 'id'), %s) "
-                "WHERE %s > (SELECT last_value FROM memories_id_seq)",
-                (memory_id, memory_id),
-            )
-        return row
+    def _store_batch(self, items: Sequence[NewMemory]) -> list[tuple[int, bool]]:
+        ns_cache: dict[str, int] = {}
+        with self.write() as conn:
+            return store_batch(conn, items, lambda name: self._ns_cached(conn, name, ns_cache))
+
+    def _ns_cached(self, conn: Conn, name: str, ns_cache: dict[str, int]) -> int:
+        if name not in ns_cache:
+            ns_cache[name] = self._ensure_namespace(conn, name, name)
+        return ns_cache[name]
 
     def store(self, new: NewMemory) -> StoreOutcome:
         return self.store_many([new])[0]
 
     def store_many(self, items: Sequence[NewMemory]) -> list[StoreOutcome]:
-        results: list[tuple[int, bool]] = []
-        ns_cache: dict[str, int] = {}
-        with self.write() as conn:
-            for new in items:
-                results.append(self._store_one(conn, new, ns_cache))
+        for attempt in range(3):  # a deadlock between machines' batches aborts one of them: redo it
+            try:
+                results = self._store_batch(items)
+                break
+            except DatabaseBusy:
+                if attempt == 2:
+                    raise
         memories = {m.id: m for m in self.get_many([i for i, _ in results])}
         return [StoreOutcome(memories[i], created) for i, created in results]
 

@@ -44,6 +44,11 @@ def _check_model(model: str) -> None:
         raise InvalidInput(f"unusable embedding model name {model!r}", hint="use a name without '%'")
 
 
+#: Below this many vectors a model is searched exactly (a sequential scan is fast and
+#: exact); at this many the first search builds its HNSW index.
+HNSW_MIN_ROWS = 2000
+
+
 def _index_name(model: str) -> str:
     return "idx_vec_hnsw_" + hashlib.sha1(model.encode("utf-8")).hexdigest()[:16]
 
@@ -83,12 +88,44 @@ class PostgresVectorsMixin:
                     hint="re-embed with the same model, or delete its vectors first",
                 )
             return
-        name = _index_name(model)
-        conn.execute(sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON memory_vectors USING hnsw "
-            "((embedding::vector({dim})) vector_cosine_ops) WHERE model = {model}"
-        ).format(name=sql.Identifier(name), dim=sql.Literal(dim), model=sql.Literal(model)))
-        conn.execute("INSERT INTO vector_models(model, dim, index_name) VALUES (%s, %s, %s)", (model, dim, name))
+        conn.execute("INSERT INTO vector_models(model, dim, index_name, indexed) VALUES (%s, %s, %s, FALSE)",
+                     (model, dim, _index_name(model)))
+
+    def ensure_vector_index(self, model: str, *, min_rows: int | None = None) -> bool:
+        """Build the model's HNSW index if it has none and at least `min_rows` vectors.
+
+        Call it after a bulk load (migration, backfill); searches call it too. One process
+        builds at a time (an advisory lock); the others keep searching exactly meanwhile.
+        Returns whether the model has its index now.
+        """
+        floor = HNSW_MIN_ROWS if min_rows is None else min_rows
+        with self.read() as conn:
+            row = conn.execute("SELECT dim, indexed, index_name FROM vector_models WHERE model = %s",
+                               (model,)).fetchone()
+            if row is None:
+                return False
+            if row["indexed"]:
+                return True
+            if floor > 0 and conn.execute(
+                "SELECT count(*) AS c FROM memory_vectors WHERE model = %s", (model,)
+            ).fetchone()["c"] < floor:  # type: ignore[index]
+                return False
+            key = ("hnsw:" + model,)
+            got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 2)) AS ok", key).fetchone()
+            if not got or not got["ok"]:
+                return False  # someone else is building it
+            try:
+                conn.execute("SET maintenance_work_mem = '256MB'")
+                conn.execute(sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {name} ON memory_vectors USING hnsw "
+                    "((embedding::vector({dim})) vector_cosine_ops) WHERE model = {model}"
+                ).format(name=sql.Identifier(row["index_name"]), dim=sql.Literal(int(row["dim"])),
+                         model=sql.Literal(model)))
+                conn.execute("UPDATE vector_models SET indexed = TRUE WHERE model = %s", (model,))
+            finally:
+                conn.execute("RESET maintenance_work_mem")
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 2))", key)
+        return True
 
     def upsert_vectors(self, model: str, rows: Sequence[tuple[int, str, Sequence[float]]]) -> int:
         if not model:
@@ -109,17 +146,20 @@ class PostgresVectorsMixin:
                                hint="a model id must always produce vectors of one size")
         with self.write() as conn:
             self._ensure_model(conn, model, dim)
-            written = 0
-            with conn.cursor() as cur:
-                for memory_id, kind, vec in packed:
-                    cur.execute(
-                        "INSERT INTO memory_vectors(memory_id, model, kind, dim, embedding) "
-                        "SELECT id, %s, %s, %s, %s::vector FROM memories WHERE id = %s "
-                        "ON CONFLICT (memory_id, model, kind) DO UPDATE SET embedding = EXCLUDED.embedding, "
-                        "dim = EXCLUDED.dim, created_at = now()",
-                        (model, kind, dim, vector_literal(vec), int(memory_id)),
-                    )
-                    written += max(cur.rowcount, 0)
+            with conn.cursor() as cur:  # executemany pipelines the rows: one round trip per batch
+                cur.executemany(
+                    "INSERT INTO memory_vectors(memory_id, model, kind, dim, embedding) "
+                    "SELECT id, %s, %s, %s, %s::vector FROM memories WHERE id = %s "
+                    "ON CONFLICT (memory_id, model, kind) DO UPDATE SET embedding = EXCLUDED.embedding, "
+                    "dim = EXCLUDED.dim, created_at = now() RETURNING memory_id",
+                    [(model, kind, dim, vector_literal(vec), memory_id) for memory_id, kind, vec in packed],
+                    returning=True,
+                )
+                written = 0
+                while True:
+                    written += len(cur.fetchall())
+                    if not cur.nextset():
+                        break
             conn.execute(
                 "UPDATE memories SET embedding_model = %s WHERE id = ANY(%s) AND embedding_model IS DISTINCT FROM %s",
                 (model, sorted({p[0] for p in packed}), model),
@@ -147,6 +187,8 @@ class PostgresVectorsMixin:
             return []
         _check_model(model)
         where, params = filter_sql(flt)
+        if model not in self.__dict__.setdefault("_indexed_models", set()) and self.ensure_vector_index(model):
+            self.__dict__["_indexed_models"].add(model)
         with self.write() as conn:
             dim = self._model_dim(conn, model)
             if dim is None:
