@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nexus_memory.domain.models import CognitiveMetadata, NewMemory, is_raw_activity
+from nexus_memory.domain.models import CognitiveMetadata, MemoryPatch, NewMemory, is_raw_activity
 
 try:  # CPython's built-in SHA-1: loading OpenSSL for `hashlib` costs every cold start ~2 ms
     from _sha1 import sha1 as _sha1
@@ -58,6 +58,46 @@ def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> tuple
                 session_key = str(section["derived_session_key"])
                 break
     return level, session_key, is_raw_activity(labels_t, metadata)
+
+
+def patch_columns(
+    labels: list[str], metadata: dict[str, Any], session_key: str | None, patch: MemoryPatch
+) -> dict[str, Any]:
+    """Column -> new value for `patch` over a row with these labels, metadata and session key.
+
+    Values are plain Python (labels a list, metadata a dict, flags bool); each backend
+    encodes them for its driver. `updated_at` is the caller's.
+    """
+    from nexus_memory.errors import InvalidInput
+
+    sets: dict[str, Any] = {}
+    new_labels = labels if patch.labels is None else merge_labels([], patch.labels)
+    new_metadata = metadata if patch.metadata is None else dict(patch.metadata)
+    if patch.content is not None:
+        if not patch.content.strip():
+            raise InvalidInput("the memory content is empty", hint="pass some text")
+        sets["content"] = patch.content
+        sets["content_hash"] = content_hash(patch.content)
+    if patch.category is not None:
+        sets["category"] = patch.category.value
+    if patch.clear_lane:
+        sets["memory_lane_type"] = None
+    elif patch.memory_lane_type is not None:
+        sets["memory_lane_type"] = patch.memory_lane_type.value
+    if patch.context is not None:
+        sets["context"] = patch.context or None
+    if patch.labels is not None:
+        sets["labels"] = new_labels
+    if patch.metadata is not None:
+        sets["metadata"] = new_metadata
+    if patch.labels is not None or patch.metadata is not None:
+        level, derived_key, is_raw = derived_columns(new_labels, new_metadata)
+        sets.update(level=level, session_key=derived_key or session_key, is_raw=is_raw)
+    if patch.is_active is not None:
+        sets["is_active"] = patch.is_active
+    if patch.is_archived is not None:
+        sets["is_archived"] = patch.is_archived
+    return sets
 
 
 def session_keys_of(new: NewMemory) -> list[str]:

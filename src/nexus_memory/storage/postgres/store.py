@@ -32,9 +32,8 @@ from nexus_memory.domain.models import (
 from nexus_memory.domain.timeutil import to_iso, utcnow
 from nexus_memory.errors import DatabaseBusy, InvalidInput, NotFound, StorageError
 from nexus_memory.storage.common import (
-    content_hash,
     derived_columns,
-    merge_labels,
+    patch_columns,
 )
 from nexus_memory.storage.postgres.bulk import PostgresBulkMixin
 from nexus_memory.storage.postgres.connection import (
@@ -219,32 +218,9 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin, PostgresBulkMixin):
             if row is None:
                 raise NotFound(f"memory {memory_id} does not exist", hint="list ids with `nexus list`")
             sets: dict[str, Any] = {"updated_at": now}
-            labels = list(row["labels"] or []) if patch.labels is None else merge_labels([], patch.labels)
-            metadata = dict(row["metadata"] or {}) if patch.metadata is None else dict(patch.metadata)
-            if patch.content is not None:
-                if not patch.content.strip():
-                    raise InvalidInput("the memory content is empty", hint="pass some text")
-                sets["content"] = patch.content
-                sets["content_hash"] = content_hash(patch.content)
-            if patch.category is not None:
-                sets["category"] = patch.category.value
-            if patch.clear_lane:
-                sets["memory_lane_type"] = None
-            elif patch.memory_lane_type is not None:
-                sets["memory_lane_type"] = patch.memory_lane_type.value
-            if patch.context is not None:
-                sets["context"] = patch.context or None
-            if patch.labels is not None:
-                sets["labels"] = Jsonb(labels)
-            if patch.metadata is not None:
-                sets["metadata"] = Jsonb(metadata)
-            if patch.labels is not None or patch.metadata is not None:
-                level, session_key, is_raw = derived_columns(labels, metadata)
-                sets.update(level=level, session_key=session_key or row["session_key"], is_raw=is_raw)
-            if patch.is_active is not None:
-                sets["is_active"] = patch.is_active
-            if patch.is_archived is not None:
-                sets["is_archived"] = patch.is_archived
+            changes = patch_columns(list(row["labels"] or []), dict(row["metadata"] or {}), row["session_key"], patch)
+            for key, value in changes.items():
+                sets[key] = Jsonb(value) if key in ("labels", "metadata") else value
             assignments = ", ".join(f"{k} = %s" for k in sets)
             try:
                 with conn.transaction():

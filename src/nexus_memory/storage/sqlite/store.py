@@ -34,6 +34,7 @@ from nexus_memory.storage.common import (
     loads_obj,
     merge_labels,
     merge_session_keys,
+    patch_columns,
     session_keys_of,
 )
 from nexus_memory.storage.sqlite import fts
@@ -350,32 +351,10 @@ class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin, SQLiteBulkMixin):
             if row is None:
                 raise NotFound(f"memory {memory_id} does not exist", hint="list ids with `nexus list`")
             sets: dict[str, Any] = {"updated_at": now}
-            labels = loads_list(row["labels"]) if patch.labels is None else merge_labels([], patch.labels)
-            metadata = loads_obj(row["metadata"]) if patch.metadata is None else dict(patch.metadata)
-            if patch.content is not None:
-                if not patch.content.strip():
-                    raise InvalidInput("the memory content is empty", hint="pass some text")
-                sets["content"] = patch.content
-                sets["content_hash"] = content_hash(patch.content)
-            if patch.category is not None:
-                sets["category"] = patch.category.value
-            if patch.clear_lane:
-                sets["memory_lane_type"] = None
-            elif patch.memory_lane_type is not None:
-                sets["memory_lane_type"] = patch.memory_lane_type.value
-            if patch.context is not None:
-                sets["context"] = patch.context or None
-            if patch.labels is not None:
-                sets["labels"] = dumps(labels)
-            if patch.metadata is not None:
-                sets["metadata"] = dumps(metadata)
-            if patch.labels is not None or patch.metadata is not None:
-                level, session_key, is_raw = derived_columns(labels, metadata)
-                sets.update(level=level, session_key=session_key or row["session_key"], is_raw=int(is_raw))
-            if patch.is_active is not None:
-                sets["is_active"] = int(patch.is_active)
-            if patch.is_archived is not None:
-                sets["is_archived"] = int(patch.is_archived)
+            changes = patch_columns(loads_list(row["labels"]), loads_obj(row["metadata"]), row["session_key"], patch)
+            for key, value in changes.items():
+                sets[key] = dumps(value) if key in ("labels", "metadata") else \
+                    int(value) if isinstance(value, bool) else value
             assignments = ", ".join(f"{k} = ?" for k in sets)
             try:
                 conn.execute(f"UPDATE memories SET {assignments} WHERE id = ?", [*sets.values(), memory_id])
