@@ -1,4 +1,5 @@
-"""SQLite vs PostgreSQL + pgvector, side by side in one run (issue 7). Run: `make bench-backends`.
+"""SQLite vs PostgreSQL + pgvector, side by side in one run (issue 7). Run: `make bench-backends`
+(or `python -m bench.backends` with NEXUS_BENCH_DATABASE_URL set).
 
 For each backend, on a fresh database:
   * single-store rate (one `store()` per memory: the hook path) on the first `--single` memories;
@@ -15,7 +16,6 @@ starts a throwaway cluster with scripts/services/10-postgres.sh); a fresh databa
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -27,13 +27,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.corpus import Corpus
+from bench.store import AGENTS, new_memory, pct, queries
 from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.storage.sqlite import SQLiteStore
 
-_spec = importlib.util.spec_from_file_location("bench_store", Path(__file__).with_name("store.py"))
-assert _spec and _spec.loader
-bench_store = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_store)
 MODEL = "bench-minilm-384"
 
 
@@ -47,8 +45,8 @@ def clustered_vectors(n: int, dim: int, seed: int) -> Any:
 
 
 def fill(store: Any, n: int, single: int, vectors: int, dim: int) -> dict[str, float]:
-    rng = random.Random(7)
-    items = [bench_store.new_memory(rng, i) for i in range(n)]
+    corpus = Corpus(seed=7)
+    items = [new_memory(corpus, i) for i in range(n)]
     t = time.perf_counter()
     for item in items[:single]:
         store.store(item)
@@ -82,9 +80,9 @@ def timed(fn: Any) -> tuple[float, Any]:
 
 def compare(stores: dict[str, Any], n_queries: int, dim: int) -> dict[str, dict[str, float]]:
     rng = random.Random(3)
-    texts = bench_store.queries(rng, n_queries)
+    texts = queries(Corpus(seed=3), n_queries)
     qvecs = clustered_vectors(n_queries, dim, 11)  # same centres as the data: queries near real clusters
-    agents = [rng.choice(bench_store.AGENTS) for _ in range(n_queries)]
+    agents = [rng.choice(AGENTS) for _ in range(n_queries)]
     lat: dict[str, dict[str, list[float]]] = {name: {"fts": [], "fts_agent": [], "vector": [], "vector_agent": []}
                                               for name in stores}
     recall_hits = recall_total = 0
@@ -111,7 +109,7 @@ def compare(stores: dict[str, Any], n_queries: int, dim: int) -> dict[str, dict[
             recall_total += len(results["sqlite"])
     out: dict[str, dict[str, float]] = {}
     for name, kinds in lat.items():
-        out[name] = {f"{kind}_{label}_ms": round(bench_store.pct(values, q), 2)
+        out[name] = {f"{kind}_{label}_ms": round(pct(values, q), 2)
                      for kind, values in kinds.items() for label, q in (("p50", 0.5), ("p95", 0.95))}
     if recall_total:
         out["postgres"]["hnsw_recall_at_10_vs_exact"] = round(recall_hits / recall_total, 3)

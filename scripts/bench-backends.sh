@@ -9,4 +9,4 @@ cleanup() { for ((i=${#CLEANUPS[@]}-1; i>=0; i--)); do eval "${CLEANUPS[$i]}" ||
 trap cleanup EXIT
 # shellcheck disable=SC1091
 source scripts/services/10-postgres.sh || exit 1
-"$BIN/python" bench/backends.py "$@"
+"$BIN/python" -m bench.backends "$@"
