@@ -229,6 +229,30 @@ print(json.dumps(heavy))
 """
 
 
+#: Standard-library modules a cold `nexus store` must not pay for (each costs milliseconds).
+SLOW_STDLIB = frozenset({"socket", "ssl", "http", "email", "subprocess", "tempfile", "shutil", "logging",
+                         "asyncio", "concurrent", "multiprocessing", "uuid", "zipfile", "bz2", "lzma",
+                         "urllib.request", "_hashlib", "tomllib", "importlib.resources", "xml"})
+
+STORE_PROBE = r"""
+import json, os, sys
+from nexus_memory.cli.main import main
+code = main(["store", "--content", "probe memory"])
+loaded = {m for m in sys.modules}
+slow = sorted(m for m in sys.argv[1].split(",") if m in loaded)
+print(json.dumps({"code": code, "slow": slow}))
+"""
+
+
+def test_cold_store_path_stays_light(nexus_home: Path) -> None:
+    """`nexus store` (no embeddings) loads no networking, logging, compression or hashing stack."""
+    proc = subprocess.run([sys.executable, "-c", STORE_PROBE, ",".join(sorted(SLOW_STDLIB | HEAVY))],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"code": 0, "slow": []}
+
+
 @pytest.mark.parametrize("mode", ["import", "help"])
 def test_import_and_help_do_not_load_heavy_libraries(mode: str) -> None:
     proc = subprocess.run([sys.executable, "-c", PROBE, mode, ",".join(sorted(HEAVY))],

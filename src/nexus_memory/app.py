@@ -84,10 +84,10 @@ def make_embedder(settings: Settings) -> Embedder | None:
 
 
 def _rebuild_checkpoint(settings: Settings) -> tuple[Path, str]:
-    import hashlib
+    from nexus_memory.storage.common import sha1_hex
 
     label = str(settings.public_dict()["database_url"] or settings.database_path)
-    digest = hashlib.sha1(label.encode("utf-8")).hexdigest()[:12]
+    digest = sha1_hex(label)[:12]
     return settings.paths.state_dir / f"embeddings-rebuild-{digest}.json", label
 
 

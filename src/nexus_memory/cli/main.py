@@ -37,10 +37,15 @@ class _Formatter(argparse.HelpFormatter):
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
                  width: int | None = None) -> None:
         if width is None:
-            if not _WIDTH:
-                import shutil
-
-                _WIDTH.append(shutil.get_terminal_size().columns - 2)
+            if not _WIDTH:  # like shutil.get_terminal_size, without importing shutil (and bz2, lzma)
+                try:
+                    columns = int(os.environ["COLUMNS"])
+                except (KeyError, ValueError):
+                    try:
+                        columns = os.get_terminal_size(sys.stdout.fileno()).columns
+                    except (OSError, ValueError):
+                        columns = 80
+                _WIDTH.append(max(columns, 20) - 2)
             width = _WIDTH[0]
         super().__init__(prog, indent_increment, max_help_position, width)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from typing import Any
 
@@ -61,6 +60,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def _check_port(host: str, port: int) -> None:
+    import socket  # here, not at module level: every `nexus` command imports this module
+
     from nexus_memory.errors import ConfigError
 
     if not 0 <= port <= 65535:

@@ -12,7 +12,6 @@ answers vector queries for SearchService (it is the `VectorSearcher`).
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -26,7 +25,12 @@ from nexus_memory.embeddings.base import Embedder, LazyEmbedder
 from nexus_memory.errors import NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore, VectorIndex
 
-log = logging.getLogger(__name__)
+
+def _warn(message: str, *args: object) -> None:
+    """Logging is imported on the first warning only: it costs every cold start ~2 ms."""
+    import logging
+
+    logging.getLogger(__name__).warning(message, *args)
 
 Progress = Callable[[int, int], None]
 BATCH_SIZE = 64
@@ -148,7 +152,7 @@ class EmbeddingService:
         except (NexusError, OSError, RuntimeError, ValueError) as exc:
             self.store_errors += 1
             self.last_error = str(exc)
-            log.warning("embedding %d new memories failed (backfill will retry): %s", len(todo), exc)
+            _warn("embedding %d new memories failed (backfill will retry): %s", len(todo), exc)
 
     # maintenance --------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -216,7 +220,7 @@ class EmbeddingService:
 
     def _one_by_one(self, page: Sequence[Memory], exc: Exception) -> int:
         """A batch failed: retry each memory alone so one bad text does not block the rest."""
-        log.warning("an embedding batch failed (%s); retrying one by one", exc)
+        _warn("an embedding batch failed (%s); retrying one by one", exc)
         failed = 0
         for memory in page:
             try:

@@ -15,9 +15,13 @@ except ImportError:  # pragma: no cover - other interpreters
     from hashlib import sha1 as _sha1
 
 
+def sha1_hex(text: str) -> str:
+    return _sha1(text.encode("utf-8")).hexdigest()
+
+
 def content_hash(content: str) -> str:
     """Identity of content for dedup: trimmed and case-folded, then SHA-1."""
-    return _sha1(content.strip().casefold().encode("utf-8")).hexdigest()
+    return sha1_hex(content.strip().casefold())
 
 
 def merge_labels(existing: Iterable[str], incoming: Iterable[str]) -> list[str]:
