@@ -17,9 +17,14 @@ def test_tick_drains_and_dreams_changed_namespaces(app: App) -> None:
     assert worker.status.jobs_processed >= 1 and worker.status.dreams == 1
     assert 100.0 + 60 <= due <= 100.0 + 1800
     assert app.cognition.latest_digests("claude-code", "w1")["short"] is not None
-    # Nothing changed: the next due dream skips the namespace.
+    # Fewer than dream_memory_threshold (20) new memories: the next due dream skips the namespace.
+    put(app, "One more note", session="w1")
     worker.tick(now=due, next_dream=due)
     assert worker.status.dreams == 1 and worker.status.errors == []
+    for i in range(20):
+        put(app, f"Batch note {i}", session="w2")
+    worker.tick(now=due * 2, next_dream=due * 2)
+    assert worker.status.dreams == 2
 
 
 def test_thread_starts_and_stops(app: App) -> None:

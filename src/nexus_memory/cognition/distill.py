@@ -43,7 +43,9 @@ def _pending(m: Memory) -> bool:
 
 
 def _field(meta: Mapping[str, Any], *names: str) -> str | None:
-    for section in (meta.get("raw_activity"), meta.get("raw_payload"), meta):
+    raw = meta.get("raw_activity")
+    nested = raw.get("payload") if isinstance(raw, Mapping) else None
+    for section in (raw, meta.get("hook"), meta.get("raw_payload"), nested, meta):
         if isinstance(section, Mapping):
             for name in names:
                 value = section.get(name)
@@ -55,8 +57,8 @@ def _field(meta: Mapping[str, Any], *names: str) -> str | None:
 def event_line(m: Memory) -> tuple[str, str | None, str | None, str | None]:
     """(line, event, tool, cwd): `<ts> | <event> | tool=<tool> | cwd=<cwd>`."""
     meta = m.metadata
-    ts = _field(meta, "timestamp", "captured_at") or (m.created_at.isoformat() if m.created_at else "?")
-    event = _field(meta, "event", "event_name", "hook_event_name")
+    ts = _field(meta, "timestamp", "captured_at", "observed_at") or (m.created_at.isoformat() if m.created_at else "?")
+    event = _field(meta, "event_name", "event", "hook_event_name")
     tool = _field(meta, "tool", "tool_name", "toolName")
     cwd = _field(meta, "cwd", "working_directory")
     return f"{ts} | {event or '?'} | tool={tool or '-'} | cwd={cwd or '-'}", event, tool, cwd

@@ -26,12 +26,15 @@ class ActivityMonitor:
     activity_log: list[str] = field(default_factory=list)
     last_deep_dream: str | None = None
     deep_dream_cooldown: int = DEFAULT_COOLDOWN_SECS
+    inactivity_mins: int = 30
 
     @classmethod
-    def load(cls, path: Path, cooldown_secs: int = DEFAULT_COOLDOWN_SECS) -> ActivityMonitor:
+    def load(cls, path: Path, cooldown_secs: int = DEFAULT_COOLDOWN_SECS, inactivity_mins: int = 30
+             ) -> ActivityMonitor:
         data = read_json(path) or {}
         log = [str(x) for x in data.get("activity_log") or [] if from_iso(str(x))]
-        return cls(path, log, data.get("last_deep_dream"), int(data.get("deep_dream_cooldown") or cooldown_secs))
+        return cls(path, log, data.get("last_deep_dream"), int(data.get("deep_dream_cooldown") or cooldown_secs),
+                   inactivity_mins)
 
     def save(self) -> None:
         write_json(self.path, self.to_dict())
@@ -51,7 +54,7 @@ class ActivityMonitor:
 
     def record_activity(self, now: datetime) -> None:
         """Reload from disk first so concurrent hook processes do not clobber each other."""
-        fresh = ActivityMonitor.load(self.path, self.deep_dream_cooldown)
+        fresh = ActivityMonitor.load(self.path, self.deep_dream_cooldown, self.inactivity_mins)
         self.activity_log, self.last_deep_dream = fresh.activity_log, fresh.last_deep_dream
         self.record(now)
         self.save()
@@ -74,7 +77,7 @@ class ActivityMonitor:
         idle = (now - active).total_seconds() / 60 if active else float("inf")
         sleep = self.sleep_hour()
         near_sleep = sleep is not None and min(abs(now.hour - sleep), 24 - abs(now.hour - sleep)) <= 2
-        return idle >= (10 if near_sleep else 30)
+        return idle >= (min(10, self.inactivity_mins) if near_sleep else self.inactivity_mins)
 
     def mark_deep_dream(self, now: datetime) -> None:
         self.last_deep_dream = to_iso(now)

@@ -78,10 +78,10 @@ class SoulCandidate:
 
 def _projects(m: Memory) -> set[str]:
     out = set()
-    for key in ("runtime", "raw_activity"):
+    for key in ("runtime", "raw_activity", "hook"):
         section = m.metadata.get(key)
         if isinstance(section, dict):
-            for name in ("project_name", "cwd"):
+            for name in ("project_name", "project_root", "cwd"):
                 if section.get(name):
                     out.add(str(section[name]))
     return out

@@ -94,9 +94,12 @@ class CognitionWorker:
         svc = self.service
         cfg = svc.settings
         shortest = float(cfg.adaptive_dream_max_interval_secs)
+        threshold = max(1, svc.system.dream_memory_threshold)
         for ns in svc.store.list_namespaces():
             count = svc.store.count(MemoryFilter(agents=(ns.name,)))
-            if count == self._last_counts.get(ns.id):
+            seen = self._last_counts.get(ns.id)
+            # Dream a namespace the first time, then once `dream_memory_threshold` (20) new memories arrived.
+            if seen is not None and count - seen < threshold:
                 continue
             self._last_counts[ns.id] = count
             svc.dream_cycle(ns.name, owner="serve-worker", timeout_secs=cfg.session_end_dream_timeout_secs)

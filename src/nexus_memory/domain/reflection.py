@@ -99,6 +99,7 @@ class Statement:
     numbers: frozenset[str]
     polar: frozenset[str]
     created: float = 0.0
+    negative: bool = False  # a negation word anywhere
 
     @property
     def has_negation(self) -> bool:
@@ -134,7 +135,9 @@ def analyse(key: int, text: str, created: float = 0.0) -> Statement:
             asserted.add(tok)
     # A term negated in one clause and asserted in another ("not tabs; use spaces") is not negated.
     negated -= asserted
-    return Statement(key, frozenset(content), frozenset(negated), frozenset(numbers), frozenset(polar), created)
+    negative = any(tok in NEGATIONS for tok in toks)
+    return Statement(key, frozenset(content), frozenset(negated), frozenset(numbers), frozenset(polar), created,
+                     negative)
 
 
 def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
@@ -195,6 +198,9 @@ def classify(a: Statement, b: Statement, cosine: float | None = None) -> Verdict
     close = (sim >= CONTRADICT_JACCARD or overlap(a.content, b.content) >= 0.5
              or (cosine or 0.0) >= CONTRADICT_COSINE)
     conflict = conflict_reason(a, b) if close else None
+    if conflict is None and cosine is not None and cosine >= REINFORCE_COSINE and a.negative != b.negative:
+        # The same meaning by the vectors, opposite polarity by the words: a paraphrased contradiction.
+        conflict = "polarity"
     if conflict is not None:
         return Verdict(CONTRADICTION, max(sim, cosine or 0.0), conflict)
     if sim >= REINFORCE_JACCARD:

@@ -203,7 +203,7 @@ class CognitionService:
         else:
             self.drain(f"runtime-end-{agent}-{session_key}", agent=agent, timeout_secs=timeout)
         # The nap: only for projects that already have a .nexus folder (we never create one uninvited).
-        if self.system.nap_on_session_end and cwd and time.monotonic() - t0 < timeout:
+        if self.system.enabled and self.system.nap_on_session_end and cwd and time.monotonic() - t0 < timeout:
             root = self._project_root(cwd)
             if root is not None and (root / ".nexus").is_dir():
                 self.refresh_project(root, agent, session_id=session_key)
@@ -314,7 +314,8 @@ class CognitionService:
         if self.data_dir is None:
             return None
         return ActivityMonitor.load(self.data_dir / "activity_monitor.json",
-                                    self.system.deep_dream_cooldown_hours * 3600)
+                                    self.system.deep_dream_cooldown_hours * 3600,
+                                    self.system.deep_dream_inactivity_mins)
 
     def refresh_project(self, root: Path, agent: str, *, session_id: str | None = None) -> RefreshResult:
         """Promote the project's best memories into the hot cache and rewrite .nexus/context.md."""
