@@ -91,7 +91,23 @@ def search_latency(store: SQLiteStore, search: SearchService, qs: list[str]) -> 
         search.search(SearchQuery(text=q, limit=10))
         full.append((time.perf_counter() - t) * 1000)
     return {"fts_p50_ms": pct(raw, 0.5), "fts_p95_ms": pct(raw, 0.95),
-            "service_p50_ms": pct(full, 0.5), "service_p95_ms": pct(full, 0.95)}
+            "service_p50_ms": pct(full, 0.5), "service_p95_ms": pct(full, 0.95),
+            "agreement_at_10": agreement(store, qs[:100])}
+
+
+def agreement(store: SQLiteStore, qs: list[str]) -> float:
+    """Mean share of exact-BM25 top-10 ids that the bounded plan also returns (1.0 = identical sets)."""
+    shares = []
+    for q in qs:
+        bounded = {h.memory_id for h in store.text_search(q, MemoryFilter(), limit=10)}
+        saved, store.fts_budget = store.fts_budget, 10**12
+        try:
+            exact = {h.memory_id for h in store.text_search(q, MemoryFilter(), limit=10)}
+        finally:
+            store.fts_budget = saved
+        if exact:
+            shares.append(len(exact & bounded) / len(exact))
+    return sum(shares) / len(shares) if shares else 1.0
 
 
 def cold_start(runs: int, home: Path) -> dict[str, float]:
@@ -149,7 +165,8 @@ def main() -> int:
             results["sizes"][str(size)] = row  # type: ignore[index]
             print(f"size {size:>7}: bulk store {store_rate:8.0f}/s  service {service_rate:7.0f}/s  "
                   f"FTS p50 {lat['fts_p50_ms']:.2f} ms p95 {lat['fts_p95_ms']:.2f} ms  "
-                  f"search p50 {lat['service_p50_ms']:.2f} ms p95 {lat['service_p95_ms']:.2f} ms", flush=True)
+                  f"search p50 {lat['service_p50_ms']:.2f} ms p95 {lat['service_p95_ms']:.2f} ms  "
+                  f"top-10 agreement with exact BM25 {lat['agreement_at_10']:.2f}", flush=True)
         store.close()
         cold = cold_start(args.runs, Path(tmp) / "cold-home")
     results["cold_start"] = cold

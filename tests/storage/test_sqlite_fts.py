@@ -64,3 +64,11 @@ def test_missing_terms_are_ignored(store: SQLiteStore) -> None:
     m = store.store(mem("present word")).memory
     assert [h.memory_id for h in store.text_search("absent present", MemoryFilter())] == [m.id]
     assert store.text_search("absent", MemoryFilter()) == []
+
+
+def test_common_fill_puts_memories_with_every_term_first(store: SQLiteStore) -> None:
+    store.fts_budget = 8
+    both = store.store(mem("apple and banana together")).memory.id
+    singles = [store.store(mem(f"apple number {i}" if i % 2 else f"banana number {i}")).memory.id for i in range(10)]
+    hits = [h.memory_id for h in store.text_search("apple banana", MemoryFilter(), limit=4)]
+    assert hits == [both, *list(reversed(singles))[:3]]

@@ -12,7 +12,8 @@ about relevance (its IDF is small). So a query is planned term by term:
    these are ranked with exact BM25 over the whole store (`ORDER BY rank`, so FTS5 sorts
    internally and snippets are built only for the rows returned).
 3. If that leaves fewer hits than asked for, the remaining (common) terms fill up the
-   list with their newest matches, scored below every BM25 hit. Only the newest
+   list with their newest matches (memories holding all of them first), scored below
+   every BM25 hit. Only the newest
    `budget` matches of those terms are looked at, so a filter that excludes most of
    them cannot make the query scan the whole index.
 
@@ -100,20 +101,29 @@ def search(
 
 def newest(conn: sqlite3.Connection, terms: list[str], where: str, params: list[Any], *, limit: int,
            budget: int, after: list[TextHit]) -> list[TextHit]:
-    """Fill up with the newest matches of common terms, within their newest `budget` matches."""
+    """Fill up with the newest matches of common terms, within their newest `budget` matches:
+    first memories holding every one of the terms, then those holding any."""
     match = any_of(terms)
     edge = conn.execute(
         "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
         (match, budget - 1),
     ).fetchone()
     seen = {h.memory_id for h in after}
-    rows = conn.execute(
-        f"SELECT f.rowid, {SNIPPET} FROM memories_fts f {_JOIN} "
-        f"WHERE memories_fts MATCH ? AND f.rowid >= ? AND {where} ORDER BY f.rowid DESC LIMIT ?",
-        [match, edge[0] if edge else 0, *params, limit + len(seen)],
-    ).fetchall()
-    extra = [r for r in rows if r[0] not in seen][: limit - len(after)]
-    # Below every BM25 hit, newest first; still positive so "higher is better" holds.
+    found: list[tuple[int, str]] = []
+    tiers = [" AND ".join(quote(t) for t in terms), match] if len(terms) > 1 else [match]
+    for tier in tiers:
+        if len(after) + len(found) >= limit:
+            break
+        rows = conn.execute(
+            f"SELECT f.rowid, {SNIPPET} FROM memories_fts f {_JOIN} "
+            f"WHERE memories_fts MATCH ? AND f.rowid >= ? AND {where} ORDER BY f.rowid DESC LIMIT ?",
+            [tier, edge[0] if edge else 0, *params, limit + len(seen)],
+        ).fetchall()
+        for rowid, snip in rows:
+            if rowid not in seen and len(after) + len(found) < limit:
+                seen.add(rowid)
+                found.append((rowid, snip))
+    # Below every BM25 hit, in tier then recency order; still positive so "higher is better" holds.
     floor = min((h.score for h in after), default=1.0)
-    step = floor / (len(extra) + 1) if floor > 0 else 1e-9
-    return [TextHit(memory_id=r[0], score=step * (len(extra) - i), snippet=r[1]) for i, r in enumerate(extra)]
+    step = floor / (len(found) + 1) if floor > 0 else 1e-9
+    return [TextHit(memory_id=r, score=step * (len(found) - i), snippet=snip) for i, (r, snip) in enumerate(found)]
