@@ -67,8 +67,10 @@ def test_missing_terms_are_ignored(store: SQLiteStore) -> None:
 
 
 def test_common_fill_puts_memories_with_every_term_first(store: SQLiteStore) -> None:
-    store.fts_budget = 8
-    both = store.store(mem("apple and banana together")).memory.id
-    singles = [store.store(mem(f"apple number {i}" if i % 2 else f"banana number {i}")).memory.id for i in range(10)]
+    store.fts_budget = 8  # probing stops at 16 rows: a term in more is common
+    singles = [store.store(mem(f"apple number {i}" if i % 2 else f"banana number {i}")).memory.id for i in range(40)]
+    both = store.store(mem("apple and banana together")).memory.id  # within the newest-8 window
+    singles += [store.store(mem(f"apple again {i}")).memory.id for i in range(3)]
+    assert plan(store.conn, ["apple", "banana"], 8) == ([], ["apple", "banana"])
     hits = [h.memory_id for h in store.text_search("apple banana", MemoryFilter(), limit=4)]
     assert hits == [both, *list(reversed(singles))[:3]]
