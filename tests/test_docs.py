@@ -89,8 +89,7 @@ def test_declared_commands_match_what_modules_register() -> None:
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
         declared = getattr(module, "COMMANDS", None)
-        if declared is None:
-            continue
+        assert declared is not None, f"{name} must declare COMMANDS (else every `nexus` run builds its parsers)"
         parser = argparse.ArgumentParser()
         sub = parser.add_subparsers()
         module.register(sub, argparse.ArgumentParser(add_help=False))

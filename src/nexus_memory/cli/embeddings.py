@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+COMMANDS = ("embeddings",)
+
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     emb = sub.add_parser("embeddings", help="vectors for semantic search: status, backfill, rebuild",

@@ -21,6 +21,9 @@ TOOL_ENV = ("PATH", "CLAUDE_CONFIG_DIR", "GEMINI_CLI_HOME", "GEMINI_CLI_TRUST_WO
             "COPILOT_HOME", "XDG_CONFIG_HOME", "QWEN_CODE_TRUST_WORKSPACE")
 
 
+COMMANDS = ("hooks", "hook")
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     hooks = sub.add_parser("hooks", help="install, inspect or remove the agent tool integrations")
     hsub = hooks.add_subparsers(dest="hooks_command", metavar="ACTION")
