@@ -103,7 +103,9 @@ class WorkingRepresentation:
         def rank(i: Item) -> float:
             # A digest matches most queries because it holds a whole session: half weight.
             sim = (i.similarity or 0.0) * (0.5 if i.memory.level().is_summary else 1.0)
-            return 0.6 * sim + 0.4 * i.score
+            # Belief revision: an overturned statement never outranks on similarity alone.
+            demote = ranking.SUPERSEDED_PENALTY if ranking.is_superseded(i.memory) else 0.0
+            return 0.6 * sim + 0.4 * i.score - demote
 
         matched = [i for i in self.items() if (i.similarity or 0.0) > 0.0]
         return sorted(matched, key=lambda i: (-rank(i), i.memory.id))
