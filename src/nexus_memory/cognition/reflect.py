@@ -124,6 +124,11 @@ class _Pending:
         return [(mid, cog.merge_into(self.mems[mid].metadata)) for mid, cog in self.cogs.items()]
 
 
+def _in_session(m: Memory, session_key: str) -> bool:
+    cog = m.cognitive
+    return m.session_key == session_key or bool(cog and session_key in cog.session_keys)
+
+
 def _age_key(m: Memory) -> tuple[float, int]:
     return (m.created_at.timestamp() if m.created_at else 0.0, m.id)
 
@@ -167,15 +172,20 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
                   for i, m in enumerate(mems)]
     cosines: dict[tuple[int, int], float] = {}
     if deps.vectors is not None:
-        # Embedding is the expensive part: only the newest candidates get vectors (text rules cover the rest).
-        vecs = deps.vectors(mems[:MAX_EMBEDDED])
+        # Embedding is the expensive part: only the newest candidates get vectors (text rules cover the
+        # rest); a session-scoped pass embeds the session's memories and the newest few others.
+        chosen = mems[:MAX_EMBEDDED]
+        if session_key:
+            own = [m for m in mems if _in_session(m, session_key)]
+            others = [m for m in mems if not _in_session(m, session_key)][:64]
+            chosen = (own + others)[:MAX_EMBEDDED]
+        vecs = deps.vectors(chosen)
         cosines = embedding_pairs(mems, vecs)
         result.used_embeddings = bool(vecs)
     plan = rules.plan_reflection(statements, cosines)
     result.pairs_compared = plan.pairs_compared
     if session_key:
-        focus = {i for i, m in enumerate(mems) if m.session_key == session_key
-                 or session_key in ((m.cognitive.session_keys if m.cognitive else []) or [])}
+        focus = {i for i, m in enumerate(mems) if _in_session(m, session_key)}
 
         def keep(f: rules.PairFinding) -> bool:
             return f.left in focus or f.right in focus
