@@ -43,3 +43,20 @@ def test_redact_value_walks_json() -> None:
     assert out["nested"][0] == f"password={REDACTED}"
     assert out["nested"][1] == (REDACTED,)
     assert out["n"] == 3 and out["ok"] is None and "api_key" in out
+
+
+def test_fast_path_never_skips_a_secret() -> None:
+    """The literal pre-check must hold for everything a pattern would change."""
+    import random
+
+    from nexus_memory.domain import redaction
+
+    rng = random.Random(5)
+    pieces = [t for t, _ in SECRET_CASES] + ["plain words", "more text here", "12345", "a=b", " ", "\n",
+                                             "Token", "PASSWORD=abcdefgh", "x://u:p@h", "KEY: value123"]
+    for _ in range(2000):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+        assert redaction.redact_text(text) == redaction._redact_all(text)
+    for text, expected in SECRET_CASES:
+        assert redaction._MAY_HOLD_SECRET.search(text), text
+        assert redaction.redact_text(text) == expected
