@@ -203,3 +203,27 @@ def test_without_an_embedder_hybrid_falls_back_to_bm25_with_a_note(tmp_path: Pat
             vectors.backfill()
     finally:
         store.close()
+
+
+class LoadEverything(SearchService):
+    """The reference behaviour: load every candidate before ranking."""
+
+    def _load_contenders(self, scored, limit, include_raw):  # type: ignore[no-untyped-def]
+        return {m.id: m for m in self.db.get_many(list(scored))}
+
+
+def test_loading_only_contenders_ranks_exactly_like_loading_everything(stack: Stack) -> None:
+    reqs = [StoreRequest(content=f"deploy note {i}: the {['api', 'db', 'cache', 'queue'][i % 4]} deploy "
+                                 f"{'failed' if i % 3 else 'worked'} on host {i}", confidence=(i % 10) / 10,
+                         labels=["raw-activity"] if i % 7 == 0 else [])
+            for i in range(60)]
+    stack.memories.store_many(reqs)
+    stack.vectors.backfill()
+    reference = LoadEverything(stack.store, stack.vectors)
+    for query in ("deploy failed on the db host", "cache deploy worked", "queue"):
+        for flt in (MemoryFilter(), MemoryFilter(include_raw=True)):
+            for limit in (1, 3, 10):
+                got = stack.search.run(SearchQuery(query, filter=flt, limit=limit)).hits
+                want = reference.run(SearchQuery(query, filter=flt, limit=limit)).hits
+                assert [(h.memory.id, round(h.score, 9)) for h in got] == \
+                       [(h.memory.id, round(h.score, 9)) for h in want]

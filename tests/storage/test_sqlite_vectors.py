@@ -62,3 +62,13 @@ def test_upsert_records_the_model_on_the_memory(store: SQLiteStore) -> None:
 def test_vectors_of_a_missing_memory_are_skipped(store: SQLiteStore) -> None:
     assert store.upsert_vectors(M1, [(12345, "content", [1, 0])]) == 0
     assert store.vector_counts() == {}
+
+
+def test_numpy_vectors_take_the_fast_path_with_the_same_result(store: SQLiteStore) -> None:
+    import numpy as np
+
+    a = store.store(NewMemory(agent="x", content="a")).memory.id
+    b = store.store(NewMemory(agent="x", content="b")).memory.id
+    store.upsert_vectors(M1, [(a, "content", np.asarray([3.0, 4.0], dtype=np.float32)), (b, "content", [3.0, 4.0])])
+    assert store.get_vectors(a, M1) == store.get_vectors(b, M1)
+    assert store.get_vectors(a, M1)["content"] == pytest.approx([0.6, 0.8])

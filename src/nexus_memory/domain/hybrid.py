@@ -167,6 +167,11 @@ def decay_penalty(memory: Memory, now: datetime, config: RankingConfig) -> float
     return round(upstream / _UPSTREAM_DECAY_MAX * config.decay_max_penalty, 6)
 
 
+def max_prior_gain(config: RankingConfig) -> float:
+    """The most the priors can raise a relevance (prior = 1, no penalty)."""
+    return config.prior_weight * 0.5
+
+
 def final_score(parts: Mapping[str, float], config: RankingConfig) -> float:
     """relevance + prior_weight * (prior - 0.5) - penalty, clamped at -1."""
     score = parts["relevance"] + config.prior_weight * (parts.get("prior", 0.5) - 0.5) - parts.get("penalty", 0.0)

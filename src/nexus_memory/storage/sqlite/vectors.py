@@ -40,6 +40,8 @@ MAX_OVERFETCH_ROWS = 4096
 
 def pack_vector(vector: Sequence[float]) -> tuple[bytes, int]:
     """L2-normalised little-endian float32 bytes and the dimension."""
+    if type(vector).__module__ == "numpy":  # already loaded by the caller: the fast path
+        return _pack_numpy(vector)
     values = [float(x) for x in vector]
     if not values:
         raise InvalidInput("an embedding vector is empty", hint="check the embedding model's output")
@@ -50,6 +52,18 @@ def pack_vector(vector: Sequence[float]) -> tuple[bytes, int]:
     if buf.itemsize != 4:  # pragma: no cover - every platform we support has 4-byte floats
         raise NotAvailable("this platform's float is not 32-bit", hint="use the PostgreSQL backend")
     return buf.tobytes(), len(values)
+
+
+def _pack_numpy(vector: Any) -> tuple[bytes, int]:
+    import numpy as np
+
+    arr = np.asarray(vector, dtype=np.float64).ravel()
+    norm = float(np.sqrt(arr @ arr)) if arr.size else 0.0
+    if not arr.size:
+        raise InvalidInput("an embedding vector is empty", hint="check the embedding model's output")
+    if not math.isfinite(norm) or norm == 0.0:
+        raise InvalidInput("an embedding vector has zero or non-finite length", hint="check the embedding model")
+    return (arr / norm).astype("<f4").tobytes(), int(arr.size)
 
 
 def unpack_vector(blob: bytes) -> list[float]:
@@ -69,6 +83,21 @@ class _Matrix:
     n: int
     max_rowid: int
     deletions: int
+    #: memory ids sorted, with their row numbers; rebuilt lazily after appends.
+    _by_id: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def rows_for(self, wanted: Sequence[int]) -> np.ndarray:
+        """Row numbers holding vectors of the `wanted` memory ids (binary search, no full scan)."""
+        import numpy as np
+
+        if self._by_id is None or self._by_id[0] != self.n:
+            order = np.argsort(self.memory_ids[: self.n], kind="stable")
+            self._by_id = (self.n, self.memory_ids[: self.n][order], order)
+        _, keys, order = self._by_id
+        w = np.unique(np.asarray(list(wanted), dtype=np.int64))
+        lo, hi = np.searchsorted(keys, w, "left"), np.searchsorted(keys, w, "right")
+        spans = [order[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
+        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
 
     def append(self, memory_ids: list[int], namespace_ids: list[int], blobs: list[bytes]) -> None:
         import numpy as np
@@ -238,6 +267,8 @@ class SQLiteVectorsMixin:
             return []
         q = q / norm
         data, ids, n = matrix.data, matrix.memory_ids, matrix.n
+        if flt.ids is not None:
+            return self._search_ids(matrix, q, flt, limit)
         mask = self._prefilter_mask(flt, ids[:n], matrix.namespace_ids[:n])
         scores = data[:n] @ q
         if mask is not None:
@@ -266,13 +297,25 @@ class SQLiteVectorsMixin:
         ranked = _best_per_memory(scores, ids, min(valid, max(limit * OVERFETCH, 32)))
         return ranked[:limit]
 
+    def _search_ids(self, matrix: _Matrix, q: np.ndarray, flt: MemoryFilter, limit: int) -> list[tuple[int, float]]:
+        """Only the given ids (hybrid search completing scores): score just their rows."""
+        rows = matrix.rows_for(flt.ids or ())
+        if rows.shape[0] == 0:
+            return []
+        scores = matrix.data[rows] @ q
+        best: dict[int, float] = {}
+        for mid, s in zip(matrix.memory_ids[rows].tolist(), scores.tolist(), strict=True):
+            if s > best.get(mid, -math.inf):
+                best[mid] = s
+        passing = self._ids_passing(list(best), flt)
+        ranked = sorted(((m, s) for m, s in best.items() if m in passing), key=lambda t: (-t[1], t[0]))
+        return ranked[:limit]
+
     def _prefilter_mask(self, flt: MemoryFilter, ids: np.ndarray, namespaces: np.ndarray) -> np.ndarray | None:
-        """Cheap masks from what the cache knows (ids, namespaces); SQL checks the rest."""
+        """Cheap masks from what the cache knows (namespaces); SQL checks the rest."""
         import numpy as np
 
         mask = None
-        if flt.ids is not None:
-            mask = np.isin(ids, np.asarray(list(flt.ids), dtype=np.int64))
         if flt.agents is not None:
             with self._errors():
                 marks = ",".join("?" * len(flt.agents)) or "NULL"
