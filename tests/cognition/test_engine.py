@@ -97,3 +97,24 @@ def test_several_processes_drain_each_job_once(app: App, tmp_path: Path) -> None
     ns = app.cognition.namespace("claude-code")
     for key in sessions:
         assert len([d for d in app.store.list_digests(ns.id, key) if d.digest_kind == "short"]) == 1
+
+
+def test_shutdown_schedule_follows_the_session_signals(app: App) -> None:
+    from nexus_memory.cognition.dream import DreamScheduleAction
+    from nexus_memory.domain.enums import RuntimeShutdownReason
+
+    cog = app.cognition
+    assert cog.shutdown_schedule("claude-code", "empty", RuntimeShutdownReason.SESSION_ENDED) is (
+        DreamScheduleAction.SKIP)
+    put(app, "We pin Node 20", session="idle-1")
+    assert cog.shutdown_schedule("claude-code", "idle-1", RuntimeShutdownReason.IDLE_TIMEOUT) is (
+        DreamScheduleAction.DELAYED_ENQUEUE)
+    assert cog.shutdown_schedule("claude-code", "idle-1", RuntimeShutdownReason.SESSION_ENDED) is (
+        DreamScheduleAction.IMMEDIATE_BOUNDED)
+    # An idle timeout queues the dream for later instead of running it now.
+    cog.on_runtime_shutdown("claude-code", "idle-1", None, RuntimeShutdownReason.IDLE_TIMEOUT)
+    assert cog.latest_digests("claude-code", "idle-1")["short"] is None
+    assert sorted(j.job_type for j in cog.jobs(status="pending")) == ["digest_session", "reflect_perspective"]
+    raw_event(app, 1, session="raw-only")
+    assert cog.shutdown_schedule("claude-code", "raw-only", RuntimeShutdownReason.MANUAL) is (
+        DreamScheduleAction.DIGEST_ONLY)

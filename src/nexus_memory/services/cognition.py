@@ -17,6 +17,7 @@ from nexus_memory.cognition.decay import prune_archived_raw
 from nexus_memory.cognition.derive import derive_memory
 from nexus_memory.cognition.digest import digest_session
 from nexus_memory.cognition.distill import distill_session
+from nexus_memory.cognition.dream import DreamScheduleAction, DreamSignals, choose_dream_schedule
 from nexus_memory.cognition.jobs import DrainResult, JobEngine
 from nexus_memory.cognition.monitor import ActivityMonitor
 from nexus_memory.cognition.reflect import reflect
@@ -197,16 +198,40 @@ class CognitionService:
                             reason: RuntimeShutdownReason) -> None:
         timeout = self.settings.session_end_dream_timeout_secs
         t0 = time.monotonic()
-        if self.settings.dream_on_session_end:
-            self.dream_cycle(agent, session_key, reason="session_end_dream", timeout_secs=timeout,
-                             owner=f"runtime-end-{agent}-{session_key}")
-        else:
-            self.drain(f"runtime-end-{agent}-{session_key}", agent=agent, timeout_secs=timeout)
+        owner = f"runtime-end-{agent}-{session_key}"
+        action = self.shutdown_schedule(agent, session_key, reason)
+        if action is DreamScheduleAction.IMMEDIATE_BOUNDED:
+            self.dream_cycle(agent, session_key, reason="session_end_dream", timeout_secs=timeout, owner=owner)
+        elif action is DreamScheduleAction.DIGEST_ONLY:
+            self.enqueue(agent, JobType.DIGEST_SESSION, {"session_key": session_key, "reason": "session_end"})
+            self.drain(owner, agent=agent, timeout_secs=timeout)
+        elif action is DreamScheduleAction.DELAYED_ENQUEUE:
+            # Left for the next drain (a later session start, `nexus dream run`, or the serve worker).
+            ns = self.namespace(agent)
+            self.store.enqueue_job(ns.id, JobType.REFLECT_PERSPECTIVE.value,
+                                   {"session_key": session_key, "reason": f"{reason.value}_dream"},
+                                   perspective=PerspectiveKey(ns.name, ns.name, session_key).to_dict())
+            self.store.enqueue_job(ns.id, JobType.DIGEST_SESSION.value,
+                                   {"session_key": session_key, "reason": "session_end"}, priority=110)
         # The nap: only for projects that already have a .nexus folder (we never create one uninvited).
         if self.system.enabled and self.system.nap_on_session_end and cwd and time.monotonic() - t0 < timeout:
             root = self._project_root(cwd)
             if root is not None and (root / ".nexus").is_dir():
                 self.refresh_project(root, agent, session_id=session_key)
+
+    def shutdown_schedule(self, agent: str, session_key: str, reason: RuntimeShutdownReason) -> DreamScheduleAction:
+        """Upstream's adaptive schedule at shutdown, from the session's signals (reference 5.11)."""
+        if not self.settings.dream_on_session_end:
+            return DreamScheduleAction.DELAYED_ENQUEUE
+        if not self.settings.adaptive_dream_enabled:
+            return DreamScheduleAction.IMMEDIATE_BOUNDED
+        ns = self.namespace(agent)
+        mems = self.store.list_memories(MemoryFilter(agents=(ns.name,), session_key=session_key, include_raw=True),
+                                        limit=512)
+        mems = [m for m in mems if "runtime" not in m.labels]
+        has_digest = self.store.latest_digest(ns.id, "short", session_key) is not None
+        reason_key = "session_end" if reason is RuntimeShutdownReason.SESSION_ENDED else reason.value
+        return choose_dream_schedule(DreamSignals.from_memories(mems, has_digest), reason_key)
 
     # direct stage calls -----------------------------------------------------------
     def reflect(self, agent: str, session_key: str | None = None, *, limit: int = 1000) -> dict[str, Any]:
