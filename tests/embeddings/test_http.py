@@ -140,3 +140,28 @@ def test_app_uses_the_http_backend_for_store_and_search(server: EmbeddingsServer
         assert server.requests[0]["auth"] == "Bearer sk-loop"
     finally:
         app.close()
+
+
+def test_hybrid_falls_back_to_bm25_when_the_endpoint_goes_down(server: EmbeddingsServer,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus_memory.app import build_app
+    from nexus_memory.config import load_settings
+    from nexus_memory.domain.enums import SearchMode
+    from nexus_memory.services.memories import StoreRequest
+    from nexus_memory.services.search import SearchQuery
+
+    monkeypatch.setenv("NEXUS_EMBEDDING_BACKEND", "http")
+    monkeypatch.setenv("NEXUS_EMBEDDING_BASE_URL", server.base_url)
+    monkeypatch.setenv("NEXUS_EMBEDDING_MODEL", "loopback-embed")
+    monkeypatch.setenv("NEXUS_EMBEDDING_TIMEOUT_SECS", "2")
+    app = build_app(load_settings())
+    try:
+        app.memories.store(StoreRequest(content="deploys happen on tuesdays"))
+        server.fail_with = 503
+        outcome = app.search.run(SearchQuery("deploys"))
+        assert outcome.mode is SearchMode.BM25 and "HTTP 503" in (outcome.note or "")
+        assert [h.memory.content for h in outcome.hits] == ["deploys happen on tuesdays"]
+        posts = len(server.requests)
+        assert posts == 2  # the store's embedding and one query attempt, not a retry per stage
+    finally:
+        app.close()

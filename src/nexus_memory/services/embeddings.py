@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -66,6 +67,7 @@ class EmbeddingService:
         self.store_errors = 0
         self.last_error: str | None = None
         self._queries: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     # availability ---------------------------------------------------------------
     @property
@@ -94,19 +96,22 @@ class EmbeddingService:
     # search (the VectorSearcher protocol) ---------------------------------------
     def embed_query(self, text: str) -> list[float]:
         embedder, _ = self._require()
-        cached = self._queries.get(text)
-        if cached is not None:
-            self._queries.move_to_end(text)
-            return cached
+        with self._lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
         vector = embedder.embed([text])[0]
-        self._queries[text] = vector
-        if len(self._queries) > QUERY_CACHE_SIZE:
-            self._queries.popitem(last=False)
+        with self._lock:
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
         return vector
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (benchmarks time the query embedding too)."""
-        self._queries.clear()
+        with self._lock:
+            self._queries.clear()
 
     def search(self, text: str, flt: MemoryFilter, limit: int) -> list[tuple[int, float]]:
         embedder, index = self._require()

@@ -18,6 +18,7 @@ so in `SearchOutcome.note`.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -91,6 +92,10 @@ class VectorSearcher(Protocol):
         """(memory id, cosine similarity) best first."""
         ...
 
+    def embed_query(self, text: str) -> list[float]:
+        """Embed (and cache) the query, so `search` with the same text does not embed again."""
+        ...
+
 
 class SearchService:
     def __init__(self, store: MemoryStore, vectors: VectorSearcher | None = None, *,
@@ -99,6 +104,7 @@ class SearchService:
         self.vectors = vectors
         self.config = config or RankingConfig()
         self.clock = clock
+        self._pool: ThreadPoolExecutor | None = None
 
     def default_mode(self) -> SearchMode:
         """Hybrid when an embedder is usable, else bm25."""
@@ -139,10 +145,14 @@ class SearchService:
             dense = ranking.drop_weak(dict(self._dense(text, flt, n)), {}, self.config.min_cosine)
             scored = ranking.single(dense, "vector")
         else:
+            # Embed the query while FTS5 runs: both release the GIL.
+            assert self.vectors is not None
+            pending = self._embedding_pool().submit(self.vectors.embed_query, text)
             bm25 = self._bm25(text, flt, n, snippets)
             try:
+                pending.result()
                 dense = dict(self._dense(text, flt, n))
-            except NotAvailable as exc:
+            except NexusError as exc:
                 log.warning("vector search failed, using bm25 only: %s", exc.one_line())
                 mode, note, model = SearchMode.BM25, f"searched with bm25 only: {exc.message}", None
                 scored = ranking.single(bm25, "bm25")
@@ -176,6 +186,11 @@ class SearchService:
                 parts = {**scored[m.id], **ranking.priors(m, now, include_raw=include_raw, config=self.config)}
                 finals.append(ranking.final_score(parts, self.config))
         return memories
+
+    def _embedding_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexus-query-embed")
+        return self._pool
 
     def _bm25(self, text: str, flt: MemoryFilter, n: int, snippets: dict[int, str | None]) -> dict[int, float]:
         out: dict[int, float] = {}
