@@ -75,11 +75,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     common.add_argument("--db", metavar="PATH", help="SQLite database file (default: NEXUS_DATABASE_PATH or the data dir)")
     common.add_argument("--database-url", metavar="URL", help="PostgreSQL URL (default: NEXUS_DATABASE_URL)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    modules = [importlib.import_module(name) for name in COMMAND_MODULES]
-    owners = [m for m in modules if command is not None and command in getattr(m, "COMMANDS", ())]
-    for module in owners or modules:
+    for module in _modules_for(command):
         module.register(subparsers, common)
     return parser
+
+
+def _modules_for(command: str | None) -> list[Any]:
+    """The one module declaring `command` (importing no module after it), else all of them."""
+    loaded = []
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        if command is not None and command in getattr(module, "COMMANDS", ()):
+            return [module]
+        loaded.append(module)
+    return loaded
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,5 +128,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The `nexus` console script: `main`, then a quick exit.
+
+    Tearing the interpreter down (freeing every module) costs a short command like
+    `nexus store` about a fifth of its wall time. The guarantees that matter are kept:
+    atexit handlers run and output is flushed; with other threads still running the exit
+    is the normal one, so none is cut off. Work is never left to finalizers: every command
+    closes what it opened before returning.
+    """
+    code = main()
+    import threading
+
+    if threading.active_count() > 1:
+        raise SystemExit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    run()
