@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from nexus_memory.app import App
 from nexus_memory.domain.enums import CognitiveLevel, EvidenceRole, JobType, RelationType
 from nexus_memory.domain.models import MemoryFilter
@@ -71,6 +73,11 @@ def test_digest_rollover_and_one_current_pair_per_session(app: App) -> None:
 
 
 def test_digest_without_material_is_skipped(app: App) -> None:
+    from nexus_memory.errors import NotFound
+
+    with pytest.raises(NotFound, match="no memories for agent 'claude-code'"):
+        app.cognition.digest("claude-code", "nobody")  # reads never create an agent
+    put(app, "something in another session", session="other")
     r = app.cognition.digest("claude-code", "nobody")
     assert r["status"] == "skipped" and "no non-raw memories" in r["reason"]
 

@@ -81,3 +81,27 @@ def test_stats_and_llm_commands_say_when_budget_is_spent(nexus_home: Path, tmp_p
     assert none.returncode == 1 and "no LLM provider is configured" in none.stderr
     bad = run_nexus("stats", env={"NEXUS_LLM_PROVIDER": "openai"})
     assert bad.returncode == 0 and "misconfigured" in bad.stdout
+
+
+def test_distill_and_soul_use_the_llm_when_it_answers(llm_app: tuple[App, Script]) -> None:
+    app, script = llm_app
+    for i in range(8):
+        raw_event(app, i, session="s-d")
+    script.add(openai_ok('{"summary": "Listed the repo and ran tests.", "category": "context", '
+                         '"labels": ["ci"], "tools_used": ["Bash"], "decisions_made": ["keep CI green"]}'))
+    r = app.cognition.distill("claude-code", "s-d")
+    assert r["used_llm"]
+    summary = app.store.get(r["summary_id"])
+    assert summary is not None and summary.content == "Listed the repo and ran tests."
+    assert summary.category.value == "context"
+    assert summary.metadata["distillation_summary"]["decisions_made"] == ["keep CI green"]
+    from nexus_memory.domain.enums import MemoryCategory
+
+    put(app, "I prefer small commits in /home/me/private", category=MemoryCategory.PREFERENCES)
+    script.add(openai_ok('{"normalized": [{"content": "Prefers small commits", "category": "IdentityPreference", '
+                         '"confidence": 0.9, "observation_count": 2}, {"content": "weak", "confidence": 0.3}], '
+                         '"discarded_count": 1}'))
+    soul = app.cognition.rebuild_soul()
+    assert soul["written"] and soul["used_llm"]
+    text = app.cognition.soul()["content"]
+    assert "- Prefers small commits" in text and "weak" not in text

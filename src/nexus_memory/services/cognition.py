@@ -133,7 +133,7 @@ class CognitionService:
 
     def drain(self, owner: str, *, agent: str | None = None, timeout_secs: float | None = None,
               rounds: int = 3) -> DrainResult:
-        ns_id = self.namespace(agent).id if agent else None
+        ns_id = self.namespace(agent, create=False).id if agent else None
         deadline = time.monotonic() + timeout_secs if timeout_secs else None
         result = self.engine.drain(owner, namespace_id=ns_id, rounds=rounds, deadline=deadline)
         self.engine.prune()
@@ -164,7 +164,7 @@ class CognitionService:
                     timeout_secs: float | None = None, owner: str | None = None) -> dict[str, Any]:
         """Enqueue reflect (perspective or namespace) and, for a session, a forced digest; then drain."""
         t0 = time.perf_counter()
-        ns = self.namespace(agent)
+        ns = self.namespace(agent, create=False)
         if session_key:
             p = PerspectiveKey(ns.name, ns.name, session_key)
             self.store.enqueue_job(ns.id, JobType.REFLECT_PERSPECTIVE.value,
@@ -235,7 +235,7 @@ class CognitionService:
 
     # direct stage calls -----------------------------------------------------------
     def reflect(self, agent: str, session_key: str | None = None, *, limit: int = 1000) -> dict[str, Any]:
-        return reflect(self.deps, self.namespace(agent), session_key=session_key, limit=limit).to_dict()
+        return reflect(self.deps, self.namespace(agent, create=False), session_key=session_key, limit=limit).to_dict()
 
     def derive(self, memory_id: int, *, force: bool = False,
                perspective: PerspectiveKey | None = None) -> dict[str, Any]:
@@ -244,10 +244,10 @@ class CognitionService:
         return derive_memory(self.deps, ns, memory_id, force=force, perspective=perspective).to_dict()
 
     def distill(self, agent: str, session_key: str, *, force: bool = False) -> dict[str, Any]:
-        return distill_session(self.deps, self.namespace(agent), session_key, force=force).to_dict()
+        return distill_session(self.deps, self.namespace(agent, create=False), session_key, force=force).to_dict()
 
     def digest(self, agent: str, session_key: str, *, rebuild: bool = False) -> dict[str, Any]:
-        return digest_session(self.deps, self.namespace(agent), session_key, force=True,
+        return digest_session(self.deps, self.namespace(agent, create=False), session_key, force=True,
                               reason="manual_rebuild" if rebuild else "manual_digest").to_dict()
 
     def latest_digests(self, agent: str, session_key: str | None = None) -> dict[str, Any]:
@@ -291,7 +291,7 @@ class CognitionService:
                   include_semantic: bool = True, include_derived: bool = True,
                   include_contradictions: bool = True, cross_agents: Sequence[str] = ()) -> WorkingRepresentation:
         """Build the working representation; every kept item says why, every dropped one why not."""
-        ns = self.namespace(agent)
+        ns = self.namespace(agent, create=False)
         m = max_items if max_items is not None else self.settings.representation_max_items
         if not 1 <= m <= 100:
             raise InvalidInput(f"max_items {m} is out of range", hint="use 1 to 100 (default 24)")
