@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,21 +58,23 @@ def pct(values: list[float], q: float) -> float:
 
 
 def fill(store: SQLiteStore, service: MemoryService, start: int, stop: int, batch: int, corpus: Corpus,
-         via_service_share: float) -> tuple[float, float, int, int]:
-    """Store memories [start, stop): most via the store, a share via the service. Returns rates."""
+         via_service_share: float) -> tuple[float, float, int, int, float]:
+    """Store memories [start, stop): most via the store, a share via the service.
+    Returns (store rate, service rate, counts, store rate by CPU time)."""
     n_service = int((stop - start) * via_service_share)
     store_items = [new_memory(corpus, i) for i in range(start, stop - n_service)]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for b in range(0, len(store_items), batch):
         store.store_many(store_items[b : b + batch])
-    store_secs = time.perf_counter() - t
+    store_secs, store_cpu = time.perf_counter() - t, time.process_time() - cpu
     reqs = [request(corpus, i) for i in range(stop - n_service, stop)]
     t = time.perf_counter()
     for b in range(0, len(reqs), batch):
         service.store_many(reqs[b : b + batch])
     service_secs = time.perf_counter() - t
     return (len(store_items) / store_secs if store_secs else 0.0,
-            len(reqs) / service_secs if service_secs else 0.0, len(store_items), len(reqs))
+            len(reqs) / service_secs if service_secs else 0.0, len(store_items), len(reqs),
+            len(store_items) / store_cpu if store_cpu else 0.0)
 
 
 def queries(corpus: Corpus, n: int) -> list[str]:
@@ -82,15 +85,18 @@ def search_latency(store: SQLiteStore, search: SearchService, qs: list[str]) -> 
     for q in qs[:20]:  # warm the page cache
         store.text_search(q, MemoryFilter(), limit=10)
     raw: list[float] = []
+    raw_cpu: list[float] = []
     full: list[float] = []
     for q in qs:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         store.text_search(q, MemoryFilter(), limit=10)
         raw.append((time.perf_counter() - t) * 1000)
+        raw_cpu.append((time.thread_time() - cpu) * 1000)
         t = time.perf_counter()
         search.search(SearchQuery(text=q, limit=10))
         full.append((time.perf_counter() - t) * 1000)
     return {"fts_p50_ms": pct(raw, 0.5), "fts_p95_ms": pct(raw, 0.95),
+            "fts_cpu_p50_ms": pct(raw_cpu, 0.5), "fts_cpu_p95_ms": pct(raw_cpu, 0.95),
             "service_p50_ms": pct(full, 0.5), "service_p95_ms": pct(full, 0.95),
             "agreement_at_10": agreement(store, qs[:100])}
 
@@ -121,16 +127,24 @@ def cold_start(runs: int, home: Path) -> dict[str, float]:
     subprocess.run([nexus, "init"], env=env, check=True, capture_output=True)
     base: list[float] = []
     cold: list[float] = []
-    for i in range(runs):
+    base_cpu: list[float] = []
+    cold_cpu: list[float] = []
+
+    def timed(cmd: list[str], wall: list[float], cpu: list[float]) -> None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        base.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        subprocess.run([nexus, "store", "--agent", "bench", "--content", f"cold start run {i}"], env=env,
-                       check=True, capture_output=True)
-        cold.append(time.perf_counter() - t)
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        wall.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+
+    for i in range(runs):  # interleaved, so both see the same machine
+        timed([sys.executable, "-c", "pass"], base, base_cpu)
+        timed([nexus, "store", "--agent", "bench", "--content", f"cold start run {i}"], cold, cold_cpu)
     b, c = statistics.median(base), statistics.median(cold)
-    return {"python_pass_ms": b * 1000, "nexus_store_ms": c * 1000, "ratio": c / b}
+    bc, cc = statistics.median(base_cpu), statistics.median(cold_cpu)
+    return {"python_pass_ms": b * 1000, "nexus_store_ms": c * 1000, "ratio": c / b,
+            "python_pass_cpu_ms": bc * 1000, "nexus_store_cpu_ms": cc * 1000, "cpu_ratio": cc / bc if bc else 0.0}
 
 
 def main() -> int:
@@ -156,22 +170,27 @@ def main() -> int:
         search = SearchService(store)
         done = 0
         for size in sizes:
-            store_rate, service_rate, n_store, n_service = fill(store, service, done, size, args.batch, corpus,
+            store_rate, service_rate, n_store, n_service, store_cpu_rate = fill(store, service, done, size, args.batch, corpus,
                                                                 args.service_share)
             done = size
             lat = search_latency(store, search, queries(corpus, args.queries))
-            row = {"store_rate_per_s": store_rate, "service_rate_per_s": service_rate, "stored_via_store": n_store,
+            row = {"store_rate_per_s": store_rate, "store_rate_per_cpu_s": store_cpu_rate,
+                   "service_rate_per_s": service_rate, "stored_via_store": n_store,
                    "stored_via_service": n_service, "count": store.count(MemoryFilter()), **lat}
             results["sizes"][str(size)] = row  # type: ignore[index]
-            print(f"size {size:>7}: bulk store {store_rate:8.0f}/s  service {service_rate:7.0f}/s  "
-                  f"FTS p50 {lat['fts_p50_ms']:.2f} ms p95 {lat['fts_p95_ms']:.2f} ms  "
+            print(f"size {size:>7}: bulk store {store_rate:6.0f}/s ({store_cpu_rate:.0f}/CPU-s)  "
+                  f"service {service_rate:6.0f}/s  "
+                  f"FTS p50 {lat['fts_p50_ms']:.2f} ms p95 {lat['fts_p95_ms']:.2f} ms "
+                  f"(CPU p50 {lat['fts_cpu_p50_ms']:.2f} p95 {lat['fts_cpu_p95_ms']:.2f})  "
                   f"search p50 {lat['service_p50_ms']:.2f} ms p95 {lat['service_p95_ms']:.2f} ms  "
                   f"top-10 agreement with exact BM25 {lat['agreement_at_10']:.2f}", flush=True)
         store.close()
         cold = cold_start(args.runs, Path(tmp) / "cold-home")
     results["cold_start"] = cold
     print(f"cold: python -c pass {cold['python_pass_ms']:.1f} ms, nexus store {cold['nexus_store_ms']:.1f} ms, "
-          f"ratio {cold['ratio']:.2f}x (median of {args.runs})")
+          f"ratio {cold['ratio']:.2f}x; CPU time {cold['python_pass_cpu_ms']:.1f} vs {cold['nexus_store_cpu_ms']:.1f} ms, "
+          f"ratio {cold['cpu_ratio']:.2f}x (median of {args.runs})")
+    results["load_average"] = os.getloadavg()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
