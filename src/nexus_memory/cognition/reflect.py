@@ -31,6 +31,7 @@ from nexus_memory.domain.models import (
     MemoryFilter,
     MemoryPatch,
     MemoryRelation,
+    NewMemory,
     PerspectiveKey,
 )
 from nexus_memory.domain.ranking import RESOLUTION_PREFERRED, RESOLUTION_SUPERSEDED
@@ -205,6 +206,7 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
     supersede_rows: list[Evidence] = []
     fresh = [f for f in _newest_contradictor(plan.contradictions, mems)
              if frozenset((mems[f.left].id, mems[f.right].id)) not in covered]
+    drafts: list[tuple[NewMemory, Memory, Memory, rules.PairFinding]] = []
     for f in fresh[:MAX_NEW_PER_KIND]:
         a, b = mems[f.left], mems[f.right]
         covered.add(frozenset((a.id, b.id)))
@@ -216,10 +218,16 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
         extra = {"contradiction_source_ids": [older.id, newer.id],
                  "belief_revision": {"preferred": newer.id, "superseded": older.id, "reason": f.verdict.reason,
                                      "similarity": round(f.verdict.similarity, 3)}}
-        new = new_memory(ns.name, content, cog, category=MemoryCategory.FACTS, lane=MemoryLaneType.METAMEMORY,
-                         labels=["reflection", "contradiction", "auto"], extra=extra)
-        mid = store.store_with_lineage(new, [older.id, newer.id], EvidenceRole.CONTRADICTS.value).memory.id
+        drafts.append((new_memory(ns.name, content, cog, category=MemoryCategory.FACTS,
+                                  lane=MemoryLaneType.METAMEMORY, labels=["reflection", "contradiction", "auto"],
+                                  extra=extra), older, newer, f))
+    # One transaction for the contradiction memories and one for all their evidence rows.
+    outcomes = store.store_many([d[0] for d in drafts]) if drafts else []
+    for (_, older, newer, f), outcome in zip(drafts, outcomes, strict=True):
+        mid = outcome.memory.id
         result.contradictions.append(mid)
+        supersede_rows += [Evidence(mid, older.id, EvidenceRole.CONTRADICTS.value),
+                           Evidence(mid, newer.id, EvidenceRole.CONTRADICTS.value)]
         for m in (older, newer):
             pending.cog(m.id).times_contradicted += 1
         if cfg.contradiction_belief_revision_enabled:
@@ -282,6 +290,7 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
         related=[f for f in plan.related if frozenset((mems[f.left].id, mems[f.right].id)) not in contradicting],
     )
     insight_sets = [srcs for srcs in links[EvidenceRole.INSIGHT_SUPPORT.value].values()]
+    insight_drafts: list[tuple[NewMemory, list[int]]] = []
     for members in edges.components(len(mems), min_size=3)[:MAX_NEW_PER_KIND]:
         ids = {mems[i].id for i in members}
         if any(ids <= s for s in insight_sets):
@@ -291,12 +300,16 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
         cog = cognitive(CognitiveLevel.DERIVED, p, "reflect", confidence=rules.insight_confidence(len(ids)),
                         generated_by="reflect_service", sources=sorted(ids), now=now, times_reinforced=len(ids))
         content = f"Dream insight: repeated evidence indicates {shorten(anchor.content, 180)}"
-        new = new_memory(ns.name, content, cog, category=MemoryCategory.FACTS, lane=MemoryLaneType.INSIGHT,
-                         labels=["reflection", "insight", "auto"])
-        result.insights.append(
-            store.store_with_lineage(new, sorted(ids), EvidenceRole.INSIGHT_SUPPORT.value).memory.id
-        )
+        insight_drafts.append((new_memory(ns.name, content, cog, category=MemoryCategory.FACTS,
+                                          lane=MemoryLaneType.INSIGHT, labels=["reflection", "insight", "auto"]),
+                               sorted(ids)))
         insight_sets.append(ids)
+    outcomes = store.store_many([d[0] for d in insight_drafts]) if insight_drafts else []
+    rows: list[Evidence] = []
+    for (_, ids_sorted), outcome in zip(insight_drafts, outcomes, strict=True):
+        result.insights.append(outcome.memory.id)
+        rows += [Evidence(outcome.memory.id, i, EvidenceRole.INSIGHT_SUPPORT.value) for i in ids_sorted]
+    store.add_evidence(rows)
 
     store.update_metadata_many(pending.items())
     return result

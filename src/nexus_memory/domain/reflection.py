@@ -246,9 +246,12 @@ def candidate_pairs(
     extra: Iterable[tuple[int, int]] = (),
 ) -> set[tuple[int, int]]:
     """Pairs that could be anything but unrelated: enough shared tokens to reach a threshold, plus `extra`."""
+    sizes = [len(st.content) for st in statements]
     pairs: set[tuple[int, int]] = set()
     for (i, j), inter in shared_counts(statements).items():
-        a, b = len(statements[i].content), len(statements[j].content)
+        if inter < 2 and sizes[i] + sizes[j] > 3 * inter / CONTRADICT_JACCARD:
+            continue  # one shared term among many: neither threshold can be reached
+        a, b = sizes[i], sizes[j]
         union = a + b - inter
         if (union and inter / union >= CONTRADICT_JACCARD) or (inter >= 2 and inter / min(a, b) >= 0.5):
             pairs.add((i, j))
