@@ -160,3 +160,38 @@ def fts5_match(query: str) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def split_terms(frequencies: list[tuple[str, int]], budget: int) -> tuple[list[str], list[str]]:
+    """Full-text query plan shared by the backends: (terms ranked exactly, common terms).
+
+    `frequencies` are (term, document frequency counted up to `common_cap(budget) + 1`)
+    in query order. Rarest first, terms are ranked while their frequencies add up to at
+    most `budget`; terms above the cap or past the budget are common (filled by recency);
+    absent terms are dropped.
+    """
+    cap = common_cap(budget)
+    ranked: list[str] = []
+    common: list[str] = []
+    total = 0
+    for df, _, term in sorted((df, i, t) for i, (t, df) in enumerate(frequencies)):
+        if df == 0:
+            continue
+        if df <= cap and total + df <= budget:
+            ranked.append(term)
+            total += df
+        else:
+            common.append(term)
+    return ranked, common
+
+
+def common_cap(budget: int) -> int:
+    """A term in more rows than this is common; counting stops just past it."""
+    return max(16, budget // 4)
+
+
+def fill_scores(after_scores: list[float], count: int) -> list[float]:
+    """Scores for `count` recency fill-ins: below every ranked hit, newest first, positive."""
+    floor = min(after_scores, default=1.0)
+    step = floor / (count + 1) if floor > 0 else 1e-9
+    return [step * (count - i) for i in range(count)]

@@ -8,9 +8,6 @@ from typing import Any
 
 from nexus_memory.domain.enums import MemoryCategory, MemoryLaneType
 from nexus_memory.domain.models import AgentNamespace, Memory, MemoryFilter, MemoryRelation, SessionDigest
-from nexus_memory.storage.common import query_terms
-
-TS_CONFIG = "english"
 
 MEMORY_COLUMNS = (
     "m.id, m.namespace_id, m.content, m.context, m.category, m.memory_lane_type, m.labels, m.metadata, "
@@ -147,16 +144,3 @@ def filter_sql(flt: MemoryFilter) -> tuple[str, list[Any]]:
         where.append("m.created_at <= %s")
         params.append(flt.until)
     return (" AND ".join(where) or "TRUE"), params
-
-
-def tsquery_sql(query: str) -> tuple[str, list[str]] | None:
-    """A tsquery expression OR-ing every query term (storage.common rules), or None.
-
-    Each term goes through plainto_tsquery as a parameter, so nothing in the query is
-    syntax; the same stemming as the indexed column applies.
-    """
-    terms = query_terms(query)
-    if not terms:
-        return None
-    expr = " || ".join(f"plainto_tsquery('{TS_CONFIG}', %s)" for _ in terms)
-    return f"({expr})", terms

@@ -35,6 +35,7 @@ from nexus_memory.storage.common import (
     derived_columns,
     patch_columns,
 )
+from nexus_memory.storage.postgres import fts
 from nexus_memory.storage.postgres.bulk import PostgresBulkMixin
 from nexus_memory.storage.postgres.connection import (
     apply_migrations,
@@ -48,13 +49,11 @@ from nexus_memory.storage.postgres.queries import (
     FROM,
     MEMORY_COLUMNS,
     ORDERS,
-    TS_CONFIG,
     filter_sql,
     row_to_digest,
     row_to_memory,
     row_to_namespace,
     row_to_relation,
-    tsquery_sql,
     utc,
 )
 from nexus_memory.storage.postgres.vectors import PostgresVectorsMixin
@@ -67,6 +66,8 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin, PostgresBulkMixin):
     """One pool per process; every write is one explicit transaction."""
 
     backend = "postgres"
+    #: Rows ranked exactly per text query (see storage/postgres/fts.py); tests lower it.
+    fts_budget = fts.DEFAULT_BUDGET
 
     def __init__(self, url: str, *, migrate: bool = True, min_size: int = 1, max_size: int = 8) -> None:
         self.url = url
@@ -256,25 +257,9 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin, PostgresBulkMixin):
         return int(row["n"]) if row else 0
 
     def text_search(self, query: str, flt: MemoryFilter, *, limit: int = 10) -> list[TextHit]:
-        built = tsquery_sql(query)
-        if built is None:
-            return []
-        tsq, terms = built
         where, params = filter_sql(flt)
-        # Weights {D, C, B, A}: content (A) counts most, retrieval context (B) less, labels (C) least.
-        # Normalisation 1 divides by 1 + log(length), like BM25's preference for focused text.
-        sql = (
-            f"WITH q AS (SELECT {tsq} AS tsq), hits AS ("
-            "SELECT m.id, m.content, ts_rank('{0.1, 0.3, 0.5, 1.0}', m.search_tsv, q.tsq, 1) AS score "
-            f"{FROM} CROSS JOIN q WHERE m.search_tsv @@ q.tsq AND {where} "
-            "ORDER BY score DESC, m.id DESC LIMIT %s) "
-            f"SELECT hits.id, hits.score, ts_headline('{TS_CONFIG}', hits.content, q.tsq, "
-            "'StartSel=[, StopSel=], MaxWords=16, MinWords=6, MaxFragments=1, FragmentDelimiter=…') AS snip "
-            "FROM hits CROSS JOIN q ORDER BY hits.score DESC, hits.id DESC"
-        )
         with self.read() as conn:
-            rows = conn.execute(sql, [*terms, *params, int(limit)]).fetchall()
-        return [TextHit(memory_id=int(r["id"]), score=float(r["score"]), snippet=r["snip"]) for r in rows]
+            return fts.search(conn, query, where, params, limit=int(limit), budget=self.fts_budget)
 
     def touch(self, ids: Iterable[int]) -> None:
         id_list = sorted(int(i) for i in ids)  # sorted: a fixed lock order, concurrent touches cannot deadlock

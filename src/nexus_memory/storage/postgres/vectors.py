@@ -47,6 +47,10 @@ def _check_model(model: str) -> None:
 #: Below this many vectors a model is searched exactly (a sequential scan is fast and
 #: exact); at this many the first search builds its HNSW index.
 HNSW_MIN_ROWS = 2000
+#: Candidate rows fetched per wanted result on the first try (grown 4x while a filter
+#: leaves too few); past MAX_CANDIDATES the filtered rows are searched exactly.
+OVERFETCH = 4
+MAX_CANDIDATES = 4096
 
 
 def _index_name(model: str) -> str:
@@ -201,20 +205,38 @@ class PostgresVectorsMixin:
             unit = normalised(query)
             if unit is None:
                 return []
-            kinds = 4  # a memory has a few vectors (one per kind); fetch enough rows for `limit` memories
-            conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(40, limit * kinds))))
+            lit = vector_literal(unit)
+            conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(min(1000, max(40, limit * 4)))))
             conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            query_sql = sql.SQL(
-                "WITH c AS MATERIALIZED ("
-                "SELECT v.memory_id, (v.embedding::vector({dim})) <=> %s::vector({dim}) AS dist "
+            names = {"dim": sql.Literal(dim), "model": sql.Literal(model), "where": sql.SQL(where)}
+            # Nearest rows from the index (no filter, so the planner always takes it), then the
+            # filter on those candidates; more candidates while a selective filter leaves too few.
+            wanted = max(40, limit * OVERFETCH)
+            while wanted <= MAX_CANDIDATES:
+                rows = conn.execute(sql.SQL(
+                    "WITH c AS MATERIALIZED (SELECT v.memory_id, (v.embedding::vector({dim})) <=> %s::vector({dim}) "
+                    "AS dist FROM memory_vectors v WHERE v.model = {model} ORDER BY dist LIMIT %s) "
+                    "SELECT c.memory_id, c.dist, EXISTS (SELECT 1 FROM memories m JOIN agent_namespaces n "
+                    "ON n.id = m.namespace_id WHERE m.id = c.memory_id AND {where}) AS ok FROM c"
+                ).format(**names), [lit, wanted, *params]).fetchall()
+                best: dict[int, float] = {}
+                for r in rows:
+                    if r["ok"] and r["dist"] == r["dist"]:  # NaN-safe
+                        mid = int(r["memory_id"])
+                        best[mid] = min(best.get(mid, 2.0), float(r["dist"]))
+                if len(best) >= limit or len(rows) < wanted:  # enough, or every vector seen
+                    ranked = sorted(best.items(), key=lambda kv: (kv[1], kv[0]))[:limit]
+                    return [(mid, 1.0 - dist) for mid, dist in ranked]
+                wanted *= 4
+            # A very selective filter: exact search over the rows that pass it. `+ 0` keeps
+            # the planner off the HNSW index, whose scan would stop after max_scan_tuples.
+            rows = conn.execute(sql.SQL(
+                "SELECT v.memory_id, min(((v.embedding::vector({dim})) <=> %s::vector({dim})) + 0) AS dist "
                 "FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
-                "JOIN agent_namespaces n ON n.id = m.namespace_id "
-                "WHERE v.model = {model} AND {where} ORDER BY dist LIMIT %s) "
-                "SELECT memory_id, 1 - min(dist) AS sim FROM c WHERE dist = dist "
-                "GROUP BY memory_id ORDER BY min(dist), memory_id LIMIT %s"
-            ).format(dim=sql.Literal(dim), model=sql.Literal(model), where=sql.SQL(where))
-            rows = conn.execute(query_sql, [vector_literal(unit), *params, limit * kinds, limit]).fetchall()
-        return [(int(r["memory_id"]), float(r["sim"])) for r in rows]
+                "JOIN agent_namespaces n ON n.id = m.namespace_id WHERE v.model = {model} AND {where} "
+                "GROUP BY v.memory_id ORDER BY dist, v.memory_id LIMIT %s"
+            ).format(**names), [lit, *params, limit]).fetchall()
+        return [(int(r["memory_id"]), 1.0 - float(r["dist"])) for r in rows if r["dist"] == r["dist"]]
 
     def vector_counts(self) -> dict[str, int]:
         with self.read() as conn:

@@ -28,7 +28,7 @@ import sqlite3
 from typing import Any
 
 from nexus_memory.domain.models import TextHit
-from nexus_memory.storage.common import query_terms
+from nexus_memory.storage.common import common_cap, fill_scores, query_terms, split_terms
 
 #: Postings scored with exact BM25 per query; also the newest-match window for common terms.
 DEFAULT_BUDGET = 1000
@@ -61,20 +61,7 @@ def plan(conn: sqlite3.Connection, terms: list[str], budget: int) -> tuple[list[
     A term is common when it is in more than a quarter of the budget's rows: probing
     stops there, so planning costs at most `len(terms) * budget / 4` posting steps.
     """
-    cap = max(16, budget // 4)
-    counted = sorted((doc_frequency(conn, t, cap), i, t) for i, t in enumerate(terms))
-    ranked: list[str] = []
-    common: list[str] = []
-    total = 0
-    for df, _, term in counted:
-        if df == 0:
-            continue
-        if df <= cap and total + df <= budget:
-            ranked.append(term)
-            total += df
-        else:
-            common.append(term)
-    return ranked, common
+    return split_terms([(t, doc_frequency(conn, t, common_cap(budget))) for t in terms], budget)
 
 
 def search(
@@ -124,6 +111,5 @@ def newest(conn: sqlite3.Connection, terms: list[str], where: str, params: list[
                 seen.add(rowid)
                 found.append((rowid, snip))
     # Below every BM25 hit, in tier then recency order; still positive so "higher is better" holds.
-    floor = min((h.score for h in after), default=1.0)
-    step = floor / (len(found) + 1) if floor > 0 else 1e-9
-    return [TextHit(memory_id=r, score=step * (len(found) - i), snippet=snip) for i, (r, snip) in enumerate(found)]
+    scores = fill_scores([h.score for h in after], len(found))
+    return [TextHit(memory_id=r, score=score, snippet=snip) for (r, snip), score in zip(found, scores, strict=True)]
