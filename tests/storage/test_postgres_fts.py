@@ -65,3 +65,12 @@ def test_missing_terms_are_ignored(store: Any) -> None:
     m = store.store(mem("present word")).memory
     assert [h.memory_id for h in store.text_search("absent present", MemoryFilter())] == [m.id]
     assert store.text_search("absent", MemoryFilter()) == []
+
+
+def test_common_term_fill_widens_past_the_newest_rows_for_a_selective_filter(store: Any) -> None:
+    store.fts_budget = 2  # window of the newest 40 rows first
+    old = [store.store(mem(f"shared note {i}", agent="codex")).memory.id for i in range(3)]
+    for i in range(150):
+        store.store(mem(f"shared entry {i}", agent="gemini"))
+    hits = store.text_search("shared", MemoryFilter(agents=("codex",)), limit=5)
+    assert [h.memory_id for h in hits] == list(reversed(old))

@@ -9,8 +9,8 @@ relevance. As on SQLite (storage/sqlite/fts.py), the query is planned term by te
 2. the rarest terms whose frequencies add up to at most the budget are ranked with
    `ts_rank` (weights content 1.0, context 0.5, labels 0.3; length-normalised);
 3. if that leaves fewer hits than asked for, the common terms fill up the list with
-   their newest matches (among their newest `budget` matches), scored below every
-   ranked hit.
+   their newest matches, scored below every ranked hit; they are looked for among the
+   newest rows first (see `newest`), so the cost stays bounded.
 
 On a small store every term is rare and the result is plain ranked search.
 """
@@ -29,6 +29,8 @@ Conn = psycopg.Connection[Any]
 TS_CONFIG = "english"
 #: Rows ranked exactly per query; also the newest-match window for common terms (as SQLite).
 DEFAULT_BUDGET = 1000
+#: Common terms fill from the newest WINDOW_ROWS * budget rows first.
+WINDOW_ROWS = 20
 _HEADLINE = (f"ts_headline('{TS_CONFIG}', h.content, q.tsq, "
              "'StartSel=[, StopSel=], MaxWords=16, MinWords=6, MaxFragments=1, FragmentDelimiter=…')")
 
@@ -74,18 +76,29 @@ def search(conn: Conn, query: str, where: str, params: list[Any], *, limit: int,
 
 def newest(conn: Conn, terms: list[str], where: str, params: list[Any], *, limit: int, budget: int,
            after: list[TextHit]) -> list[TextHit]:
-    """Fill up with the newest matches of common terms, within their newest `budget` matches."""
-    tsq = _any_of(terms)
+    """Fill up with the newest matches of common terms, looking at the newest rows first.
+
+    GIN returns matches in physical order, not newest first, so instead of SQLite's
+    "newest `budget` matches" the search looks among the newest `WINDOW_ROWS * budget`
+    rows (a primary-key range ANDed with the term bitmap, so only those heap pages are
+    read), widening 8x while a filter leaves too few.
+    """
     seen = {h.memory_id for h in after}
-    rows = conn.execute(
-        f"WITH q AS (SELECT {tsq} AS tsq), edge AS ("
-        "SELECT coalesce(min(id), 0) AS id FROM (SELECT id FROM memories, q WHERE search_tsv @@ q.tsq "
-        "ORDER BY id DESC LIMIT %s) w), h AS ("
-        f"SELECT m.id, m.content {FROM} CROSS JOIN q CROSS JOIN edge "
-        f"WHERE m.search_tsv @@ q.tsq AND m.id >= edge.id AND {where} ORDER BY m.id DESC LIMIT %s) "
-        f"SELECT h.id, {_HEADLINE} AS snip FROM h CROSS JOIN q ORDER BY h.id DESC",
-        [*terms, budget, *params, limit + len(seen)],
-    ).fetchall()
+    want = limit + len(seen)
+    top_row = conn.execute("SELECT coalesce(max(id), 0) AS top FROM memories").fetchone()
+    top = int(top_row["top"]) if top_row else 0
+    window = WINDOW_ROWS * budget
+    while True:
+        rows = conn.execute(
+            f"WITH q AS (SELECT {_any_of(terms)} AS tsq), h AS ("
+            f"SELECT m.id, m.content {FROM} CROSS JOIN q "
+            f"WHERE m.search_tsv @@ q.tsq AND m.id > %s AND {where} ORDER BY m.id DESC LIMIT %s) "
+            f"SELECT h.id, {_HEADLINE} AS snip FROM h CROSS JOIN q ORDER BY h.id DESC",
+            [*terms, top - window, *params, want],
+        ).fetchall()
+        if len(rows) >= want or top - window <= 0:
+            break
+        window *= 8
     extra = [r for r in rows if int(r["id"]) not in seen][: limit - len(after)]
     # Below every ranked hit, newest first; still positive so "higher is better" holds.
     scores = fill_scores([h.score for h in after], len(extra))
