@@ -74,3 +74,16 @@ def test_common_term_fill_widens_past_the_newest_rows_for_a_selective_filter(sto
         store.store(mem(f"shared entry {i}", agent="gemini"))
     hits = store.text_search("shared", MemoryFilter(agents=("codex",)), limit=5)
     assert [h.memory_id for h in hits] == list(reversed(old))
+
+
+def test_common_fill_puts_memories_with_every_term_first(store: Any) -> None:
+    from nexus_memory.storage.postgres.fts import plan
+
+    store.fts_budget = 8  # probing stops at 16 rows: a term in more is common
+    singles = [store.store(mem(f"apple number {i}" if i % 2 else f"banana number {i}")).memory.id for i in range(40)]
+    both = store.store(mem("apple and banana together")).memory.id
+    singles += [store.store(mem(f"apple again {i}")).memory.id for i in range(3)]
+    with store.read() as conn:
+        assert plan(conn, ["apple", "banana"], 8) == ([], ["apple", "banana"])
+    hits = [h.memory_id for h in store.text_search("apple banana", MemoryFilter(), limit=4)]
+    assert hits == [both, *list(reversed(singles))[:3]]

@@ -76,31 +76,40 @@ def search(conn: Conn, query: str, where: str, params: list[Any], *, limit: int,
 
 def newest(conn: Conn, terms: list[str], where: str, params: list[Any], *, limit: int, budget: int,
            after: list[TextHit]) -> list[TextHit]:
-    """Fill up with the newest matches of common terms, looking at the newest rows first.
+    """Fill up with the newest matches of common terms: first memories holding every one of
+    the terms, then those holding any (as SQLite), looking at the newest rows first.
 
     GIN returns matches in physical order, not newest first, so instead of SQLite's
-    "newest `budget` matches" the search looks among the newest `WINDOW_ROWS * budget`
-    rows (a primary-key range ANDed with the term bitmap, so only those heap pages are
-    read), widening 8x while a filter leaves too few.
+    "newest `budget` matches" each tier looks among the newest `WINDOW_ROWS * budget` rows
+    (a primary-key range ANDed with the term bitmap, so only those heap pages are read),
+    widening 8x while a filter leaves too few.
     """
     seen = {h.memory_id for h in after}
-    want = limit + len(seen)
+    found: list[tuple[int, str]] = []
     top_row = conn.execute("SELECT coalesce(max(id), 0) AS top FROM memories").fetchone()
     top = int(top_row["top"]) if top_row else 0
-    window = WINDOW_ROWS * budget
-    while True:
-        rows = conn.execute(
-            f"WITH q AS (SELECT {_any_of(terms)} AS tsq), h AS ("
-            f"SELECT m.id, m.content {FROM} CROSS JOIN q "
-            f"WHERE m.search_tsv @@ q.tsq AND m.id > %s AND {where} ORDER BY m.id DESC LIMIT %s) "
-            f"SELECT h.id, {_HEADLINE} AS snip FROM h CROSS JOIN q ORDER BY h.id DESC",
-            [*terms, top - window, *params, want],
-        ).fetchall()
-        if len(rows) >= want or top - window <= 0:
+    tiers = [" && ", " || "] if len(terms) > 1 else [" || "]
+    for joiner in tiers:
+        need = limit - len(after) - len(found)
+        if need <= 0:
             break
-        window *= 8
-    extra = [r for r in rows if int(r["id"]) not in seen][: limit - len(after)]
-    # Below every ranked hit, newest first; still positive so "higher is better" holds.
-    scores = fill_scores([h.score for h in after], len(extra))
-    return [TextHit(memory_id=int(r["id"]), score=score, snippet=r["snip"])
-            for r, score in zip(extra, scores, strict=True)]
+        tsq = "(" + joiner.join(f"plainto_tsquery('{TS_CONFIG}', %s)" for _ in terms) + ")"
+        window = WINDOW_ROWS * budget
+        while True:
+            rows = conn.execute(
+                f"WITH q AS (SELECT {tsq} AS tsq), h AS ("
+                f"SELECT m.id, m.content {FROM} CROSS JOIN q "
+                f"WHERE m.search_tsv @@ q.tsq AND m.id > %s AND {where} ORDER BY m.id DESC LIMIT %s) "
+                f"SELECT h.id, {_HEADLINE} AS snip FROM h CROSS JOIN q ORDER BY h.id DESC",
+                [*terms, top - window, *params, need + len(seen)],
+            ).fetchall()
+            fresh = [r for r in rows if int(r["id"]) not in seen]
+            if len(fresh) >= need or top - window <= 0:
+                break
+            window *= 8
+        for r in fresh[:need]:
+            seen.add(int(r["id"]))
+            found.append((int(r["id"]), r["snip"]))
+    # Below every ranked hit, in tier then recency order; still positive so "higher is better" holds.
+    scores = fill_scores([h.score for h in after], len(found))
+    return [TextHit(memory_id=mid, score=score, snippet=snip) for (mid, snip), score in zip(found, scores, strict=True)]
