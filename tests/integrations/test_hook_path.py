@@ -125,7 +125,11 @@ def test_broken_database_spools_then_drains(tmp_path: Path) -> None:
     spool = Spool(settings.paths.spool_dir, settings.paths.log_dir)
     assert spool.count() == 1
     log = (settings.paths.log_dir / ERROR_LOG).read_text()
-    assert "database unavailable, event spooled" in log
+    assert "database unavailable, 1 event(s) stay in the spool" in log
+    # a prompt needs the database at once: it fails open with no context, its event spooled too
+    assert hook("claude-code", "UserPromptSubmit", {"session_id": "s", "cwd": str(tmp_path),
+                                                    "prompt": "what did the release build print?"}) == {}
+    assert spool.count() == 2
     db.unlink()
     hook("claude-code", "PostToolUse", {**payload, "tool_input": {"command": "make test"},
                                         "tool_response": "12 passed"})

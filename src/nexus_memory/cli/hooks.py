@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+
     from nexus_memory.config import Settings
     from nexus_memory.integrations.installer import Target
 
@@ -62,24 +64,33 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------------------------------- hook
 def hook_main(argv: Sequence[str]) -> int:
-    """Fast path used by `nexus hook ...`: no full parser, no other command modules."""
-    parser = argparse.ArgumentParser(prog="nexus hook", add_help=True)
-    parser.add_argument("agent", nargs="?")
-    parser.add_argument("event", nargs="?")
-    parser.add_argument("--sync", action="store_true")
-    parser.add_argument("--worker", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--db")
-    parser.add_argument("--database-url")
-    args, _unknown = parser.parse_known_args(list(argv))
-    return cmd_hook(args)
+    """Fast path used by `nexus hook ...`: no argparse, no other command modules (every ms counts)."""
+    flags = {"--sync": False, "--worker": False, "--json": False}
+    values: dict[str, str | None] = {"--db": None, "--database-url": None}
+    positional: list[str] = []
+    items = list(argv)
+    while items:
+        item = items.pop(0)
+        name, eq, value = item.partition("=")
+        if name in values:
+            values[name] = value if eq else (items.pop(0) if items else None)
+        elif item in flags:
+            flags[item] = True
+        elif not item.startswith("--"):
+            positional.append(item)
+    args = SimpleNamespace(
+        agent=positional[0] if positional else None, event=positional[1] if len(positional) > 1 else None,
+        sync=flags["--sync"], worker=flags["--worker"], json=flags["--json"], db=values["--db"],
+        database_url=values["--database-url"])
+    return cmd_hook(args)  # type: ignore[arg-type]
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
     try:
-        from nexus_memory.cli.context import settings_from
+        from nexus_memory.config import load_settings  # not cli.context: it costs argparse
 
-        settings = settings_from(args)
+        settings = load_settings(database_path=getattr(args, "db", None),
+                                 database_url=getattr(args, "database_url", None))
     except Exception as exc:  # fail open even on a broken config file
         sys.stderr.write(f"nexus hook: {exc}\n")
         if not args.worker:

@@ -9,7 +9,6 @@ back to us (Gemini's `<hook_context>`, Qwen's wrapper, our own `<nexus_...>` tag
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -178,6 +177,8 @@ class HookEvent:
 
     def fingerprint(self) -> str:
         """Identity of this event: the same payload delivered twice gives the same id."""
+        import hashlib  # only the worker needs it: the hook's fast path does not pay for OpenSSL
+
         body = json.dumps(self.raw, sort_keys=True, ensure_ascii=False, default=str)
         seed = f"{self.agent}|{self.event_name}|{self.session_id}|{body}"
         return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nexus_memory.integrations import context_pack as cp
 from nexus_memory.integrations.events import (
     POST_COMPACT,
     PRE_COMPACT,
@@ -34,10 +33,15 @@ from nexus_memory.integrations.spool import Spool, log_error
 if TYPE_CHECKING:
     from nexus_memory.app import App
     from nexus_memory.config import Settings
+    from nexus_memory.integrations import context_pack as cp
     from nexus_memory.project import ProjectIdentity
     from nexus_memory.services.memories import StoreRequest
 
 TRANSCRIPT_AGENTS = frozenset({"claude-code", "codex", "gemini", "qwen"})
+#: Events after which the worker stores what the turn spooled.
+TURN_END = frozenset({STOP, SUBAGENT_STOP, PRE_COMPACT, POST_COMPACT})
+#: A spool this large is drained without waiting for the end of the turn.
+HAND_OFF_BYTES = 256 * 1024
 RECALL_CANDIDATES = 20
 
 
@@ -85,31 +89,29 @@ def _run(inp: HookInput, paths: Paths) -> str:
     event = normalize(inp.agent, inp.event, parse_payload(inp.stdin, paths.log_dir))
     if not event.cwd:
         event.cwd = inp.project_dir or os.getcwd()
-    proj = _project(event.cwd)
-    settings = inp.settings
+    record = {"type": "event", "event": event.to_dict()}
     if event.kind == SESSION_END:
         paths.work.append([{"type": "end", "event": event.to_dict()}])
-        if inp.sync:
-            run_worker(inp.settings)
-        else:
-            spawn_worker(inp.settings)
+        _hand_off(inp)
         return render(event.agent, event.kind, event.event_name, "")
-    record = {"type": "event", "event": event.to_dict()}
-    captured = False
+    if event.kind not in (SESSION_START, PROMPT) and paths.events.append([record]):
+        # Capture-only events: the (redacted) event is now in the spool, and the worker stores it at
+        # the end of the turn (Stop, compaction, the next prompt), or sooner when the spool grows.
+        # This keeps a tool call's hook near the cost of starting Python, whatever the database does.
+        if inp.sync or event.kind in TURN_END or paths.events.size() > HAND_OFF_BYTES:
+            _hand_off(inp)
+        return render(event.agent, event.kind, event.event_name, "")
+    proj = _project(event.cwd)
     try:
         from nexus_memory.app import build_app
 
-        app = build_app(settings, embeddings=False, cognition=False)
+        app = build_app(inp.settings, embeddings=False, cognition=False)
     except Exception as exc:
         log_error(paths.log_dir, f"database unavailable, event spooled: {type(exc).__name__}: {exc}")
         paths.events.append([record])
+        _hand_off(inp)
         return EMPTY
     try:
-        if paths.events.pending():
-            try:
-                paths.events.drain(lambda recs: _store_records(app, recs))
-            except Exception as exc:
-                log_error(paths.log_dir, f"spool drain deferred: {type(exc).__name__}: {exc}")
         context = ""
         try:
             if event.kind == SESSION_START:
@@ -119,27 +121,35 @@ def _run(inp: HookInput, paths: Paths) -> str:
         except Exception as exc:  # no context this time; capture still happens
             log_error(paths.log_dir, f"context for {event.agent} {event.event_name}: {type(exc).__name__}: {exc}")
         try:
-            capture(app, event, proj)
-            captured = True
-            if event.kind in (STOP, SUBAGENT_STOP, PRE_COMPACT, POST_COMPACT):
-                read_transcript(app, event, proj, paths)
-            if event.kind in (PRE_COMPACT, POST_COMPACT):
-                app.sessions.event(event.agent, event.session_id, event.cwd, "compact", event.trigger or "")
-                _reset_injected(paths, event)
+            process(app, event, proj, paths)
         except Exception as exc:
-            if not captured:
-                log_error(paths.log_dir, f"capture failed, event spooled: {type(exc).__name__}: {exc}")
-                paths.events.append([record])
-            else:
-                raise
-        if event.kind == SESSION_START or paths.work.pending():
-            if event.kind == SESSION_START:
-                paths.work.append([{"type": "drain", "event": event.to_dict()}])
-            if not inp.sync:
-                spawn_worker(inp.settings)
+            log_error(paths.log_dir, f"capture failed, event spooled: {type(exc).__name__}: {exc}")
+            paths.events.append([record])
+        if event.kind == SESSION_START:
+            paths.work.append([{"type": "drain", "event": event.to_dict()}])
+        if event.kind == SESSION_START or paths.events.pending() or paths.work.pending():
+            _hand_off(inp)
         return render(event.agent, event.kind, event.event_name, context)
     finally:
         app.close()
+
+
+def _hand_off(inp: HookInput) -> None:
+    """Make sure a worker drains the spools: inline with --sync, else a detached one if none runs."""
+    if inp.sync:
+        run_worker(inp.settings)
+    elif not worker_running(inp.settings):
+        spawn_worker(inp.settings)
+
+
+def process(app: App, event: HookEvent, proj: ProjectIdentity, paths: Paths) -> None:
+    """Everything an event stores: memories, transcript increments, compaction markers."""
+    capture(app, event, proj)
+    if event.kind in (STOP, SUBAGENT_STOP, PRE_COMPACT, POST_COMPACT):
+        read_transcript(app, event, proj, paths)
+    if event.kind in (PRE_COMPACT, POST_COMPACT):
+        app.sessions.event(event.agent, event.session_id, event.cwd, "compact", event.trigger or "")
+        _reset_injected(paths, event)
 
 
 # ----------------------------------------------------------------------------------------- capture
@@ -215,13 +225,13 @@ def _enqueue(app: App, namespace_id: int, job_type: str, payload: dict[str, Any]
         log_error(app.settings.paths.log_dir, f"enqueue {job_type} failed: {exc}")
 
 
-def _store_records(app: App, records: list[dict[str, Any]]) -> None:
+def _store_records(app: App, records: list[dict[str, Any]], paths: Paths) -> None:
     for rec in records:
         event = HookEvent.from_dict(rec.get("event") or {})
         if rec.get("type") == "transcript":
             _store_transcript_text(app, event, _project(event.cwd or "/"), str(rec.get("text") or ""))
         else:
-            capture(app, event, _project(event.cwd or "/"))
+            process(app, event, _project(event.cwd or "/"), paths)
 
 
 # ----------------------------------------------------------------------------------------- transcripts
@@ -302,6 +312,7 @@ def _reset_injected(paths: Paths, event: HookEvent) -> None:
 def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Paths) -> str:
     from nexus_memory.domain.enums import CognitiveLevel
     from nexus_memory.domain.models import MemoryFilter
+    from nexus_memory.integrations import context_pack as cp
 
     app.sessions.start(event.agent, event.session_id, event.cwd)
     if event.source in (None, "startup", "clear", "compact", "new"):
@@ -325,6 +336,8 @@ def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
 
 def _write_context_md(proj: ProjectIdentity, pack: cp.Pack, by_id: dict[int, Any], paths: Paths) -> None:
     """`.nexus/context.md`, only in a real project (a git repository or an existing `.nexus/`)."""
+    from nexus_memory.integrations import context_pack as cp
+
     nexus_dir = proj.root / ".nexus"
     if not (nexus_dir.is_dir() or (proj.root / ".git").exists()):
         return
@@ -343,6 +356,8 @@ def _write_context_md(proj: ProjectIdentity, pack: cp.Pack, by_id: dict[int, Any
 
 
 def _recall(app: App, event: HookEvent, proj: ProjectIdentity, paths: Paths) -> str:
+    from nexus_memory.integrations import context_pack as cp
+
     if not event.prompt:
         return ""
     budget = cp.context_budget(event.agent, app.settings.subconscious_mode, per_prompt=True)
@@ -357,6 +372,7 @@ def _recall(app: App, event: HookEvent, proj: ProjectIdentity, paths: Paths) -> 
 
 
 def _search(app: App, prompt: str) -> list[tuple[Any, float]]:
+    from nexus_memory.integrations import context_pack as cp
     from nexus_memory.integrations import serve_client
 
     query = prompt[:2000]
@@ -384,38 +400,75 @@ def spawn_worker(settings: Settings) -> None:
         log_error(settings.paths.log_dir, f"cannot start the hook worker: {exc}")
 
 
+def _worker_lock(settings: Settings) -> Path:
+    lock_path = settings.paths.spool_dir / "worker.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    return lock_path
+
+
+def worker_running(settings: Settings) -> bool:
+    import fcntl
+
+    fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def run_worker(settings: Settings) -> int:
-    """Drain both spools with the full app (cognition on), one worker at a time."""
+    """Drain both spools with the full app (cognition on), one worker at a time.
+
+    After releasing the lock the worker looks once more: an event appended while it was
+    finishing is either seen here or its hook found the lock free and started a new worker.
+    """
     import fcntl
 
     paths = Paths(settings)
-    lock_path = settings.paths.spool_dir / "worker.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    done = 0
+    for _ in range(50):
+        fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return 0  # another worker is draining; it loops until the spools are empty
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return done  # another worker is draining
+            done += _drain_all(settings, paths)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        if not (paths.events.pending() or paths.work.pending()):
+            break
+    return done
+
+
+def _drain_all(settings: Settings, paths: Paths) -> int:
+    try:
         from nexus_memory.app import build_app
 
         app = build_app(settings, embeddings=False)
-        done = 0
-        try:
-            for _ in range(20):
-                n = paths.events.drain(lambda recs: _store_records(app, recs))
-                n += paths.work.drain(lambda recs: _do_work(app, recs, paths))
-                done += n
-                if not n:
-                    break
-        finally:
-            app.close()
-        return done
     except Exception as exc:
-        log_error(settings.paths.log_dir, f"hook worker: {type(exc).__name__}: {exc}")
+        log_error(paths.log_dir, f"database unavailable, {paths.events.count()} event(s) stay in the spool: "
+                  f"{type(exc).__name__}: {exc}")
         return 0
+    done = 0
+    try:
+        for _ in range(20):
+            n = paths.events.drain(lambda recs: _store_records(app, recs, paths))
+            n += paths.work.drain(lambda recs: _do_work(app, recs, paths))
+            done += n
+            if not n:
+                break
+    except Exception as exc:
+        log_error(paths.log_dir, f"hook worker: {type(exc).__name__}: {exc}")
     finally:
-        os.close(fd)
+        app.close()
+    return done
 
 
 def _do_work(app: App, records: list[dict[str, Any]], paths: Paths) -> None:

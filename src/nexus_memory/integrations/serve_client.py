@@ -1,36 +1,74 @@
 """Ask a running `nexus serve` for hybrid recall over loopback; None means "do it in-process".
 
-Only 127.0.0.1 is ever contacted. A refused connection costs well under a millisecond, so
-the fallback is immediate when no server runs; a slow server is abandoned after `timeout`.
+Only 127.0.0.1 is ever contacted, with a bare HTTP/1.1 request on a socket: `urllib` would
+cost the hook ~70 ms of imports (the email package) before a single byte is sent. A refused
+connection costs well under a millisecond, so the fallback is immediate when no server runs;
+a slow server is abandoned after `timeout`.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 SEARCH_PATH = "/api/v1/memories/search"
+MAX_RESPONSE = 4 * 1024 * 1024
 
 
 def search(port: int, token: str | None, query: str, limit: int, *, timeout: float = 1.0) -> list[dict[str, Any]] | None:
-    import urllib.error
-    import urllib.request
-
     body = json.dumps({"query": query, "limit": limit, "mode": "hybrid"}).encode("utf-8")
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    head = [f"POST {SEARCH_PATH} HTTP/1.1", f"Host: 127.0.0.1:{int(port)}", "Content-Type: application/json",
+            "Accept: application/json", f"Content-Length: {len(body)}", "Connection: close"]
     if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(f"http://127.0.0.1:{int(port)}{SEARCH_PATH}", data=body, headers=headers,
-                                 method="POST")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+        head.append(f"Authorization: Bearer {token}")
+    request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
     try:
-        with opener.open(req, timeout=timeout) as resp:
-            if resp.status != 200:
-                return None
-            data = json.loads(resp.read(4 * 1024 * 1024).decode("utf-8"))
-    except (OSError, ValueError, urllib.error.URLError):
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=timeout) as sock:
+            sock.sendall(request)
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_RESPONSE:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+                size += len(data)
+    except (OSError, ValueError):
         return None
-    return hits_of(data)
+    return parse_response(b"".join(chunks))
+
+
+def parse_response(raw: bytes) -> list[dict[str, Any]] | None:
+    header, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = header.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or parts[1] != "200":
+        return None
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _dechunk(body)
+    try:
+        return hits_of(json.loads(body.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _dechunk(body: bytes) -> bytes:
+    out = bytearray()
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2 :]
+    return bytes(out)
 
 
 def hits_of(data: Any) -> list[dict[str, Any]] | None:

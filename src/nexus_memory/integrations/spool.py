@@ -67,6 +67,12 @@ class Spool:
         except FileNotFoundError:
             return False
 
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def count(self) -> int:
         try:
             with self.path.open("rb") as fh:

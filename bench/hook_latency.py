@@ -1,0 +1,155 @@
+"""Hook latency benchmark (issue 4). Run: `make bench-hooks`.
+
+Measured side by side in one run, interleaved (the machine is shared and noisy), each sample
+a fresh process exactly as an agent tool starts it:
+  * `python -c pass` with the same interpreter: the floor;
+  * capture: `nexus hook claude-code PostToolUse` with a 4 KB payload (Bash, 4 KB of output): the
+    hook appends the redacted event to the spool; the worker that stores it starts at the end of the
+    turn (here: the next prompt hook) and is awaited between samples, so it never shares the CPU
+    with a measured process;
+  * per-prompt recall, cold: `nexus hook claude-code UserPromptSubmit` over 10,000 memories,
+    no `nexus serve` running (the in-process BM25 fallback; a refused loopback connection first).
+Targets: capture p95 <= 4x `python -c pass` p95 and < 100 ms; recall p95 <= 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory
+from nexus_memory.domain.models import CognitiveMetadata, NewMemory
+from nexus_memory.storage.sqlite import SQLiteStore
+
+SUBJECTS = ["the build", "the CI pipeline", "the database pool", "the auth service", "the cache", "the deploy script",
+            "the test suite", "the API gateway", "the search index", "the queue worker", "the migration",
+            "the frontend bundle", "the logging setup", "the retry policy", "the rate limiter", "the billing job"]
+VERBS = ["uses", "needs", "breaks when", "was changed to use", "should avoid", "now depends on", "times out with",
+         "is configured with", "fails without", "prefers"]
+OBJECTS = ["postgres 16", "redis", "a 30 s timeout", "port 5433", "eu-west-1", "python 3.11", "ruff", "pytest -x",
+           "a connection pool of 20", "gzip", "OAuth tokens", "feature flags", "batch size 500", "websockets"]
+AGENTS = ["claude-code", "gemini", "codex", "qwen", "opencode", "droid", "cursor", "copilot"]
+
+
+def seed(db: Path, n: int, cwd: str) -> None:
+    rng = random.Random(7)
+    store = SQLiteStore(db)
+    batch: list[NewMemory] = []
+    for i in range(n):
+        text = f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS)} {rng.choice(OBJECTS)} (note {i})"
+        cog = CognitiveMetadata.new(CognitiveLevel.DERIVED, "bench", "bench", f"s{i % 50}", "bench")
+        cog.confidence = 0.6
+        batch.append(NewMemory(agent=rng.choice(AGENTS), content=text, category=MemoryCategory.FACTS,
+                               labels=("bench",), metadata=cog.merge_into({"hook": {"project_root": cwd}})))
+        if len(batch) == 1000:
+            store.store_many(batch)
+            batch = []
+    if batch:
+        store.store_many(batch)
+    store.close()
+
+
+def timed(cmd: list[str], stdin: str | None, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, check=False)
+    elapsed = (time.perf_counter() - t0) * 1000
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed: {proc.stderr}")
+    return elapsed
+
+
+def settle(home: Path, timeout: float = 60.0) -> None:
+    """Wait for a detached worker (started by a prompt hook) so it does not share the CPU with the next sample."""
+    import fcntl
+
+    lock = home / "state" / "spool" / "worker.lock"
+    deadline = time.monotonic() + timeout
+    while lock.exists() and time.monotonic() < deadline:
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+        time.sleep(0.02)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=40, help="samples per measurement (default 40)")
+    parser.add_argument("--memories", type=int, default=10_000, help="memories for the recall test")
+    parser.add_argument("--out", default="bench/results/hook_latency.json")
+    args = parser.parse_args()
+    nexus = str(Path(sys.executable).with_name("nexus"))
+    with tempfile.TemporaryDirectory(prefix="nexus-bench-hooks-") as tmp:
+        home = Path(tmp) / "home"
+        cwd = Path(tmp) / "proj"
+        cwd.mkdir()
+        # As installed: bytecode is cached (pip compiles it; this sandbox sets PYTHONDONTWRITEBYTECODE).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_") and k != "PYTHONDONTWRITEBYTECODE"}
+        env.update({"NEXUS_HOME": str(home), "NEXUS_EMBEDDING_BACKEND": "none", "NEXUS_PORT": "9"})
+        db = home / "data" / "nexus.db"
+        db.parent.mkdir(parents=True)
+        t0 = time.perf_counter()
+        seed(db, args.memories, str(cwd))
+        seeded = time.perf_counter() - t0
+        output = "".join(f"test_module_{i:03d}.py::test_case PASSED [{i % 100:3d}%]\n" for i in range(80))[:4000]
+        floor: list[float] = []
+        capture: list[float] = []
+        recall: list[float] = []
+        prompts = ["which port does the database pool use?", "what timeout does the API gateway have",
+                   "how is the billing job configured", "does the queue worker need redis"]
+        for i in range(args.runs + 3):
+            tool = json.dumps({"session_id": f"bench-{i}", "cwd": str(cwd), "hook_event_name": "PostToolUse",
+                               "tool_name": "Bash", "tool_input": {"command": f"pytest -q tests/part_{i}"},
+                               "tool_response": {"stdout": output, "stderr": ""}})
+            prompt = json.dumps({"session_id": f"bench-{i}", "cwd": str(cwd), "hook_event_name": "UserPromptSubmit",
+                                 "prompt": prompts[i % len(prompts)]})
+            a = timed([sys.executable, "-c", "pass"], None, env)
+            b = timed([nexus, "hook", "claude-code", "PostToolUse"], tool, env)
+            settle(home)
+            c = timed([nexus, "hook", "claude-code", "UserPromptSubmit"], prompt, env)
+            settle(home)
+            if i >= 3:  # warm-up runs fill the OS page cache, as on a machine that ran a hook before
+                floor.append(a)
+                capture.append(b)
+                recall.append(c)
+        result = {
+            "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "runs": args.runs, "memories": args.memories, "seed_secs": round(seeded, 1),
+            "payload_bytes": len(json.dumps({"tool_response": {"stdout": output}})),
+        }
+        for name, values in (("python_pass", floor), ("capture", capture), ("recall", recall)):
+            result[name] = {"p50_ms": round(statistics.median(values), 1), "p95_ms": round(pct(values, 0.95), 1)}
+        result["capture_p95_ratio"] = round(result["capture"]["p95_ms"] / result["python_pass"]["p95_ms"], 2)
+        result["targets"] = {
+            "capture_p95_le_4x_python": result["capture_p95_ratio"] <= 4.0,
+            "capture_p95_lt_100ms": result["capture"]["p95_ms"] < 100,
+            "recall_p95_le_250ms": result["recall"]["p95_ms"] <= 250,
+        }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
