@@ -42,6 +42,8 @@ TRANSCRIPT_AGENTS = frozenset({"claude-code", "codex", "gemini", "qwen"})
 TURN_END = frozenset({STOP, SUBAGENT_STOP, PRE_COMPACT, POST_COMPACT})
 #: A spool this large is drained without waiting for the end of the turn.
 HAND_OFF_BYTES = 256 * 1024
+#: How often a busy session's runtime state file is refreshed (its idle timeout is 900 s).
+RUNTIME_REFRESH_SECS = 60
 RECALL_CANDIDATES = 20
 
 
@@ -207,7 +209,7 @@ def requests_for(event: HookEvent, proj: ProjectIdentity) -> list[StoreRequest]:
 def capture(app: App, event: HookEvent, proj: ProjectIdentity) -> int:
     """Store what the event holds; keep the session runtime alive. Returns memories written."""
     reqs = requests_for(event, proj)
-    if event.kind != SESSION_START:
+    if event.kind != SESSION_START and not _runtime_fresh(app, event):
         app.sessions.start(event.agent, event.session_id, event.cwd)
     if not reqs:
         return 0
@@ -216,6 +218,21 @@ def capture(app: App, event: HookEvent, proj: ProjectIdentity) -> int:
     if raw:
         _enqueue(app, raw[0].memory.namespace_id, "activity_distill", {"session_key": _session_key(event)}, 70)
     return len(outcomes)
+
+
+def _runtime_fresh(app: App, event: HookEvent) -> bool:
+    """The session's runtime state was refreshed within a minute: no need to rewrite (and fsync) it."""
+    import time
+
+    from nexus_memory.domain.agents import canonicalize_agent_type
+    from nexus_memory.runtime.state import state_file_path
+
+    agent = canonicalize_agent_type(event.agent)
+    path = state_file_path(app.settings.paths.runtime_dir, agent, _session_key(event))
+    try:
+        return time.time() - path.stat().st_mtime < RUNTIME_REFRESH_SECS
+    except OSError:
+        return False
 
 
 def _enqueue(app: App, namespace_id: int, job_type: str, payload: dict[str, Any], priority: int) -> None:
