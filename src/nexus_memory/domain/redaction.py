@@ -11,23 +11,29 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("private_block", re.compile(r"<private>.*?(?:</private>|$)", re.S | re.I)),
-    ("private_key", re.compile(
+
+def _src(pattern: str, flags: int = 0) -> tuple[str, int]:
+    return pattern, flags
+
+
+# (name, (pattern, flags)); compiled on first use: most text never needs them (see below).
+_SOURCES: list[tuple[str, tuple[str, int]]] = [
+    ("private_block", _src(r"<private>.*?(?:</private>|$)", re.S | re.I)),
+    ("private_key", _src(
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S)),
-    ("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{16,}")),
-    ("openai_key", re.compile(r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_\-]{20,}")),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})")),
-    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}")),
-    ("stripe_key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
-    ("bearer", re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*")),
+    ("anthropic_key", _src(r"\bsk-ant-[A-Za-z0-9_\-]{16,}")),
+    ("openai_key", _src(r"\bsk-(?:proj-|live-|test-)?[A-Za-z0-9_\-]{20,}")),
+    ("github_token", _src(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})")),
+    ("aws_access_key", _src(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("google_api_key", _src(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+    ("slack_token", _src(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}")),
+    ("stripe_key", _src(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    ("jwt", _src(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    ("bearer", _src(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*")),
     # scheme://user:password@host -> keep scheme, user and host
-    ("url_password", re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]+):([^\s@/]+)@")),
+    ("url_password", _src(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]+):([^\s@/]+)@")),
     # key = value / key: value / "key": "value" for secret-looking names
-    ("assignment", re.compile(
+    ("assignment", _src(
         r"(?i)(\b[\w.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|"
         r"private[_\-]?key|client[_\-]?secret|auth)[\w.\-]*[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}{]{6,})")),
 ]
@@ -53,9 +59,18 @@ def redact_text(text: str) -> str:
     return _redact_all(text)
 
 
+_COMPILED: list[tuple[str, re.Pattern[str]]] = []
+
+
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    if not _COMPILED:
+        _COMPILED.extend((name, re.compile(src, flags)) for name, (src, flags) in _SOURCES)
+    return _COMPILED
+
+
 def _redact_all(text: str) -> str:
     out = text
-    for name, pattern in _PATTERNS:
+    for name, pattern in _patterns():
         if name == "bearer":
             out = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
         elif name == "url_password":
