@@ -28,6 +28,10 @@ _SOURCES: list[tuple[str, tuple[str, int]]] = [
     ("google_api_key", _src(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
     ("slack_token", _src(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}")),
     ("stripe_key", _src(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    # tokens of tools agents often run (GitLab, npm, PyPI, Hugging Face)
+    ("tool_token", _src(r"\b(?:glpat-[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_\-]{50,}"
+                        r"|hf_[A-Za-z0-9]{30,})")),
+    ("basic_auth", _src(r"(?i)\b(basic)\s+[A-Za-z0-9+/]{12,}={0,2}")),
     ("jwt", _src(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
     ("bearer", _src(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*")),
     # scheme://user:password@host -> keep scheme, user and host
@@ -48,7 +52,7 @@ _KEEP_VALUES = frozenset({REDACTED, "Bearer", "bearer", "BEARER"})
 # redact, so one search replaces thirteen substitutions on the common path (bulk stores).
 _MAY_HOLD_SECRET = re.compile(
     r"<private|-----BEGIN|sk-|gh[pousr]_|github_pat_|AKIA|ASIA|AIza|xox|_live_|_test_|eyJ|bearer|://"
-    r"|pass|pwd|secret|token|key|auth",
+    r"|pass|pwd|secret|token|key|auth|basic|glpat-|npm_|pypi-|hf_",
     re.I,
 )
 
@@ -71,7 +75,7 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
 def _redact_all(text: str) -> str:
     out = text
     for name, pattern in _patterns():
-        if name == "bearer":
+        if name in ("bearer", "basic_auth"):
             out = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
         elif name == "url_password":
             out = pattern.sub(lambda m: f"{m.group(1)}:{REDACTED}@", out)

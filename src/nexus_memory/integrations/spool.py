@@ -85,10 +85,11 @@ class Spool:
 
         `handle` raising means nothing was stored: every record returns to the spool.
         """
-        if not self.pending():
+        if not self.pending() and not any(self.folder.glob("draining-*.jsonl")):
             return 0
         claimed = self.folder / f"draining-{os.getpid()}-{time.monotonic_ns()}.jsonl"
         with _locked(self.lock):
+            self._adopt_orphans()
             if not self.pending():
                 return 0
             os.replace(self.path, claimed)
@@ -116,6 +117,36 @@ class Spool:
                 self.append(rest)
             claimed.unlink(missing_ok=True)
         return len(batch)
+
+
+    def _adopt_orphans(self) -> None:
+        """A drainer that died mid-drain left its claimed file: its records go back (lock held)."""
+        for orphan in self.folder.glob("draining-*.jsonl"):
+            try:
+                pid = int(orphan.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if pid == os.getpid() or _alive(pid):
+                continue
+            data = orphan.read_bytes()
+            if data:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(fd, data if data.endswith(b"\n") else data + b"\n")
+                finally:
+                    os.close(fd)
+            orphan.unlink(missing_ok=True)
+            log_error(self.log_dir, f"spool: recovered {orphan.name} from a drainer that stopped (pid {pid})")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def log_error(log_dir: Path, message: str) -> None:

@@ -122,15 +122,20 @@ def read_new(transcript: Path, mark: dict[str, Any]) -> tuple[list[Turn], dict[s
     except OSError:
         return [], mark
     offset = int(mark.get("offset") or 0)
-    if mark.get("path") != str(transcript) or mark.get("inode") != st.st_ino or st.st_size < offset:
-        offset = 0
-    turns: list[Turn] = []
     with transcript.open("rb") as fh:
+        head = fh.read(64).hex()
+        # another file at the same path (a new inode, or a reused one with other first bytes), or shrunk;
+        # the first bytes seen last time must still be the first bytes (a short file may have grown)
+        if (mark.get("path") != str(transcript) or mark.get("inode") != st.st_ino
+                or not head.startswith(str(mark.get("head") or "")) or st.st_size < offset):
+            offset = 0
         fh.seek(offset)
         chunk = fh.read(MAX_READ_BYTES)
+    turns: list[Turn] = []
     end = chunk.rfind(b"\n")
+    base = {"path": str(transcript), "inode": st.st_ino, "head": head}
     if end < 0:
-        return [], {"path": str(transcript), "inode": st.st_ino, "offset": offset}
+        return [], {**base, "offset": offset}
     for line in chunk[: end + 1].splitlines():
         if not line.strip():
             continue
@@ -140,7 +145,7 @@ def read_new(transcript: Path, mark: dict[str, Any]) -> tuple[list[Turn], dict[s
             continue
         if turn:
             turns.append(turn)
-    return turns, {"path": str(transcript), "inode": st.st_ino, "offset": offset + end + 1}
+    return turns, {**base, "offset": offset + end + 1}
 
 
 def format_turns(turns: list[Turn]) -> str:
