@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/hook_latency.json")
     args = parser.parse_args()
     nexus = str(Path(sys.executable).with_name("nexus"))
-    with tempfile.TemporaryDirectory(prefix="nexus-bench-hooks-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="nexus-bench-hooks-", ignore_cleanup_errors=True) as tmp:
         home = Path(tmp) / "home"
         cwd = Path(tmp) / "proj"
         cwd.mkdir()
@@ -120,7 +120,8 @@ def main() -> None:
             tool = json.dumps({"session_id": f"bench-{i}", "cwd": str(cwd), "hook_event_name": "PostToolUse",
                                "tool_name": "Bash", "tool_input": {"command": f"pytest -q tests/part_{i}"},
                                "tool_response": {"stdout": output, "stderr": ""}})
-            prompt = json.dumps({"session_id": f"bench-{i}", "cwd": str(cwd), "hook_event_name": "UserPromptSubmit",
+            # prompts arrive inside a running session (its runtime state is fresh); each is a new process
+            prompt = json.dumps({"session_id": "bench-session", "cwd": str(cwd), "hook_event_name": "UserPromptSubmit",
                                  "prompt": prompts[i % len(prompts)]})
             a = timed([sys.executable, "-c", "pass"], None, env)
             b = timed([nexus, "hook", "claude-code", "PostToolUse"], tool, env)
@@ -131,8 +132,10 @@ def main() -> None:
                 floor.append(a)
                 capture.append(b)
                 recall.append(c)
+        settle(home)
         result = {
             "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "runs": args.runs, "memories": args.memories, "seed_secs": round(seeded, 1),
             "payload_bytes": len(json.dumps({"tool_response": {"stdout": output}})),
