@@ -209,3 +209,72 @@ def test_unknown_fields_and_missing_ones_are_tolerated(tmp_path: Path) -> None:
     assert hook("claude-code", "PostToolUse", "this is not json at all") == {}
     odd: Any = [1, 2, 3]
     assert hook("claude-code", "Stop", json.dumps(odd)) == {}
+
+
+def _payload(agent: str, event: str, cwd: str) -> dict[str, Any]:
+    """A payload in the tool's documented dialect for any event we install."""
+    kind = normalize(agent, event, {}).kind
+    if agent == "copilot":
+        base: dict[str, Any] = {"sessionId": "every", "timestamp": 1764064800000, "cwd": cwd}
+        extra = {PROMPT: {"prompt": "keep the changelog in sync with releases"},
+                 TOOL: {"toolName": "bash", "toolArgs": '{"command": "make lint"}',
+                        "toolResult": {"resultType": "success", "textResultForLlm": "ok"}},
+                 TOOL_FAILURE: {"toolName": "bash", "toolArgs": '{"command": "make deploy"}',
+                                "error": "error: denied"},
+                 STOP: {"transcriptPath": "", "stopReason": "end_turn"}, SESSION_START: {"source": "new"},
+                 SESSION_END: {"reason": "exit"}, PRE_COMPACT: {"trigger": "auto"}}
+        return {**base, **extra.get(kind, {})}
+    if agent == "cursor":
+        base = {"conversation_id": "every", "generation_id": "g", "hook_event_name": event,
+                "workspace_roots": [cwd], "cursor_version": "2.0"}
+        extra = {"beforeSubmitPrompt": {"prompt": "use the staging cluster for load tests", "attachments": []},
+                 "afterShellExecution": {"command": "npm run build", "output": "build ok", "duration": 10},
+                 "afterMCPExecution": {"tool_name": "search", "tool_input": '{"q": "x"}', "result_json": "{}",
+                                       "duration": 5},
+                 "afterFileEdit": {"file_path": f"{cwd}/a.ts", "edits": [{"old_string": "a", "new_string": "b"}]},
+                 "afterAgentResponse": {"text": "I decided to split the module into two files."},
+                 "stop": {"status": "completed", "loop_count": 0}}
+        return {**base, **extra.get(event, {})}
+    base = {"session_id": "every", "transcript_path": None, "cwd": cwd, "hook_event_name": event}
+    extra = {SESSION_START: {"source": "startup"}, SESSION_END: {"reason": "other"},
+             PROMPT: {"prompt": "rename the billing module to invoicing everywhere"},
+             TOOL: {"tool_name": "Bash", "tool_input": {"command": "cargo test"}, "tool_response": "test result: ok"},
+             TOOL_FAILURE: {"tool_name": "Bash", "tool_input": {"command": "make"}, "error": "error: no rule"},
+             STOP: {"stop_hook_active": False, "last_assistant_message": "Renamed the module and updated imports.",
+                    "prompt_response": "Renamed the module and updated imports."},
+             PRE_COMPACT: {"trigger": "auto"}, POST_COMPACT: {"trigger": "auto", "compact_summary": "Renamed."}}
+    return {**base, **extra.get(kind, {})}
+
+
+@pytest.mark.parametrize(("agent", "event"), [
+    (a, s.event) for a in ("claude-code", "gemini", "qwen", "codex", "droid", "cursor", "copilot")
+    for s in __import__("nexus_memory.integrations.registry", fromlist=["tool"]).tool(a).events
+])
+def test_every_installed_event_is_understood_and_answered_in_contract(agent: str, event: str,
+                                                                      tmp_path: Path) -> None:
+    payload = _payload(agent, event, str(tmp_path))
+    ev = normalize(agent, event, payload)
+    assert ev.kind != "other", f"{agent} {event} is not recognised"
+    assert ev.session_id == "every"
+    out = hook(agent, event, payload)
+    assert isinstance(out, dict)
+    if out and agent in ("claude-code", "gemini", "qwen", "codex", "droid"):
+        assert set(out) == {"hookSpecificOutput"} and out["hookSpecificOutput"]["hookEventName"] == event
+    if agent == "copilot":
+        assert out == {}
+    if ev.kind in (PROMPT, TOOL, TOOL_FAILURE):
+        assert memories(agents=(ev.agent,)), f"{agent} {event} stored nothing"
+
+
+@pytest.mark.parametrize("event", ["session.created", "chat.message", "tool.execute.after", "session.idle",
+                                   "experimental.session.compacting", "session.compacted", "session.deleted"])
+def test_every_opencode_plugin_call_is_understood(event: str, tmp_path: Path) -> None:
+    payload: dict[str, Any] = {"sessionID": "oc-every", "cwd": str(tmp_path)}
+    if event == "chat.message":
+        payload["prompt"] = "keep the API backwards compatible for v1 clients"
+    if event == "tool.execute.after":
+        payload.update({"tool_name": "bash", "tool_input": {"command": "bun test"}, "tool_response": "2 pass"})
+    ev = normalize("opencode", event, payload)
+    assert ev.kind != "other" and ev.session_id == "oc-every"
+    out = hook("opencode", event, payload)
+    assert set(out) <= {"additionalContext"}
