@@ -112,6 +112,11 @@ def test_transcripts_are_read_incrementally(tmp_path: Path) -> None:
     assert "CI pipeline" not in excerpts[1] and "half a line" not in excerpts[1]
     raw = [m for m in memories() if m.content.startswith("Transcript excerpt")]
     assert all(m.level().value == "raw" and "raw-activity" in m.labels for m in raw)
+    marks = load_settings().paths.state_dir / "hooks" / "transcripts"
+    assert list(marks.glob("*.json"))
+    hook("claude-code", "SessionEnd", {**stop, "hook_event_name": "SessionEnd", "reason": "other"})
+    assert not list(marks.glob("*.json")), "the watermark goes with the session"
+    assert len([c for c in contents() if c.startswith("Transcript excerpt")]) == 2
 
 
 def test_broken_database_spools_then_drains(tmp_path: Path) -> None:

@@ -497,5 +497,9 @@ def _do_work(app: App, records: list[dict[str, Any]], paths: Paths) -> None:
             read_transcript(app, event, proj, paths)
             app.sessions.end(event.agent, event.session_id, event.cwd)
             _reset_injected(paths, event)
+            if event.transcript_path:
+                from nexus_memory.integrations.transcripts import Watermarks
+
+                Watermarks(paths.transcripts).forget(event.agent, event.session_id or event.transcript_path)
         elif rec.get("type") == "drain":
             app.cognition.drain(f"hook-{event.agent}", agent=event.agent, timeout_secs=timeout)

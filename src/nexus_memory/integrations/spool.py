@@ -158,7 +158,9 @@ def log_error(log_dir: Path, message: str) -> None:
             if path.stat().st_size > LOG_MAX_BYTES:
                 os.replace(path, path.with_name(ERROR_LOG + ".1"))
         stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        line = f"{stamp} pid={os.getpid()} {' '.join(message.split())[:2000]}\n"
+        from nexus_memory.domain.redaction import redact_text  # an error message may quote the payload
+
+        line = f"{stamp} pid={os.getpid()} {redact_text(' '.join(message.split()))[:2000]}\n"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode("utf-8", errors="replace"))

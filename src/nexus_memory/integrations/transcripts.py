@@ -100,6 +100,12 @@ class Watermarks:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def forget(self, agent: str, session: str) -> None:
+        """The session is over: its watermark and lock file go."""
+        path = self._path(agent, session)
+        for p in (path, Path(str(path) + ".lock")):
+            p.unlink(missing_ok=True)
+
     @staticmethod
     def read(path: Path) -> dict[str, Any]:
         try:
