@@ -350,3 +350,29 @@ def test_store_survives_a_locked_reader(nexus_home: Path) -> None:
     finally:
         conn.close()
     assert js("list")["total"] == 2
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("n\n", False), ("\n", False)])
+def test_init_reset_asks_on_a_terminal(answer: str, deleted: bool) -> None:
+    import os
+    import pty
+
+    from tests.conftest import nexus_executable
+
+    mid = store("maybe reset me")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([nexus_executable(), "init", "--reset"], stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        os.write(master, answer.encode())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "Delete every memory in" in err and "[y/N]" in err
+    if deleted:
+        assert proc.returncode == 0 and "Database ready" in out
+        assert "does not exist" in fails("get", str(mid))
+    else:
+        assert proc.returncode == 1 and "reset not confirmed; nothing was deleted" in err
+        assert js("get", str(mid))["content"] == "maybe reset me"
