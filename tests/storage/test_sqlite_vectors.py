@@ -108,3 +108,76 @@ def test_a_selective_filter_falls_back_to_its_id_set(store: SQLiteStore) -> None
     rare = store.store(NewMemory(agent="x", content="rare one", labels=("rare",))).memory.id
     store.upsert_vectors(M1, [(i, "content", [1.0, 0.001 * (i % 13)]) for i in crowd] + [(rare, "content", [0.0, 1.0])])
     assert store.vector_search(M1, [1, 0], MemoryFilter(labels=("rare",)), limit=3) == [(rare, pytest.approx(0.0, abs=1e-6))]
+
+
+def test_a_new_process_maps_the_snapshot_and_catches_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from nexus_memory.storage.sqlite import vector_snapshot
+
+    monkeypatch.setattr(vector_snapshot, "SNAPSHOT_MIN_ROWS", 50)
+    db = tmp_path / "snap.db"
+    rng = np.random.default_rng(1)
+    first = SQLiteStore(db)
+    ids = [m.memory.id for m in first.store_many([NewMemory(agent="x", content=f"m{i}") for i in range(200)])]
+    first.upsert_vectors(M1, [(i, "content", rng.normal(size=8)) for i in ids])
+    query = rng.normal(size=8)
+    want = first.vector_search(M1, query, MemoryFilter(), limit=5)  # loads from SQLite, writes the snapshot
+    assert (tmp_path / "snap.db.vectors").is_dir()
+
+    second = SQLiteStore(db)
+    assert second.vector_search(M1, query, MemoryFilter(), limit=5) == want
+    matrix = second._vec_cache[M1]
+    assert isinstance(matrix.data, np.memmap) and matrix.snapshot_n == 200
+
+    # rows written after the snapshot come from SQLite; a deletion invalidates the snapshot
+    new = first.store(NewMemory(agent="x", content="new")).memory.id
+    first.upsert_vectors(M1, [(new, "content", query)])
+    third = SQLiteStore(db)
+    assert third.vector_search(M1, query, MemoryFilter(), limit=1)[0][0] == new
+    assert third._vec_cache[M1].snapshot_n == 200 and third._vec_cache[M1].n == 201
+    first.delete(new)
+    fourth = SQLiteStore(db)
+    assert fourth.vector_search(M1, query, MemoryFilter(), limit=5) == want
+    assert not isinstance(fourth._vec_cache[M1].data, np.memmap)  # reloaded from SQLite
+    for s in (first, second, third, fourth):
+        s.close()
+
+
+def test_a_damaged_snapshot_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus_memory.storage.sqlite import vector_snapshot
+
+    monkeypatch.setattr(vector_snapshot, "SNAPSHOT_MIN_ROWS", 10)
+    db = tmp_path / "d.db"
+    s1 = SQLiteStore(db)
+    ids = [m.memory.id for m in s1.store_many([NewMemory(agent="x", content=f"m{i}") for i in range(20)])]
+    s1.upsert_vectors(M1, [(i, "content", [1.0, i / 20]) for i in ids])
+    want = s1.vector_search(M1, [1, 0], MemoryFilter(), limit=3)
+    root = vector_snapshot.snapshot_root(db, M1)
+    assert root is not None
+    (root / "current.json").write_text("{not json")
+    s2 = SQLiteStore(db)
+    assert s2.vector_search(M1, [1, 0], MemoryFilter(), limit=3) == want
+    s1.close()
+    s2.close()
+
+
+def test_a_new_database_at_the_same_path_never_uses_the_old_snapshot(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus_memory.storage.sqlite import vector_snapshot
+
+    monkeypatch.setattr(vector_snapshot, "SNAPSHOT_MIN_ROWS", 10)
+    db = tmp_path / "reset.db"
+    old = SQLiteStore(db)
+    ids = [m.memory.id for m in old.store_many([NewMemory(agent="x", content=f"old {i}") for i in range(20)])]
+    old.upsert_vectors(M1, [(i, "content", [1.0, 0.0]) for i in ids])
+    old.vector_search(M1, [1, 0], MemoryFilter(), limit=1)
+    old.close()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"reset.db{suffix}").unlink(missing_ok=True)  # what `nexus init --reset` does
+    new = SQLiteStore(db)
+    ids = [m.memory.id for m in new.store_many([NewMemory(agent="x", content=f"new {i}") for i in range(20)])]
+    new.upsert_vectors(M1, [(i, "content", [0.0, 1.0]) for i in ids])
+    hits = new.vector_search(M1, [0, 1], MemoryFilter(), limit=1)
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-6)
+    new.close()

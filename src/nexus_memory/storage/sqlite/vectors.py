@@ -22,11 +22,13 @@ from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.domain.timeutil import to_iso, utcnow
 from nexus_memory.errors import InvalidInput, NotAvailable
+from nexus_memory.storage.sqlite import vector_snapshot as snapshot
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,6 +93,8 @@ class _Matrix:
     deletions: int
     #: memory ids sorted, with their row numbers; rebuilt lazily after appends.
     _by_id: tuple[int, np.ndarray, np.ndarray] | None = None
+    #: rows that came from (or went into) the on-disk snapshot.
+    snapshot_n: int = 0
     #: sign-bit codes of rows [0, _codes_n), as uint64 words; extended lazily.
     _codes: np.ndarray | None = None
     _codes_n: int = 0
@@ -169,7 +173,10 @@ def _grow(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class SQLiteVectorsMixin:
-    """Mixed into SQLiteStore; relies on its `conn`, `write`, `_errors` and filter helpers."""
+    """Mixed into SQLiteStore; relies on its `conn`, `path`, `write`, `_errors` and filter helpers."""
+
+    path: Path
+    _vec_token = ""
 
     @property
     def conn(self) -> sqlite3.Connection:  # pragma: no cover - provided by the store
@@ -374,13 +381,17 @@ class SQLiteVectorsMixin:
         """The model's cached matrix, extended with new rows or reloaded after deletions."""
         with self._errors():
             max_rowid = int(self.conn.execute("SELECT coalesce(max(rowid), 0) FROM memory_vectors").fetchone()[0])
-            deletions = int(self.conn.execute("SELECT deletions FROM vector_log WHERE id = 1").fetchone()[0])
+            row = self.conn.execute("SELECT deletions, token FROM vector_log WHERE id = 1").fetchone()
+            deletions = int(row[0])
+            self._vec_token = f"{row[1]}:{max_rowid}"
         with self._vec_lock:
             cached = self._vec_cache.get(model)
             if cached is not None and cached.deletions == deletions and cached.max_rowid == max_rowid:
                 return cached
             if cached is None or cached.deletions != deletions:
-                cached = self._load_matrix(model, 0, deletions)
+                cached = self._load_snapshot(model, deletions) or self._load_matrix(model, 0, deletions)
+                if cached is not None:
+                    self._maybe_snapshot(cached, model)
             else:
                 self._extend(cached, model)
             if cached is None:
@@ -406,6 +417,25 @@ class SQLiteVectorsMixin:
                 if not batch:
                     return
                 yield from batch
+
+    def _load_snapshot(self, model: str, deletions: int) -> _Matrix | None:
+        """The matrix from its memory-mapped snapshot, caught up with newer rows from SQLite."""
+        token, _, max_rowid = self._vec_token.partition(":")
+        snap = snapshot.load(self.path, model, deletions, token=token, max_rowid=int(max_rowid))
+        if snap is None:
+            return None
+        matrix = _Matrix(dim=snap["dim"], data=snap["data"], memory_ids=snap["memory_ids"],
+                         namespace_ids=snap["namespace_ids"], n=snap["n"], max_rowid=snap["max_rowid"],
+                         deletions=deletions, snapshot_n=snap["n"])
+        self._extend(matrix, model)
+        return matrix
+
+    def _maybe_snapshot(self, matrix: _Matrix, model: str) -> None:
+        if matrix.n - matrix.snapshot_n > max(snapshot.REWRITE_FRACTION * matrix.n, 0) and snapshot.save(
+            self.path, model, token=self._vec_token.partition(":")[0], dim=matrix.dim, n=matrix.n, max_rowid=matrix.max_rowid, deletions=matrix.deletions,
+            data=matrix.data, memory_ids=matrix.memory_ids, namespace_ids=matrix.namespace_ids,
+        ):
+            matrix.snapshot_n = matrix.n
 
     def _load_matrix(self, model: str, after_rowid: int, deletions: int) -> _Matrix | None:
         import numpy as np
