@@ -109,6 +109,8 @@ def bench_ingest(model: OnnxEmbedder, count: int, tmp: Path) -> dict[str, float]
     out: dict[str, float] = {}
     for label, embed, with_context in (("plain", False, False), ("embedded", True, False),
                                        ("embedded_with_context", True, True)):
+        for old in tmp.glob(f"ingest-{label}.db*"):  # a kept folder: start empty, or stores merge
+            old.unlink()
         store = SQLiteStore(tmp / f"ingest-{label}.db")
         vectors = EmbeddingService(store, model if embed else None, backend="onnx" if embed else "none")
         memories = MemoryService(store, indexer=vectors.on_stored)
