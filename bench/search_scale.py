@@ -102,29 +102,48 @@ def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
     return out
 
 
+ENGLISH = (["the build", "the CI pipeline", "the database pool", "the auth service", "the cache", "the deploy script",
+            "the test suite", "the API gateway", "the queue worker", "the migration", "the retry policy"],
+           ["uses", "needs", "breaks when", "was changed to use", "should avoid", "now depends on", "times out with"],
+           ["connection pooling", "a 30 second timeout", "exponential backoff", "Redis as a cache", "a read replica",
+            "structured logging", "batch inserts", "a circuit breaker", "pinned versions", "row level locks"])
+
+
+def english_note(rng: random.Random) -> str:
+    """A short English note (~12 words), the typical agent memory."""
+    subject, verb, obj = (rng.choice(part) for part in ENGLISH)
+    return f"{subject.capitalize()} {verb} {obj} since ticket {rng.randint(100, 9999)} was closed last week."
+
+
 def bench_ingest(model: OnnxEmbedder, count: int, tmp: Path) -> dict[str, float]:
+    """memories/s through MemoryService.store_many, batches of 64, for two kinds of text."""
     vocab = Vocabulary(random.Random(7))
     topics = topic_sentences(200, vocab)
-    texts = [memory_text(vocab.rng.choice(topics), vocab) for _ in range(count)]
+    corpora = {
+        "english": [english_note(vocab.rng) for _ in range(count)],
+        "identifiers": [memory_text(vocab.rng.choice(topics), vocab) for _ in range(count)],
+    }
     out: dict[str, float] = {}
-    for label, embed, with_context in (("plain", False, False), ("embedded", True, False),
-                                       ("embedded_with_context", True, True)):
-        for old in tmp.glob(f"ingest-{label}.db*"):  # a kept folder: start empty, or stores merge
-            old.unlink()
-        store = SQLiteStore(tmp / f"ingest-{label}.db")
-        vectors = EmbeddingService(store, model if embed else None, backend="onnx" if embed else "none")
-        memories = MemoryService(store, indexer=vectors.on_stored)
-        reqs = [StoreRequest(content=t, agent=AGENTS[i % len(AGENTS)],
-                             context=f"previous turn: {texts[i - 1]}" if with_context and i else None)
-                for i, t in enumerate(texts)]
-        t0 = time.perf_counter()
-        for start in range(0, len(reqs), 64):
-            memories.store_many(reqs[start:start + 64])
-        secs = time.perf_counter() - t0
-        out[f"{label}_per_sec"] = count / secs
-        if embed:
-            assert vectors.store_errors == 0, vectors.last_error
-        store.close()
+    for corpus, texts in corpora.items():
+        out[f"{corpus}_tokens_per_text"] = statistics.fmean(len(e.ids) for e in model._tokenizer.encode_batch(texts))
+        for label, embed, with_context in (("plain", False, False), ("embedded", True, False),
+                                           ("embedded_with_context", True, True)):
+            name = f"{corpus}-{label}"
+            for old in tmp.glob(f"ingest-{name}.db*"):  # a kept folder: start empty, or stores merge
+                old.unlink()
+            store = SQLiteStore(tmp / f"ingest-{name}.db")
+            vectors = EmbeddingService(store, model if embed else None, backend="onnx" if embed else "none")
+            memories = MemoryService(store, indexer=vectors.on_stored)
+            reqs = [StoreRequest(content=t, agent=AGENTS[i % len(AGENTS)],
+                                 context=f"previous turn: {texts[i - 1]}" if with_context and i else None)
+                    for i, t in enumerate(texts)]
+            t0 = time.perf_counter()
+            for start in range(0, len(reqs), 64):
+                memories.store_many(reqs[start:start + 64])
+            out[f"{corpus}_{label}_per_sec"] = count / (time.perf_counter() - t0)
+            if embed:
+                assert vectors.store_errors == 0, vectors.last_error
+            store.close()
     return out
 
 
@@ -228,12 +247,14 @@ def quantisation_plans(data: np.ndarray, qs: np.ndarray, k: int = 10, rerank: in
     ms, rec = run(float16)
     out["float16_exact"] = {"ms_p50": ms, "recall@10": rec, "mb": half.nbytes / 1e6}
     if hasattr(np, "bitwise_count"):
-        codes = np.packbits(data > 0, axis=1).view(np.uint64)  # dim/64 words per vector
+        codes = np.ascontiguousarray(np.packbits(data > 0, axis=1).view(np.uint64).T)  # word-major, as the store
 
         def binary(q: np.ndarray) -> np.ndarray:
             qc = np.packbits(q > 0).view(np.uint64)
-            dist = np.bitwise_count(codes ^ qc).sum(axis=1, dtype=np.int32)
-            cand = np.argpartition(dist, rerank)[:rerank]
+            dist = np.zeros(codes.shape[1], dtype=np.uint16)
+            for w in range(codes.shape[0]):
+                dist += np.bitwise_count(codes[w] ^ qc[w])
+            cand = np.sort(np.argpartition(dist, rerank)[:rerank])
             return cand[top_k(data[cand] @ q, k)]
 
         ms, rec = run(binary)
@@ -306,9 +327,12 @@ def render_size(r: dict[str, Any]) -> str:
 
 
 def render_ingest(r: dict[str, float]) -> str:
-    return (f"== ingest through MemoryService.store_many (batches of 64): plain {r['plain_per_sec']:.0f}/s, "
-            f"with embeddings {r['embedded_per_sec']:.0f}/s, with embeddings + context (2 vectors) "
-            f"{r['embedded_with_context_per_sec']:.0f}/s")
+    lines = ["== ingest through MemoryService.store_many (batches of 64), memories/s"]
+    for corpus in ("english", "identifiers"):
+        lines.append(f"   {corpus:<12} ({r[f'{corpus}_tokens_per_text']:.0f} tokens/text): "
+                     f"plain {r[f'{corpus}_plain_per_sec']:.0f}, with embeddings {r[f'{corpus}_embedded_per_sec']:.0f}, "
+                     f"with embeddings + context (2 vectors) {r[f'{corpus}_embedded_with_context_per_sec']:.0f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
