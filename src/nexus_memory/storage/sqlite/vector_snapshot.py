@@ -8,16 +8,15 @@ SQLite. A snapshot is valid while no vector was deleted since it was taken
 (`vector_log.deletions` unchanged): rows only ever get larger rowids otherwise.
 
 Snapshots are an optimisation: any problem reading or writing one is ignored and the
-matrix comes from SQLite as before. numpy is only imported by callers that have it.
+matrix comes from SQLite as before. numpy, hashlib and shutil are imported only when a
+snapshot is read or written (never on the cold `nexus store` path).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ REWRITE_FRACTION = 0.1
 
 
 def snapshot_root(db_path: Path, model: str) -> Path | None:
+    import hashlib  # not on the cold `nexus store` path
+
     if str(db_path) == ":memory:":
         return None
     digest = hashlib.sha1(model.encode("utf-8")).hexdigest()[:16]
@@ -66,6 +67,8 @@ def load(db_path: Path, model: str, deletions: int, *, token: str, max_rowid: in
 def save(db_path: Path, model: str, *, token: str, dim: int, n: int, max_rowid: int, deletions: int,
          data: Any, memory_ids: Any, namespace_ids: Any) -> bool:
     """Write a new snapshot and point `current.json` at it (atomic rename); drop older ones."""
+    import shutil
+
     import numpy as np
 
     root = snapshot_root(db_path, model)
