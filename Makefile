@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks
+.PHONY: run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-cognition: venv-dev
 
 bench-hooks: venv-dev
 	$(BIN)/python bench/hook_latency.py
+
+# nexus serve under 50 concurrent loopback clients at 10k memories (issue 5)
+bench-serve: venv-dev
+	$(BIN)/python -m bench.serve_load $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

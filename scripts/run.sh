@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job. Until `nexus serve` exists this runs a short demo.
+# The main job: `nexus serve` (dashboard, REST API, live events, MCP) on the default database.
+# It prints the dashboard URL first. The demo below only runs on an install without the server.
 set -euo pipefail
 BIN="${VENV:-.venv}/bin"
 if "$BIN/nexus" serve --help >/dev/null 2>&1; then

@@ -63,6 +63,12 @@ def test_browser_origins_must_match_exactly(app: App) -> None:
         assert denied.value.response.status_code == 403
 
 
+def test_oversized_bodies_are_refused(server: LiveServer) -> None:
+    r = httpx.post(server.url + "/api/v1/memories", content=b"x" * (5 * 1024 * 1024),
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+
 def test_dns_rebinding_is_refused_on_loopback(server: LiveServer) -> None:
     r = httpx.get(server.url + "/api/v1/health", headers={"host": "attacker.example:8768"})
     assert r.status_code == 403 and r.json()["error"] == "forbidden_host"

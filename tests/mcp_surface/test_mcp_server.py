@@ -231,3 +231,18 @@ def test_http_mcp_needs_the_token_when_one_is_set(app: App) -> None:
         ok = httpx.post(server.url + "/mcp", json=init,
                         headers={**headers, "authorization": "Bearer s3cret-token"})
         assert ok.status_code == 200
+
+
+def test_serve_with_stdio_transport_speaks_mcp() -> None:
+    from mcp import Client, StdioServerParameters
+
+    async def go() -> None:
+        params = StdioServerParameters(command=nexus_executable(), args=["serve", "--transport", "stdio"],
+                                       env=dict(os.environ))
+        async with Client(params, read_timeout_seconds=30) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert names == UPSTREAM_TOOLS
+            stored = payload(await client.call_tool("store_memory", {"content": "via serve --transport stdio"}))
+            assert stored["memory"]["agent_type"] == "default"
+
+    asyncio.run(go())

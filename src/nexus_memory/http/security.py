@@ -27,6 +27,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROTECTED_PREFIXES = ("/api", "/mcp", "/ws")
+#: Largest request body accepted (a memory holds at most 200,000 characters).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 TOKEN_SUBPROTOCOL = "nexus-token"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -128,6 +130,11 @@ class SecurityMiddleware:
                           "this server needs an API token",
                           "send 'Authorization: Bearer <token>' with the token from NEXUS_API_TOKEN "
                           "or the one `nexus serve` printed")
+            return
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            await _refuse(scope, receive, send, 413, "too_large",
+                          f"the request body is {int(length)} bytes", f"send at most {MAX_BODY_BYTES} bytes")
             return
         await self.app(scope, receive, send)
 
