@@ -328,6 +328,7 @@ function onEvent(msg) {
   const route = location.hash;
   if (route === "#/stats" && msg.type.startsWith("memory.")) showStats();
   if (route === "#/sessions" && msg.type.startsWith("session.")) showSessions();
+  if (route === "#/jobs" && msg.type.startsWith("job.")) showJobs();
   if (route === `#/memory/${id}` && msg.type === "memory.updated") showMemory(id);
 }
 
