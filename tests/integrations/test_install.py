@@ -228,3 +228,20 @@ def test_cli_install_status_uninstall(tmp_path: Path) -> None:
     assert leftovers == []
     bad = run_nexus("hooks", "install", "--agent", "nope", env=env)
     assert bad.returncode == 1 and "unknown agent tool 'nope'" in bad.stderr
+
+
+def test_found_means_on_path_or_the_users_own_config(target: Target, tmp_path: Path) -> None:
+    manifest = Manifest(target.state_dir)
+    tool("codex").install(target, manifest)
+    manifest.save()
+    assert tool("codex").status(target).found is False, "our own files do not make the tool 'found'"
+    (target.home / ".codex" / "auth.json").write_text("{}")
+    assert tool("codex").status(target).found is True
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "gemini"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    on_path = Target(**{**target.__dict__, "env": {"PATH": str(bindir)}})
+    assert tool("gemini").status(on_path).found is True
+    assert tool("qwen").status(on_path).found is False

@@ -11,6 +11,7 @@ from typing import Any
 
 from nexus_memory.integrations import installer as ins
 from nexus_memory.integrations.installer import Change, EventSpec, Manifest, Target, ToolStatus
+from nexus_memory.integrations.settings_file import BACKUP_SUFFIX
 
 
 class HookTool:
@@ -95,7 +96,15 @@ class HookTool:
         return changes
 
     def found(self, t: Target) -> bool:
-        return ins.found_on_path(self.binaries, t.env) or self.user_dir(t).is_dir()
+        """On PATH, or its config folder holds something that `install` did not create."""
+        if ins.found_on_path(self.binaries, t.env):
+            return True
+        folder = self.user_dir(t)
+        if not folder.is_dir():
+            return False
+        ours = {p for p, e in Manifest(t.state_dir).data.items() if isinstance(e, dict) and e.get("created_file")}
+        return any(str(p) not in ours and not p.name.endswith(BACKUP_SUFFIX) and p.name != "hooks"
+                   for p in folder.iterdir())
 
     def status(self, t: Target) -> ToolStatus:
         hooks = self.hooks_file(t)
