@@ -16,21 +16,19 @@ _pg_setup() {
     echo "postgres: using NEXUS_TEST_DATABASE_URL from the environment"
     return 0
   fi
-  if [ ! -x "$pgbin/initdb" ]; then
-    echo "postgres: PostgreSQL 15 is not installed ($pgbin/initdb missing)"
-    return 1
-  fi
   [ "$(id -u)" -eq 0 ] || sudo_pg=(sudo -u postgres)
 
-  # 1. pgvector (fast path: the control file and library are already in place)
-  if [ ! -f /usr/share/postgresql/15/extension/vector.control ] || [ ! -f /usr/lib/postgresql/15/lib/vector.so ]; then
+  # 1. PostgreSQL 15 and pgvector (fast path: the server, the control file and the library are in place)
+  if [ ! -x "$pgbin/initdb" ] || [ ! -f /usr/share/postgresql/15/extension/vector.control ] \
+      || [ ! -f /usr/lib/postgresql/15/lib/vector.so ]; then
     echo "postgres: building pgvector 0.8.0 from the Debian trixie source package"
     (
       set -e
       exec 9>/tmp/nexus-apt.lock
       flock 9
       # Re-check under the lock: another engineer may have just built it.
-      if [ -f /usr/share/postgresql/15/extension/vector.control ] && [ -f /usr/lib/postgresql/15/lib/vector.so ]; then
+      if [ -x "$pgbin/initdb" ] && [ -f /usr/share/postgresql/15/extension/vector.control ] \
+          && [ -f /usr/lib/postgresql/15/lib/vector.so ]; then
         exit 0
       fi
       local_uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
@@ -39,7 +37,8 @@ _pg_setup() {
           "$local_uri" > /etc/apt/sources.list.d/trixie-src.sources
         apt-get update -qq
       fi
-      if ! dpkg -s postgresql-server-dev-15 >/dev/null 2>&1 || ! dpkg -s dpkg-dev >/dev/null 2>&1; then
+      if ! dpkg -s postgresql-15 >/dev/null 2>&1 || ! dpkg -s postgresql-server-dev-15 >/dev/null 2>&1 \
+          || ! dpkg -s dpkg-dev >/dev/null 2>&1; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-server-dev-15 dpkg-dev >/dev/null
       fi
       work=$(mktemp -d)
@@ -49,7 +48,11 @@ _pg_setup() {
       make -s PG_CONFIG="$pgbin/pg_config" -j2 >/dev/null
       make -s PG_CONFIG="$pgbin/pg_config" install >/dev/null
       cd / && rm -rf "$work"
-    ) || { echo "postgres: pgvector build failed"; return 1; }
+    ) || { echo "postgres: installing PostgreSQL 15 / building pgvector failed"; return 1; }
+  fi
+  if [ ! -x "$pgbin/initdb" ]; then
+    echo "postgres: PostgreSQL 15 is not installed ($pgbin/initdb missing)"
+    return 1
   fi
 
   # 2. a free port on loopback (ask the kernel, then let pg_ctl fail loudly if we lost a race)

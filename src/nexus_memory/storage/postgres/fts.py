@@ -81,8 +81,8 @@ def newest(conn: Conn, terms: list[str], where: str, params: list[Any], *, limit
 
     GIN returns matches in physical order, not newest first, so instead of SQLite's
     "newest `budget` matches" each tier looks among the newest `WINDOW_ROWS * budget` rows
-    (a primary-key range ANDed with the term bitmap, so only those heap pages are read),
-    widening 8x while a filter leaves too few.
+    (a primary-key range ANDed with the term bitmap, so only those heap pages are read);
+    the any-term tier widens 8x while a filter leaves too few.
     """
     seen = {h.memory_id for h in after}
     found: list[tuple[int, str]] = []
@@ -104,7 +104,9 @@ def newest(conn: Conn, terms: list[str], where: str, params: list[Any], *, limit
                 [*terms, top - window, *params, need + len(seen)],
             ).fetchall()
             fresh = [r for r in rows if int(r["id"]) not in seen]
-            if len(fresh) >= need or top - window <= 0:
+            # Only the any-term tier widens: holding every term is a bonus looked for among
+            # the newest rows, never worth a scan of the whole store.
+            if len(fresh) >= need or top - window <= 0 or joiner == " && ":
                 break
             window *= 8
         for r in fresh[:need]:
