@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,3 +228,27 @@ def test_loading_only_contenders_ranks_exactly_like_loading_everything(stack: St
                 want = reference.run(SearchQuery(query, filter=flt, limit=limit)).hits
                 assert [(h.memory.id, round(h.score, 9)) for h in got] == \
                        [(h.memory.id, round(h.score, 9)) for h in want]
+
+
+def test_the_working_representation_uses_hybrid_search_when_a_model_is_usable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus_memory.app import build_app
+    from nexus_memory.config import load_settings
+
+    monkeypatch.setenv("NEXUS_EMBEDDING_BACKEND", "onnx")
+    app = build_app(load_settings())
+    try:
+        for text in NOTES:
+            app.memories.store(StoreRequest(content=text, agent="claude-code"))
+        rep = app.cognition.represent("claude-code", query="which food allergy does anyone have",
+                                      include_recent=False)
+        assert rep.semantic_mode == "hybrid"
+        semantic = rep.to_dict()["semantic"]
+        assert semantic and "peanuts" in json.dumps(semantic[0])
+    finally:
+        app.close()
+    monkeypatch.setenv("NEXUS_EMBEDDING_BACKEND", "none")
+    plain = build_app(load_settings())
+    try:
+        assert plain.cognition.representations.semantic_mode == "bm25"
+    finally:
+        plain.close()
