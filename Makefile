@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
+.PHONY: bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ unit: venv-dev
 
 bench-backends: venv-dev
 	VENV=$(VENV) scripts/bench-backends.sh $(BENCH_ARGS)
+
+bench-fts: venv-dev
+	$(BIN)/python bench/fts_budget.py
 
 bench-store: venv-dev
 	$(BIN)/python -m bench.store $(BENCH_ARGS)

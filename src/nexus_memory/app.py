@@ -42,10 +42,17 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
                 hint="pip install 'nexus-memory[postgres]', or unset NEXUS_DATABASE_URL to use SQLite",
             ) from None
         store: Any = PostgresStore(settings.database_url, migrate=migrate)
-        return store  # type: ignore[no-any-return,unused-ignore]
-    from nexus_memory.storage.sqlite import SQLiteStore
+    else:
+        from nexus_memory.storage.sqlite import SQLiteStore
 
-    return SQLiteStore(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms, migrate=migrate)
+        store = SQLiteStore(settings.database_path, busy_timeout_ms=settings.busy_timeout_ms, migrate=migrate)
+    if settings.fts_budget < 0:
+        from nexus_memory.errors import ConfigError
+
+        raise ConfigError(f"NEXUS_FTS_BUDGET={settings.fts_budget} is negative", hint="use 0 (always exact) or more")
+    # 0 means no bound: every query is ranked with exact BM25, whatever it costs.
+    store.fts_budget = settings.fts_budget or 10**12
+    return store  # type: ignore[no-any-return,unused-ignore]
 
 
 def make_embedder(settings: Settings) -> Embedder | None:

@@ -119,6 +119,8 @@ class Settings:
     llm_daily_token_budget: int = 200_000
     subconscious_mode: str = "whisper"
     busy_timeout_ms: int = 10_000
+    # Postings scored with exact BM25 per full-text query; 0 = always exact (see docs/configuration.md)
+    fts_budget: int = 1000
     cognition: CognitionSettings = field(default_factory=CognitionSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -211,6 +213,7 @@ _ENV_MAP = {
     "llm_daily_token_budget": "NEXUS_LLM_DAILY_TOKEN_BUDGET",
     "subconscious_mode": "NEXUS_SUBCONSCIOUS_MODE",
     "busy_timeout_ms": "NEXUS_BUSY_TIMEOUT_MS",
+    "fts_budget": "NEXUS_FTS_BUDGET",
 }
 
 
