@@ -43,9 +43,10 @@ def _any_of(terms: list[str]) -> str:
 def plan(conn: Conn, terms: list[str], budget: int) -> tuple[list[str], list[str]]:
     """(terms ranked exactly, common terms filled in by recency)."""
     rows = conn.execute(
-        "SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM memories "
-        f"WHERE search_tsv @@ plainto_tsquery('{TS_CONFIG}', t.term) LIMIT %s) s) AS df "
-        "FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, ord) ORDER BY t.ord",
+        # The tsquery is built once per term (LATERAL), not once per row the count looks at.
+        "SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM memories WHERE search_tsv @@ x.q LIMIT %s) s) AS df "
+        "FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, ord) "
+        f"CROSS JOIN LATERAL (SELECT plainto_tsquery('{TS_CONFIG}', t.term) AS q) x ORDER BY t.ord",
         (common_cap(budget) + 1, terms),
     ).fetchall()
     # df 0: absent, or an English stop word PostgreSQL drops
@@ -76,42 +77,34 @@ def search(conn: Conn, query: str, where: str, params: list[Any], *, limit: int,
 
 def newest(conn: Conn, terms: list[str], where: str, params: list[Any], *, limit: int, budget: int,
            after: list[TextHit]) -> list[TextHit]:
-    """Fill up with the newest matches of common terms: first memories holding every one of
-    the terms, then those holding any (as SQLite), looking at the newest rows first.
+    """Fill up with the newest matches of common terms: memories holding every one of the
+    terms first, then those holding any (as SQLite), looking at the newest rows first.
 
     GIN returns matches in physical order, not newest first, so instead of SQLite's
-    "newest `budget` matches" each tier looks among the newest `WINDOW_ROWS * budget` rows
-    (a primary-key range ANDed with the term bitmap, so only those heap pages are read);
-    the any-term tier widens 8x while a filter leaves too few.
+    "newest `budget` matches" one query looks among the newest `WINDOW_ROWS * budget` rows
+    (a primary-key range ANDed with the terms' bitmap, so only those heap pages are read),
+    and the window widens 8x while a filter leaves too few.
     """
     seen = {h.memory_id for h in after}
-    found: list[tuple[int, str]] = []
+    need = limit - len(after)
     top_row = conn.execute("SELECT coalesce(max(id), 0) AS top FROM memories").fetchone()
     top = int(top_row["top"]) if top_row else 0
-    tiers = [" && ", " || "] if len(terms) > 1 else [" || "]
-    for joiner in tiers:
-        need = limit - len(after) - len(found)
-        if need <= 0:
+    one = f"plainto_tsquery('{TS_CONFIG}', %s)"
+    any_q, all_q = " || ".join([one] * len(terms)), " && ".join([one] * len(terms))
+    window = WINDOW_ROWS * budget
+    while True:
+        rows = conn.execute(
+            f"WITH q AS (SELECT ({any_q}) AS tsq, ({all_q}) AS allq), h AS ("
+            f"SELECT m.id, m.content, (m.search_tsv @@ q.allq) AS every {FROM} CROSS JOIN q "
+            f"WHERE m.search_tsv @@ q.tsq AND m.id > %s AND {where} ORDER BY every DESC, m.id DESC LIMIT %s) "
+            f"SELECT h.id, {_HEADLINE} AS snip FROM h CROSS JOIN q ORDER BY h.every DESC, h.id DESC",
+            [*terms, *terms, top - window, *params, need + len(seen)],
+        ).fetchall()
+        fresh = [r for r in rows if int(r["id"]) not in seen][:need]
+        if len(fresh) >= need or top - window <= 0:
             break
-        tsq = "(" + joiner.join(f"plainto_tsquery('{TS_CONFIG}', %s)" for _ in terms) + ")"
-        window = WINDOW_ROWS * budget
-        while True:
-            rows = conn.execute(
-                f"WITH q AS (SELECT {tsq} AS tsq), h AS ("
-                f"SELECT m.id, m.content {FROM} CROSS JOIN q "
-                f"WHERE m.search_tsv @@ q.tsq AND m.id > %s AND {where} ORDER BY m.id DESC LIMIT %s) "
-                f"SELECT h.id, {_HEADLINE} AS snip FROM h CROSS JOIN q ORDER BY h.id DESC",
-                [*terms, top - window, *params, need + len(seen)],
-            ).fetchall()
-            fresh = [r for r in rows if int(r["id"]) not in seen]
-            # Only the any-term tier widens: holding every term is a bonus looked for among
-            # the newest rows, never worth a scan of the whole store.
-            if len(fresh) >= need or top - window <= 0 or joiner == " && ":
-                break
-            window *= 8
-        for r in fresh[:need]:
-            seen.add(int(r["id"]))
-            found.append((int(r["id"]), r["snip"]))
-    # Below every ranked hit, in tier then recency order; still positive so "higher is better" holds.
-    scores = fill_scores([h.score for h in after], len(found))
-    return [TextHit(memory_id=mid, score=score, snippet=snip) for (mid, snip), score in zip(found, scores, strict=True)]
+        window *= 8
+    # Below every ranked hit, in that order; still positive so "higher is better" holds.
+    scores = fill_scores([h.score for h in after], len(fresh))
+    return [TextHit(memory_id=int(r["id"]), score=score, snippet=r["snip"])
+            for r, score in zip(fresh, scores, strict=True)]
