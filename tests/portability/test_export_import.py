@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from nexus_memory.domain.models import MemoryFilter, MemoryRelation, NewMemory, SessionDigest
+from nexus_memory.domain.models import MemoryFilter, MemoryPatch, MemoryRelation, NewMemory, SessionDigest
 from nexus_memory.errors import InvalidInput
 from nexus_memory.services.portability.exporter import export_records
 from nexus_memory.services.portability.importer import Importer, read_jsonl
@@ -189,3 +189,25 @@ def test_cli_export_import_round_trip(tmp_path: Path) -> None:
     lenient = run_nexus("import", str(bad), env=other)
     assert lenient.returncode == 0 and "skipped line 2: not valid JSON" in lenient.stderr
     assert run_nexus("import", str(tmp_path / "missing.jsonl")).returncode == 1
+
+
+def test_lineage_pointers_are_mapped_once_even_across_batches(src: SQLiteStore, dst: SQLiteStore,
+                                                              tmp_path: Path) -> None:
+    for i in range(10):  # ids 1..10 are taken in the target
+        dst.store(NewMemory(agent="gemini", content=f"target memory {i}"))
+    first = src.store(NewMemory(agent="codex", content="raw note 0")).memory.id  # id 1
+    for i in range(1, 11):  # ids 2..11: source id 11 collides with where id 1 will land
+        src.store(NewMemory(agent="codex", content=f"raw note {i}"))
+    summary = src.store(NewMemory(agent="codex", content="summary of the notes",
+                                  metadata={"cognitive": {"level": "derived", "source_memory_ids": [first, 11]}}))
+    # the first note points forward at the summary, which comes later in the file
+    src.update(first, MemoryPatch(metadata={"distillation": {"status": "archived",
+                                                             "summary_memory_id": summary.memory.id}}))
+    path = write(tmp_path / "e.jsonl", export_records(src))
+    report = Importer(dst, batch_size=3).run(read_jsonl(path))
+    ids = report.id_map
+    assert ids[first] == 11 and ids[11] != 11
+    got = dst.get(ids[summary.memory.id])
+    assert got is not None and got.metadata["cognitive"]["source_memory_ids"] == [ids[first], ids[11]]
+    note = dst.get(ids[first])
+    assert note is not None and note.metadata["distillation"]["summary_memory_id"] == ids[summary.memory.id]

@@ -109,6 +109,8 @@ class Importer:
         self._memories: list[tuple[int, dict[str, Any]]] = []
         self._evidence: list[tuple[int, dict[str, Any]]] = []
         self._ns_ids: dict[str, int] = {}
+        #: (target id, metadata as in the file, metadata as stored) of memories with id pointers
+        self._pointers: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
 
     # driving --------------------------------------------------------------------
     def run(self, items: Iterable[Item], *, require_header: bool = True) -> ImportReport:
@@ -133,8 +135,17 @@ class Importer:
             self._record(line, rec)
         self._flush_memories()
         self._flush_evidence()
+        self._fix_forward_pointers()
         self._tick()
         return self.report
+
+    def _fix_forward_pointers(self) -> None:
+        """Rewrite lineage pointers to memories that were read after the memory holding them."""
+        for target, original, stored in self._pointers:
+            fixed = remap_metadata(original, self.report.id_map)
+            if fixed != stored:
+                self.store.update(target, MemoryPatch(metadata=fixed))
+        self._pointers = []
 
     def _check_header(self, line: int, rec: dict[str, Any]) -> None:
         if rec.get("format") != FORMAT:
@@ -284,7 +295,7 @@ class Importer:
             same = by_id.get(src_id) if src_id is not None else None
             if same is not None and _uid(same) == uid:
                 present[uid] = same.id
-        todo: list[tuple[int | None, NewMemory, list[tuple[str, str, list[float]]]]] = []
+        todo: list[tuple[int | None, NewMemory, list[tuple[str, str, list[float]]], dict[str, Any]]] = []
         for src_id, new, uid, vectors in parsed:
             if uid in present:
                 self.report.unchanged += 1
@@ -292,12 +303,13 @@ class Importer:
                     self.report.id_map[src_id] = present[uid]
                 continue
             keep_id = src_id if src_id is not None and src_id not in by_id else None
-            new = replace(new, id=keep_id, metadata=remap_metadata(new.metadata, self.report.id_map))
-            todo.append((src_id, new, vectors))
+            original = new.metadata  # pointers are always mapped from the file's ids, never twice
+            new = replace(new, id=keep_id, metadata=remap_metadata(original, self.report.id_map))
+            todo.append((src_id, new, vectors, original))
         if todo:
             outcomes = self.store.store_many([t[1] for t in todo])
             per_model: dict[str, list[tuple[int, str, list[float]]]] = {}
-            for (src_id, _, vectors), outcome in zip(todo, outcomes, strict=True):
+            for (src_id, _, vectors, _), outcome in zip(todo, outcomes, strict=True):
                 if src_id is not None:
                     self.report.id_map[src_id] = outcome.memory.id
                 if outcome.created:
@@ -306,11 +318,15 @@ class Importer:
                         per_model.setdefault(model, []).append((outcome.memory.id, kind, vec))
                 else:
                     self.report.merged += 1
-            for (_, new, _), outcome in zip(todo, outcomes, strict=True):
-                # pointers to memories of this same batch are known only now
-                fixed = remap_metadata(new.metadata, self.report.id_map)
-                if outcome.created and fixed is not new.metadata:
+            for (_, new, _, original), outcome in zip(todo, outcomes, strict=True):
+                if not outcome.created or not _has_pointers(original):
+                    continue
+                # pointers to memories of this same batch are known only now; pointers to
+                # memories further down the file only at the end (see `_fix_forward_pointers`)
+                fixed = remap_metadata(original, self.report.id_map)
+                if fixed != new.metadata:
                     self.store.update(outcome.memory.id, MemoryPatch(metadata=fixed))
+                self._pointers.append((outcome.memory.id, original, fixed))
             if per_model and isinstance(self.store, VectorIndex):
                 for model, rows in per_model.items():
                     self.report.vectors += self.store.upsert_vectors(model, rows)
@@ -337,6 +353,12 @@ class Importer:
                              include_archived=True, include_inactive=True), limit=50)]
             found.update((_uid(m), m.id) for m in window)
         return found
+
+
+def _has_pointers(metadata: dict[str, Any]) -> bool:
+    cog, dist = metadata.get("cognitive"), metadata.get("distillation")
+    return bool(isinstance(cog, dict) and cog.get("source_memory_ids")) or (
+        isinstance(dist, dict) and dist.get("summary_memory_id") is not None)
 
 
 def _uid(m: Memory) -> str:
