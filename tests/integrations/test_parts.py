@@ -93,3 +93,24 @@ def test_the_opencode_plugin_is_valid_javascript(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == ["chat.message", "event", "experimental.chat.system.transform",
                                       "experimental.session.compacting", "tool.execute.after"]
+
+
+def test_a_paraphrase_clears_the_bar_on_its_cosine_alone() -> None:
+    """A hybrid hit from `nexus serve` with no word in common is injected when its cosine is high."""
+    from nexus_memory.integrations import context_pack as cp
+
+    item = {"memory": {"id": 7, "content": "Login is limited to five attempts per minute per IP",
+                       "agent_type": "claude-code", "session_key": "old"},
+            "score": 0.4, "explain": {"cosine": 0.71, "bm25": 0.0}}
+    parsed = cp.memory_from_api(item)
+    assert parsed is not None
+    memory, _ = parsed
+    assert memory.similarity_score == 0.71
+    prompt = "how many sign-in tries are allowed?"
+    pack = cp.recall_pack(prompt, [parsed], exclude_ids=set(), session_key="new", budget=500)
+    assert pack.ids == (7,)
+    weak = cp.memory_from_api({**item, "explain": {"cosine": 0.3}})
+    assert weak is not None
+    assert cp.recall_pack(prompt, [weak], exclude_ids=set(), session_key="new", budget=500).ids == ()
+    no_explain = cp.memory_from_api({"memory": item["memory"], "score": 0.4})
+    assert no_explain is not None and no_explain[0].similarity_score is None

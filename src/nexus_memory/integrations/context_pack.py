@@ -46,7 +46,15 @@ def relevance(query_terms: set[str], memory: Memory) -> tuple[float, int]:
     return len(found) / len(query_terms), len(found)
 
 
+#: Cosine similarity (query vs memory) at which a hybrid hit is relevant on meaning alone, with no
+#: word in common: between upstream's representation threshold (0.58) and morning recall (0.65).
+SEMANTIC_BAR = 0.60
+
+
 def clears_bar(query_terms: set[str], memory: Memory, score: float | None = None) -> bool:
+    """Shared words (lexical), or, for hybrid hits that carry one, a high cosine (a paraphrase)."""
+    if memory.similarity_score is not None and memory.similarity_score >= SEMANTIC_BAR:
+        return True
     share, count = relevance(query_terms, memory)
     need = 1 if len(query_terms) <= 2 else 2
     return count >= need and share >= 0.25
@@ -209,9 +217,16 @@ def memory_from_api(item: dict[str, Any]) -> tuple[Memory, float] | None:
             metadata=dict(raw["metadata"]) if isinstance(raw.get("metadata"), dict) else {},
             created_at=from_iso(raw.get("created_at")), is_active=bool(raw.get("is_active", True)),
             is_archived=bool(raw.get("is_archived", False)), agent=raw.get("agent_type"),
-            session_key=raw.get("session_key"),
+            session_key=raw.get("session_key"), similarity_score=_cosine(item.get("explain")),
         )
     except (TypeError, ValueError):
         return None
     score = item.get("score")
     return memory, float(score) if isinstance(score, (int, float)) else 0.0
+
+
+def _cosine(explain: Any) -> float | None:
+    """The vector similarity of a hybrid hit (`explain.cosine`), when the server sent one."""
+    if isinstance(explain, dict) and isinstance(explain.get("cosine"), (int, float)):
+        return float(explain["cosine"])
+    return None

@@ -17,7 +17,7 @@ MAX_RESPONSE = 4 * 1024 * 1024
 
 
 def search(port: int, token: str | None, query: str, limit: int, *, timeout: float = 1.0) -> list[dict[str, Any]] | None:
-    body = json.dumps({"query": query, "limit": limit, "mode": "hybrid"}).encode("utf-8")
+    body = json.dumps({"query": query, "limit": limit, "mode": "hybrid", "explain": True}).encode("utf-8")
     head = [f"POST {SEARCH_PATH} HTTP/1.1", f"Host: 127.0.0.1:{int(port)}", "Content-Type: application/json",
             "Accept: application/json", f"Content-Length: {len(body)}", "Connection: close"]
     if token:
