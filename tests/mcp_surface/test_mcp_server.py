@@ -25,7 +25,7 @@ UPSTREAM_TOOLS = {
 #: Upstream input fields per tool (reference section 8); required ones must stay required.
 UPSTREAM_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "store_memory": ({"content"}, {"agent_type", "category", "labels", "metadata"}),
-    "search_memories": ({"query"}, {"agent_type", "limit", "threshold"}),
+    "search_memories": ({"query"}, {"agent_type", "limit", "threshold", "mode", "explain"}),
     "get_memory": ({"memory_id"}, set()),
     "list_memories": (set(), {"agent_type", "category", "limit", "offset"}),
     "delete_memory": ({"memory_id"}, set()),
@@ -88,6 +88,9 @@ def test_tools_resources_and_prompts(transport: str, app: App) -> None:
         assert again["id"] == mid and again["merged"] is True
 
         found = payload(await client.call_tool("search_memories", {"query": "deploy script", "limit": 5}))
+        explained = payload(await client.call_tool("search_memories", {"query": "deploy script", "explain": True}))
+        assert {"relevance", "prior", "score"} <= set(explained["results"][0]["explain"])
+        assert "explain" not in found["results"][0] and found["mode"] in ("hybrid", "bm25")
         assert found["results"][0]["memory"]["id"] == mid and found["results"][0]["score"] > 0
         assert payload(await client.call_tool("get_memory", {"memory_id": mid}))["content"].startswith("The deploy")
         listed = payload(await client.call_tool("list_memories", {"agent_type": "claude-code", "limit": 1}))

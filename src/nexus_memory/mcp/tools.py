@@ -110,15 +110,25 @@ class NexusTools:
         threshold: Annotated[float, Field(
             ge=0.0, le=1.0,
             description="drop hits scoring below this fraction of the best hit's score (0 keeps all)")] = 0.0,
+        mode: Annotated[Literal["hybrid", "bm25", "vector"], Field(
+            description="hybrid (BM25 + vectors; BM25 alone when no embedding model is available), bm25 or vector"
+        )] = "hybrid",
+        explain: Annotated[bool, Field(description="include every ranking component of each hit")] = False,
     ) -> dict[str, Any]:
         agent = _agent(agent_type)
-        hits = self.app.search.search(SearchQuery(
-            text=query, filter=MemoryFilter(agents=(agent,) if agent else None), limit=limit, mode=SearchMode.HYBRID,
+        outcome = self.app.search.run(SearchQuery(
+            text=query, filter=MemoryFilter(agents=(agent,) if agent else None), limit=limit,
+            mode=SearchMode.parse(mode), explain=explain,
         ))
+        hits = outcome.hits
         top = max((h.score for h in hits), default=0.0)
         if threshold > 0 and top > 0:
             hits = [h for h in hits if h.score / top >= threshold]
-        return {"query": query, "count": len(hits), "results": [h.to_dict() for h in hits]}
+        out: dict[str, Any] = {"query": query, "mode": outcome.mode.value, "count": len(hits),
+                               "results": [h.to_dict(explain=explain) for h in hits]}
+        if outcome.note:
+            out["note"] = outcome.note
+        return out
 
     @tool_errors
     def get_memory(self, memory_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
