@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,13 @@ def test_the_model_loads_only_when_something_is_embedded() -> None:
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_init_reset_removes_the_vector_snapshots(nexus_home: Path) -> None:
+    assert run_nexus("store", "-m", "something").returncode == 0
+    db = nexus_home / "data" / "nexus.db"
+    snapshots = db.with_name("nexus.db.vectors") / "0123456789abcdef"
+    snapshots.mkdir(parents=True)
+    (snapshots / "current.json").write_text("{}")
+    assert run_nexus("init", "--reset", "--yes").returncode == 0
+    assert not snapshots.parent.exists() and db.exists()

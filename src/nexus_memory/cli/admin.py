@@ -45,6 +45,11 @@ def cmd_init(args: argparse.Namespace) -> int:
             target = path.with_name(path.name + suffix)
             if target.exists():
                 target.unlink()
+        snapshots = path.with_name(path.name + ".vectors")  # cached vector matrices (docs/search.md)
+        if snapshots.is_dir():
+            import shutil
+
+            shutil.rmtree(snapshots, ignore_errors=True)
     from nexus_memory.storage.sqlite import SQLiteStore
 
     store = SQLiteStore(path, busy_timeout_ms=settings.busy_timeout_ms)
