@@ -85,7 +85,11 @@ def test_session_start_writes_context_md_only_in_a_project(tmp_path: Path) -> No
     md = (tmp_path / ".nexus" / "context.md").read_text()
     assert md.startswith("# Nexus Project Context") and "linters before pushing" in md
     assert "linters before pushing" in context_of(out)
-    assert (tmp_path / ".nexus" / ".gitignore").read_text().strip().endswith("context.md")
+    ignored = (tmp_path / ".nexus" / ".gitignore").read_text().split()
+    assert "context.md" in ignored and "cache/" in ignored
+    # One builder owns context.md: the session pack went through the project's hot cache.
+    hot = json.loads((tmp_path / ".nexus" / "cache" / "hot.json").read_text())
+    assert any("linters before pushing" in e["content"] for e in hot["entries"])
 
 
 def test_transcripts_are_read_incrementally(tmp_path: Path) -> None:

@@ -188,20 +188,6 @@ def recall_pack(prompt: str, hits: Sequence[tuple[Memory, float]], *, exclude_id
     return Pack(text, tuple(ids), estimate_tokens(text))
 
 
-def context_markdown(project: str, pack: Pack, memories_by_id: dict[int, Memory]) -> str:
-    """`.nexus/context.md` (upstream 5.14 header), the same selection as the session pack."""
-    lines = ["# Nexus Project Context", "",
-             f"Project: {project}. Written by Nexus Memory at session start; do not edit (it is rewritten).", ""]
-    for mid in pack.ids:
-        m = memories_by_id.get(mid)
-        if m is None:
-            continue
-        lines.append(f"### Memory {m.id} ({m.category.value})")
-        lines.append(m.content.strip())
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def memory_from_api(item: dict[str, Any]) -> tuple[Memory, float] | None:
     """A hit from `nexus serve`'s search response, tolerant of its exact shape."""
     from nexus_memory.domain.enums import MemoryCategory

@@ -345,15 +345,25 @@ def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     pool += app.memories.list_memories(MemoryFilter(), limit=200, order="newest")
     pack = cp.session_pack(project=proj.display_name, project_root=str(proj.root), agent=event.agent,
                            digests=digests, memories=pool, budget=budget)
-    _write_context_md(proj, pack, {m.id: m for m in [*digests, *pool]}, paths)
+    _write_context_md(app, event.agent, proj, pack, {m.id: m for m in [*digests, *pool]}, paths)
     if pack.ids:
         _write_injected(paths, event, set(pack.ids))
     return pack.text
 
 
-def _write_context_md(proj: ProjectIdentity, pack: cp.Pack, by_id: dict[int, Any], paths: Paths) -> None:
-    """`.nexus/context.md`, only in a real project (a git repository or an existing `.nexus/`)."""
-    from nexus_memory.integrations import context_pack as cp
+def _write_context_md(app: App, agent: str, proj: ProjectIdentity, pack: cp.Pack, by_id: dict[int, Any],
+                      paths: Paths) -> None:
+    """`.nexus/context.md`, only in a real project (a git repository or an existing `.nexus/`).
+
+    One builder owns the file (cognition's, reference 5.14): the session pack's memories are promoted
+    into the project's hot cache, and the file is rebuilt from that cache, exactly as the nap at
+    session end rebuilds it. So the two writers can never disagree on format or content.
+    """
+    from nexus_memory.cognition.cache import HotCacheEntry, load_hot, save_hot
+    from nexus_memory.cognition.context import build_context, write_context
+    from nexus_memory.config import cognitive_system_settings
+    from nexus_memory.domain.budget import estimate_window, for_model
+    from nexus_memory.domain.timeutil import utcnow
 
     nexus_dir = proj.root / ".nexus"
     if not (nexus_dir.is_dir() or (proj.root / ".git").exists()):
@@ -362,12 +372,23 @@ def _write_context_md(proj: ProjectIdentity, pack: cp.Pack, by_id: dict[int, Any
         nexus_dir.mkdir(exist_ok=True)
         ignore = nexus_dir / ".gitignore"
         if not ignore.exists():
-            ignore.write_text("# written by Nexus Memory: generated files stay out of git\ncontext.md\n",
+            ignore.write_text("# written by Nexus Memory: generated files stay out of git\ncontext.md\ncache/\n",
                               encoding="utf-8")
-        target = nexus_dir / "context.md"
-        tmp = target.with_name(f".context.md.{os.getpid()}.tmp")
-        tmp.write_text(cp.context_markdown(proj.display_name, pack, by_id), encoding="utf-8")
-        os.replace(tmp, target)
+        system = cognitive_system_settings(app.settings)
+        now = utcnow()
+        cache = load_hot(proj.root)
+        for mid in pack.ids:
+            memory = by_id.get(mid)
+            if memory is None:
+                continue
+            confidence = memory.confidence if memory.confidence is not None else 0.75
+            cache.promote(HotCacheEntry.new(memory.id, memory.content, max(0.0, min(1.0, confidence)), now,
+                                            source_agent=memory.agent), system.hot_cache_max_entries, now)
+        save_hot(proj.root, cache)
+        budget = for_model(estimate_window(agent), system.context_allocation_pct).context
+        hot_ids = {e.memory_id for e in cache.entries}
+        recalls = [(mid, by_id[mid].content) for mid in pack.ids if mid in by_id and mid not in hot_ids]
+        write_context(proj.root, build_context(cache, budget, recalls))
     except OSError as exc:
         log_error(paths.log_dir, f"cannot write {nexus_dir / 'context.md'}: {exc}")
 
