@@ -252,3 +252,18 @@ def test_the_working_representation_uses_hybrid_search_when_a_model_is_usable(mo
         assert plain.cognition.representations.semantic_mode == "bm25"
     finally:
         plain.close()
+
+
+def test_vectors_for_reuses_stored_vectors_and_embeds_only_the_missing(stack: Stack) -> None:
+    """Cognition asks for many memories' vectors per dream: stored ones must not be re-embedded."""
+    stored = [o.memory for o in stack.memories.store_many([StoreRequest(content=t) for t in NOTES])]
+    calls_after_store = list(stack.embedder.calls)
+    vecs = stack.vectors.vectors_for(stored)
+    assert set(vecs) == {m.id for m in stored}
+    assert stack.embedder.calls == calls_after_store  # nothing embedded again
+    fresh = stored[0]
+    assert vecs[fresh.id] == pytest.approx(stack.store.get_vectors(fresh.id, stack.embedder.model_id)["content"])
+    stack.store.delete_vectors(memory_ids=[fresh.id])
+    again = stack.vectors.vectors_for(stored)
+    assert stack.embedder.calls == [*calls_after_store, 1]  # only the one without a vector
+    assert again[fresh.id] == pytest.approx(vecs[fresh.id], abs=1e-4)

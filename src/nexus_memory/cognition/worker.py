@@ -112,6 +112,7 @@ class CognitionWorker:
         return shortest if cfg.adaptive_dream_enabled else self.base_dream_secs
 
     def _run(self) -> None:
+        _lower_own_priority()
         next_dream = time.monotonic()
         while not self._stop.is_set():
             next_dream = self.tick(time.monotonic(), next_dream)
@@ -119,3 +120,14 @@ class CognitionWorker:
             self.status.next_dream_in_secs = round(max(0.0, next_dream - time.monotonic()), 1)
             if self._sleep(self.poll_secs):
                 break
+
+
+def _lower_own_priority(niceness: int = 10) -> None:
+    """Background work yields the cores to requests: raise this thread's nice value (Linux
+    schedules threads as tasks, so only the worker thread is affected). Best effort."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass

@@ -39,6 +39,11 @@ def missing_packages() -> str | None:
     return None
 
 
+#: Calls with at most this many texts are foreground (a query, one stored memory and its context).
+FOREGROUND_TEXTS = 2
+#: Texts per session run for background batches, so a foreground call waits for one small chunk.
+BACKGROUND_CHUNK = 16
+
 class OnnxEmbedder:
     """MiniLM on onnxruntime; thread count defaults to min(2, CPUs)."""
 
@@ -68,7 +73,12 @@ class OnnxEmbedder:
         # batch embedding on a busy 2-core machine: 147 -> 202 texts/s with spinning off.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        self._run_lock = threading.Lock()
+        # One run at a time, and foreground first: a query or a single store (<= FOREGROUND_TEXTS
+        # texts) waits for at most the chunk that is running, never for a whole background batch
+        # (reflection or backfill embedding thousands of memories). See `_run`.
+        self._turn = threading.Condition()
+        self._busy = False
+        self._foreground_waiting = 0
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -92,15 +102,38 @@ class OnnxEmbedder:
         # Similar lengths in a batch waste less work on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[Any] = [None] * len(texts)
-        for start in range(0, len(order), self._batch_size):
-            idx = order[start:start + self._batch_size]
-            vectors = self._embed_batch([texts[i] for i in idx])
+        foreground = len(texts) <= FOREGROUND_TEXTS
+        step = self._batch_size if foreground else min(self._batch_size, BACKGROUND_CHUNK)
+        for start in range(0, len(order), step):
+            idx = order[start:start + step]
+            vectors = self._embed_batch([texts[i] for i in idx], foreground=foreground)
             for row, i in enumerate(idx):
                 out[i] = vectors[row]
         result: list[list[float]] = np.asarray(out, dtype=np.float32).tolist()
         return result
 
-    def _embed_batch(self, texts: list[str]) -> Any:
+    def _run(self, feed: dict[str, Any], *, foreground: bool) -> Any:
+        """One session run at a time; a waiting foreground caller goes before any background chunk."""
+        with self._turn:
+            if foreground:
+                self._foreground_waiting += 1
+                try:
+                    while self._busy:
+                        self._turn.wait()
+                finally:
+                    self._foreground_waiting -= 1
+            else:
+                while self._busy or self._foreground_waiting:
+                    self._turn.wait()
+            self._busy = True
+        try:
+            return self._session.run(None, feed)[0]
+        finally:
+            with self._turn:
+                self._busy = False
+                self._turn.notify_all()
+
+    def _embed_batch(self, texts: list[str], *, foreground: bool = True) -> Any:
         np = self._np
         encoded = self._tokenizer.encode_batch([t if t.strip() else " " for t in texts])
         ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
@@ -108,8 +141,7 @@ class OnnxEmbedder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        with self._run_lock:
-            hidden = self._session.run(None, feed)[0]
+        hidden = self._run(feed, foreground=foreground)
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

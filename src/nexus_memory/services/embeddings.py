@@ -123,12 +123,33 @@ class EmbeddingService:
         if not memories or not self.available():
             return {}
         embedder, _ = self._require()
-        try:
-            vectors = embedder.embed([m.content for m in memories])
-        except (NexusError, OSError, RuntimeError, ValueError) as exc:
-            self.last_error = str(exc)
+        # Stored content vectors are the same normalised embedding: reuse them, embed only the rest.
+        # (Re-embedding every candidate made each background dream hold the model for seconds.)
+        found = self._stored_content_vectors(memories, embedder.model_id)
+        missing = [m for m in memories if m.id not in found]
+        if missing:
+            try:
+                vectors = embedder.embed([m.content for m in missing])
+            except (NexusError, OSError, RuntimeError, ValueError) as exc:
+                self.last_error = str(exc)
+                return {}
+            found.update((m.id, v) for m, v in zip(missing, vectors, strict=True))
+        return {m.id: found[m.id] for m in memories if m.id in found}
+
+    def _stored_content_vectors(self, memories: Sequence[Memory], model: str) -> dict[int, Sequence[float]]:
+        reader = getattr(self.db, "vectors_of", None)
+        if reader is None:
             return {}
-        return {m.id: v for m, v in zip(memories, vectors, strict=True)}
+        try:
+            rows = reader([m.id for m in memories])
+        except NexusError:
+            return {}
+        out: dict[int, Sequence[float]] = {}
+        for memory_id, items in rows.items():
+            for row_model, kind, vector in items:
+                if row_model == model and kind == "content":
+                    out[memory_id] = vector
+        return out
 
     # indexing ---------------------------------------------------------------------
     def index_memories(self, memories: Sequence[Memory]) -> int:
