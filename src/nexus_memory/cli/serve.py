@@ -126,6 +126,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         elif token:
             print("  API token: required (from NEXUS_API_TOKEN)")
     sys.stdout.flush()
+    # Stores return without waiting for the model; one thread embeds them moments later.
+    deferred = _defer_store_embedding(app)
     # Drains the cognition queue and dreams on an adaptive schedule while the server runs.
     worker = app.cognition.start_worker()
     try:
@@ -133,5 +135,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if worker is not None:
             worker.stop()
+        if deferred is not None:
+            deferred.stop()
         app.close()
     return 0
+
+
+def _defer_store_embedding(app: Any) -> Any:
+    """Move store-time embedding off the request threads (see services/deferred_index.py)."""
+    from nexus_memory.services.deferred_index import DeferredIndexer
+
+    indexer = app.memories.indexer
+    if indexer is None:
+        return None
+    deferred = DeferredIndexer(indexer).start()
+    app.memories.indexer = deferred.submit
+    return deferred

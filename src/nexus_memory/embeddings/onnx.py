@@ -42,7 +42,7 @@ def missing_packages() -> str | None:
 #: Calls with at most this many texts are foreground (a query, one stored memory and its context).
 FOREGROUND_TEXTS = 2
 #: Texts per session run for background batches, so a foreground call waits for one small chunk.
-BACKGROUND_CHUNK = 16
+BACKGROUND_CHUNK = 8
 
 class OnnxEmbedder:
     """MiniLM on onnxruntime; thread count defaults to min(2, CPUs)."""

@@ -1,0 +1,43 @@
+"""The serve-time deferred indexer: stores return at once, vectors arrive, stop flushes the queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from nexus_memory.domain.models import Memory
+from nexus_memory.services.deferred_index import DeferredIndexer
+
+
+def _memories(*ids: int) -> list[Memory]:
+    return [Memory(id=i, namespace_id=1, content=f"memory {i}") for i in ids]
+
+
+def test_submit_returns_before_indexing_and_batches_what_queued() -> None:
+    gate = threading.Event()
+    seen: list[list[int]] = []
+
+    def slow_index(memories: Sequence[Memory]) -> None:
+        gate.wait(5)
+        seen.append([m.id for m in memories])
+
+    deferred = DeferredIndexer(slow_index).start()
+    t0 = time.perf_counter()
+    for i in range(1, 6):
+        deferred.submit(_memories(i))
+    assert time.perf_counter() - t0 < 1.0  # the caller never waited for the model
+    gate.set()
+    deferred.stop(timeout=5)
+    assert sorted(i for batch in seen for i in batch) == [1, 2, 3, 4, 5]  # every memory, once
+    assert len(seen) < 5  # what queued up while one batch ran went together
+
+
+def test_stop_flushes_and_later_submits_index_in_the_caller() -> None:
+    seen: list[int] = []
+    deferred = DeferredIndexer(lambda ms: seen.extend(m.id for m in ms)).start()
+    deferred.submit(_memories(1, 2))
+    deferred.stop(timeout=5)
+    assert seen == [1, 2]
+    deferred.submit(_memories(3))  # after stop: nothing is dropped
+    assert seen == [1, 2, 3]
