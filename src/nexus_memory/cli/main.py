@@ -129,29 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The `nexus` console script: `main`, then a quick exit.
+    """The `nexus` console script: `main`, then a quick exit (see `entry.quick_exit`)."""
+    from nexus_memory.cli.entry import quick_exit
 
-    Tearing the interpreter down (freeing every module) costs a short command like
-    `nexus store` about a fifth of its wall time. The guarantees that matter are kept:
-    atexit handlers run and output is flushed; with other threads still running the exit
-    is the normal one, so none is cut off. Work is never left to finalizers: every command
-    closes what it opened before returning.
-    """
-    code = main()
-    import threading
-
-    if threading.active_count() > 1:
-        raise SystemExit(code)
-    import atexit
-
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, OSError):
-        pass
-    os._exit(code)
-
+    quick_exit(main())
 
 if __name__ == "__main__":  # pragma: no cover
     run()
