@@ -72,7 +72,12 @@ def make_embedder(settings: Settings) -> Embedder | None:
                 f"the onnx backend ships only all-MiniLM-L6-v2, not '{settings.embedding_model}'",
                 hint="unset NEXUS_EMBEDDING_MODEL, or use NEXUS_EMBEDDING_BACKEND=http for other models",
             )
-        return LazyEmbedder(onnx.MODEL_ID, onnx.DIMENSION, onnx.OnnxEmbedder, check=onnx.missing_packages)
+        threads = settings.embedding_threads or None
+
+        def load_onnx() -> Embedder:
+            return onnx.OnnxEmbedder(threads=threads)
+
+        return LazyEmbedder(onnx.MODEL_ID, onnx.DIMENSION, load_onnx, check=onnx.missing_packages)
     base_url = settings.embedding_base_url
     api_key = os.environ.get(settings.embedding_api_key_env) if settings.embedding_api_key_env else None
     dimension = settings.embedding_dimension if "NEXUS_EMBEDDING_DIMENSION" in settings.extra else None

@@ -104,6 +104,8 @@ class Settings:
     api_token: str | None = None
     #: Extra browser origins allowed to call the HTTP API (exact, comma separated), e.g. http://localhost:3000.
     cors_origins: str | None = None
+    #: Where `nexus serve` runs store-time embedding and the cognition worker: process, thread or off.
+    serve_background: str = "process"
     # embeddings: "onnx" (local MiniLM, offline), "http" (OpenAI-compatible), "none"
     embedding_backend: str = "onnx"
     embedding_model: str = "all-MiniLM-L6-v2"
@@ -111,6 +113,8 @@ class Settings:
     embedding_api_key_env: str = "OPENAI_API_KEY"
     embedding_dimension: int = 384
     embedding_timeout_secs: float = 60.0
+    #: Threads per run of the local (onnx) model; 0 = min(2, CPUs). `nexus serve` and `nexus worker` use 1.
+    embedding_threads: int = 0
     # LLM: "none" keeps every stage on its deterministic path
     llm_provider: str = "none"
     llm_model: str | None = None
@@ -139,6 +143,7 @@ class Settings:
             "port": self.port,
             "api_token": "set" if self.api_token else "not set",
             "cors_origins": self.cors_origins,
+            "serve_background": self.serve_background,
             "embedding_backend": self.embedding_backend,
             "embedding_model": self.embedding_model,
             "embedding_base_url": self.embedding_base_url,
@@ -200,12 +205,14 @@ _ENV_MAP = {
     "port": "NEXUS_PORT",
     "api_token": "NEXUS_API_TOKEN",
     "cors_origins": "NEXUS_CORS_ORIGINS",
+    "serve_background": "NEXUS_SERVE_BACKGROUND",
     "embedding_backend": "NEXUS_EMBEDDING_BACKEND",
     "embedding_model": "NEXUS_EMBEDDING_MODEL",
     "embedding_base_url": "NEXUS_EMBEDDING_BASE_URL",
     "embedding_api_key_env": "NEXUS_EMBEDDING_API_KEY_ENV",
     "embedding_dimension": "NEXUS_EMBEDDING_DIMENSION",
     "embedding_timeout_secs": "NEXUS_EMBEDDING_TIMEOUT_SECS",
+    "embedding_threads": "NEXUS_EMBEDDING_THREADS",
     "llm_provider": "NEXUS_LLM_PROVIDER",
     "llm_model": "NEXUS_LLM_MODEL",
     "llm_base_url": "NEXUS_LLM_BASE_URL",
@@ -262,6 +269,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if settings.subconscious_mode not in ("whisper", "full", "off"):
         raise ConfigError(
             f"unknown subconscious mode '{settings.subconscious_mode}'", hint="use one of: whisper, full, off"
+        )
+    if settings.embedding_threads < 0:
+        raise ConfigError(f"NEXUS_EMBEDDING_THREADS={settings.embedding_threads} is negative",
+                          hint="use 0 (automatic) or a thread count such as 1")
+    if settings.serve_background not in ("process", "thread", "off"):
+        raise ConfigError(
+            f"unknown NEXUS_SERVE_BACKGROUND '{settings.serve_background}'", hint="use one of: process, thread, off"
         )
     return settings
 

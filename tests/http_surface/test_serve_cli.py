@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import nexus_executable, run_nexus
 from tests.servekit import free_port
@@ -87,3 +88,46 @@ def test_help_stays_light() -> None:
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert "--transport" in run_nexus("serve", "--help").stdout
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    with open(path) as fh:
+        return [int(p) for p in fh.read().split()]
+
+
+def test_serve_embeds_and_dreams_in_a_worker_process_that_ends_with_it() -> None:
+    port = free_port()
+    env = {**os.environ, "NEXUS_EMBEDDING_BACKEND": "onnx"}
+    proc = subprocess.Popen([nexus_executable(), "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        health = _wait_healthy(url)
+        assert health.headers["server-timing"].startswith("app;dur=")
+        workers = _children(proc.pid)
+        assert len(workers) == 1
+        with open(f"/proc/{workers[0]}/cmdline") as fh:
+            assert "worker" in fh.read().split("\0")
+        created = httpx.post(url + "api/v1/memories", json={"content": "the nightly backup runs at 02:00 UTC"})
+        assert created.status_code == 201
+        memory_id = created.json()["id"]
+        # The store returned before any embedding; the worker process adds the vector moments later.
+        deadline = time.monotonic() + 60
+        hits: list[int] = []
+        while time.monotonic() < deadline and memory_id not in hits:
+            found = httpx.post(url + "api/v1/memories/search",
+                               json={"query": "when is the database backed up", "mode": "vector"}, timeout=30)
+            assert found.status_code == 200, found.text
+            hits = [h["memory"]["id"] for h in found.json()["results"]]
+            time.sleep(0.2)
+        assert memory_id in hits
+        deadline = time.monotonic() + 20
+        while (worker := httpx.get(url + "api/v1/cognition/overview").json()["worker"]) is None:
+            assert time.monotonic() < deadline, "the worker process never reported its cognition status"
+            time.sleep(0.2)
+        assert worker["running"] is True and worker["errors"] == []
+    finally:
+        _stop(proc)
+    with pytest.raises(ProcessLookupError):
+        os.kill(workers[0], 0)

@@ -1,4 +1,4 @@
-"""serve and mcp: the long-running surfaces. fastapi, uvicorn and mcp are imported only here, lazily."""
+"""serve, mcp and worker: the long-running surfaces. fastapi, uvicorn and mcp are imported only here, lazily."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-COMMANDS = ("serve", "mcp")
+COMMANDS = ("serve", "mcp", "worker")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -26,13 +26,34 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        description="Speak MCP over stdin/stdout. Point an agent's MCP config at `nexus mcp`.")
     p.set_defaults(handler=cmd_mcp)
 
+    p = sub.add_parser(
+        "worker", parents=[common], help="run the background worker (embedding and cognition) on its own",
+        description="Embed memories that lack a vector and run the cognition worker (drain jobs, dream) in "
+                    "this process, at a lowered CPU priority. `nexus serve` starts one itself; run it alone "
+                    "next to a server started with NEXUS_SERVE_BACKGROUND=off. Prints a JSON status line "
+                    "every few seconds; stops at the end of a piped standard input, or with Ctrl-C.",
+    )
+    p.add_argument("--nice", type=int, default=19, metavar="N",
+                   help="raise the process's nice value by N so requests go first (default 19; 0 = unchanged)")
+    p.add_argument("--scan-secs", type=float, default=300.0, metavar="S",
+                   help="look for memories without a vector every S seconds (default 300; also at start)")
+    p.add_argument("--no-embeddings", action="store_true", help="do not embed; only the cognition worker")
+    p.add_argument("--no-cognition", action="store_true", help="do not run the cognition worker; only embed")
+    p.set_defaults(handler=cmd_worker)
 
-def _app(args: argparse.Namespace, **overrides: Any) -> Any:
+
+def _app(args: argparse.Namespace, *, long_running: bool = False, **overrides: Any) -> Any:
+    """`long_running`: a server or worker process, where one model thread per run is the default
+    (many runs share the cores; see SINGLE_THREAD_BLAS)."""
+    from dataclasses import replace
+
     from nexus_memory.app import build_app
     from nexus_memory.config import load_settings
 
     settings = load_settings(database_path=getattr(args, "db", None),
                              database_url=getattr(args, "database_url", None), **overrides)
+    if long_running and not settings.embedding_threads:
+        settings = replace(settings, embedding_threads=1)
     return build_app(settings)
 
 
@@ -97,13 +118,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _require("fastapi")
     _require("uvicorn")
     _require("mcp")
+    import signal
+
     import uvicorn
 
     from nexus_memory.cli.output import emit_json
     from nexus_memory.http.app import create_http_app
     from nexus_memory.http.security import SecurityPolicy, generate_token, is_loopback
 
-    app = _app(args, host=args.host, port=args.port)
+    app = _app(args, long_running=True, host=args.host, port=args.port)
     settings = app.settings
     host, port = settings.host, settings.port
     token = settings.api_token
@@ -126,28 +149,103 @@ def cmd_serve(args: argparse.Namespace) -> int:
         elif token:
             print("  API token: required (from NEXUS_API_TOKEN)")
     sys.stdout.flush()
-    # Stores return without waiting for the model; one thread embeds them moments later.
-    deferred = _defer_store_embedding(app)
-    # Drains the cognition queue and dreams on an adaptive schedule while the server runs.
-    worker = app.cognition.start_worker()
+    # uvicorn shuts down on SIGTERM and then raises the signal again for whatever handler was there
+    # before: with the default one the process would die before the `finally` below stops the worker.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Store-time embedding and the cognition worker run beside the requests (see services/background.py).
+    background = _start_background(app)
     try:
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     finally:
-        if worker is not None:
-            worker.stop()
-        if deferred is not None:
-            deferred.stop()
+        background.stop()
         app.close()
     return 0
 
 
-def _defer_store_embedding(app: Any) -> Any:
-    """Move store-time embedding off the request threads (see services/deferred_index.py)."""
-    from nexus_memory.services.deferred_index import DeferredIndexer
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
+
+class _Background:
+    """What `cmd_serve` stops on the way out, whichever way the background work runs."""
+
+    def __init__(self, *parts: Any) -> None:
+        self.parts = [p for p in parts if p is not None]
+
+    def stop(self) -> None:
+        for part in self.parts:
+            part.stop()
+
+
+def _start_background(app: Any) -> _Background:
+    """NEXUS_SERVE_BACKGROUND: `process` (default) runs `nexus worker` as a child process; `thread`
+    keeps both on threads of the server (one GIL with the requests); `off` runs neither (stores
+    embed in the request, as the CLI does; run `nexus worker` yourself for cognition)."""
+    import os
+
+    mode = app.settings.serve_background
     indexer = app.memories.indexer
+    cognition = app.settings.cognition.auto_runtime_enabled and app.has_cognition
+    if mode == "off" or (indexer is None and not cognition):
+        return _Background()
+    if mode == "thread":
+        from nexus_memory.services.deferred_index import DeferredIndexer
+
+        deferred = DeferredIndexer(indexer).start() if indexer is not None else None
+        if deferred is not None:
+            app.memories.indexer = deferred.submit
+        return _Background(app.cognition.start_worker() if cognition else None, deferred)
+    from nexus_memory.services.background import BackgroundProcess
+
+    env = dict(os.environ)
+    if app.settings.database_url:
+        env["NEXUS_DATABASE_URL"] = app.settings.database_url
+    else:
+        env["NEXUS_DATABASE_PATH"] = str(app.settings.database_path)
+    argv = [sys.executable, "-m", "nexus_memory.cli.main", "worker"]
     if indexer is None:
-        return None
-    deferred = DeferredIndexer(indexer).start()
-    app.memories.indexer = deferred.submit
-    return deferred
+        argv.append("--no-embeddings")
+    if not cognition:
+        argv.append("--no-cognition")
+    child = BackgroundProcess(argv, env=env).start()
+    if indexer is not None:
+        app.memories.indexer = child.submit
+    if cognition:
+        app.cognition.worker_status_provider = child.cognition_status
+    return _Background(child)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import os
+    import stat
+
+    from nexus_memory.services.background import WorkerLoop, lower_priority
+
+    single_thread_blas()
+    lower_priority(args.nice)
+    app = _app(args, long_running=True)
+    worker = None
+    try:
+        emb = app.embeddings
+        model = emb.model_id
+        embedding = not args.no_embeddings and emb.index is not None and model is not None
+        if not args.no_cognition:
+            worker = app.cognition.start_worker()
+
+        def extra() -> dict[str, Any]:
+            return {"cognition": worker.status.to_dict() if worker is not None else None,
+                    "embed_errors": emb.store_errors, "last_error": emb.last_error}
+
+        loop = WorkerLoop(
+            index=emb.index_safely if embedding else None,
+            missing=(lambda after, limit: emb.index.memories_without_vectors(model, after_id=after, limit=limit))
+            if embedding else None,
+            load=app.store.get_many, extra=extra, scan_secs=args.scan_secs,
+        )
+        # Protocol input only from a pipe (`nexus serve`); from a terminal or /dev/null run until stopped.
+        piped = stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) if sys.stdin is not None else False
+        return loop.run(sys.stdin if piped else None, sys.stdout)
+    finally:
+        if worker is not None:
+            worker.stop()
+        app.close()

@@ -128,6 +128,9 @@ def _lower_own_priority(niceness: int = 10) -> None:
     import os
 
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        tid = threading.get_native_id()
+        # Only ever lower: inside `nexus worker` the whole process already runs at a higher nice value.
+        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
     except (AttributeError, OSError):
         pass

@@ -130,11 +130,11 @@ def single(scores: Mapping[int, float], kind: str) -> dict[int, dict[str, float]
 
 def priors(memory: Memory, now: datetime, *, include_raw: bool, config: RankingConfig) -> dict[str, float]:
     """The prior terms of one memory, its combined `prior` and its `penalty`."""
-    cog = memory.cognitive
+    cog = memory.cognitive  # parsed once here: this runs for every search candidate
     confidence = cog.confidence if cog and cog.confidence is not None else DEFAULT_CONFIDENCE
     reinforcement = min((cog.times_reinforced if cog else 0) / 5.0, 1.0)
     fresh = rules.recency_score(memory.created_at or now, now)
-    bonus = 1.0 if memory.level() in _BONUS_LEVELS else 0.0
+    bonus = 1.0 if cog is not None and cog.level in _BONUS_LEVELS else 0.0
     prior = 0.40 * confidence + 0.20 * reinforcement + 0.25 * fresh + 0.15 * bonus
     penalty = 0.0
     parts = {"confidence": confidence, "reinforcement": reinforcement, "recency": fresh, "level_bonus": bonus,
@@ -146,7 +146,7 @@ def priors(memory: Memory, now: datetime, *, include_raw: bool, config: RankingC
     if memory.is_archived:
         parts["archived_penalty"] = config.archived_penalty
         penalty += config.archived_penalty
-    if rules.is_superseded(memory):
+    if cog is not None and cog.resolution_status == rules.RESOLUTION_SUPERSEDED:
         parts["superseded_penalty"] = config.superseded_penalty
         penalty += config.superseded_penalty
     decay = decay_penalty(memory, now, config)
@@ -186,14 +186,19 @@ def rank(
     include_raw: bool,
     config: RankingConfig,
     limit: int,
+    known_priors: Mapping[int, dict[str, float]] | None = None,
 ) -> list[tuple[int, float, dict[str, float]]]:
-    """(memory id, final score, every component) best first; ties go to the lower id."""
+    """(memory id, final score, every component) best first; ties go to the lower id.
+    `known_priors`: `priors` already computed for some of the memories (same `now`)."""
     out = []
     for mid, parts in relevance.items():
         memory = memories.get(mid)
         if memory is None:
             continue
-        merged = {**parts, **priors(memory, now, include_raw=include_raw, config=config)}
+        prior = known_priors.get(mid) if known_priors is not None else None
+        if prior is None:
+            prior = priors(memory, now, include_raw=include_raw, config=config)
+        merged = {**parts, **prior}
         score = final_score(merged, config)
         merged["score"] = score
         out.append((mid, score, merged))

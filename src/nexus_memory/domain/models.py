@@ -144,8 +144,10 @@ class CognitiveMetadata:
 
 
 def cognitive_level_from_metadata(metadata: Mapping[str, Any] | None) -> CognitiveLevel:
-    cog = CognitiveMetadata.from_metadata(metadata)
-    return cog.level if cog else CognitiveLevel.RAW
+    """`CognitiveMetadata.from_metadata(metadata).level` (RAW without one), without parsing the rest:
+    search reads it for every candidate and every hit."""
+    raw = metadata.get("cognitive") if isinstance(metadata, Mapping) else None
+    return CognitiveLevel.from_db(raw.get("level")) if isinstance(raw, Mapping) else CognitiveLevel.RAW
 
 
 def perspective_from_metadata(metadata: Mapping[str, Any] | None) -> PerspectiveKey | None:

@@ -64,20 +64,23 @@ class OnnxEmbedder:
         if not tokenizer_path.is_file():
             raise NotAvailable(f"the tokenizer file {tokenizer_path} is missing", hint="reinstall nexus-memory")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+        self.threads = max(1, threads or min(2, cpus))
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # A server embeds from many request threads at once. Concurrent runs on a small machine
-        # only fight over the cores (and spinning intra-op threads burn what is left): one run
-        # at a time, threads that sleep when idle. Measured in bench/serve_load.py: 5x throughput;
-        # batch embedding on a busy 2-core machine: 147 -> 202 texts/s with spinning off.
+        # Spinning intra-op threads burn the cores that other requests need: threads sleep when
+        # idle (batch embedding on a busy 2-core machine: 147 -> 202 texts/s with spinning off).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        # One run at a time, and foreground first: a query or a single store (<= FOREGROUND_TEXTS
-        # texts) waits for at most the chunk that is running, never for a whole background batch
-        # (reflection or backfill embedding thousands of memories). See `_run`.
+        # At most cpus // threads runs at once (more only fight over the cores), and foreground
+        # first: a query or a single store (<= FOREGROUND_TEXTS texts) waits for at most the chunk
+        # that is running, never for a whole background batch (reflection or backfill embedding
+        # thousands of memories). `nexus serve` uses one thread per run, so two queries on two
+        # cores run side by side instead of queueing behind each other. See `_run`.
+        self.slots = max(1, cpus // self.threads)
         self._turn = threading.Condition()
-        self._busy = False
+        self._running = 0
         self._foreground_waiting = 0
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
@@ -113,24 +116,24 @@ class OnnxEmbedder:
         return result
 
     def _run(self, feed: dict[str, Any], *, foreground: bool) -> Any:
-        """One session run at a time; a waiting foreground caller goes before any background chunk."""
+        """At most `slots` session runs at a time; a waiting foreground caller goes before any background chunk."""
         with self._turn:
             if foreground:
                 self._foreground_waiting += 1
                 try:
-                    while self._busy:
+                    while self._running >= self.slots:
                         self._turn.wait()
                 finally:
                     self._foreground_waiting -= 1
             else:
-                while self._busy or self._foreground_waiting:
+                while self._running >= self.slots or self._foreground_waiting:
                     self._turn.wait()
-            self._busy = True
+            self._running += 1
         try:
             return self._session.run(None, feed)[0]
         finally:
             with self._turn:
-                self._busy = False
+                self._running -= 1
                 self._turn.notify_all()
 
     def _embed_batch(self, texts: list[str], *, foreground: bool = True) -> Any:

@@ -18,6 +18,7 @@ from nexus_memory.http.routes_cognition import build_cognition_router
 from nexus_memory.http.routes_memories import build_memories_router
 from nexus_memory.http.routes_views import build_views_router
 from nexus_memory.http.security import SecurityMiddleware, SecurityPolicy
+from nexus_memory.http.timing import ServerTiming
 from nexus_memory.http.ws import EventHub
 
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 API_PREFIX = "/api/v1"
 MCP_PATH = "/mcp"
+#: Threads that run request handlers (AnyIO's default is 40). Every handler thread keeps its own
+#: SQLite connection and competes for the GIL; at 50 clients on 2 cores, 2, 4 and 8 threads gave
+#: the same latency (bench/serve_load.py), so the pool stays small.
+REQUEST_THREADS = 4
 
 
 class _HandshakeLogFilter(logging.Filter):
@@ -67,6 +72,9 @@ def create_http_app(app: App, policy: SecurityPolicy | None = None, *, with_mcp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         hub.start()
         try:
             if mcp_server is not None:
@@ -113,4 +121,5 @@ def create_http_app(app: App, policy: SecurityPolicy | None = None, *, with_mcp:
         expose_headers=["mcp-session-id"],
         allow_credentials=False,
     )
+    api.add_middleware(ServerTiming)  # outermost: times everything, refusals included
     return api

@@ -59,6 +59,8 @@ class CognitionService:
         self.deps = StageDeps(store, settings, llm, clock, vectors)
         self.representations = RepresentationBuilder(store, settings, clock=clock)
         self.worker: CognitionWorker | None = None
+        #: Set by `nexus serve` when the worker runs in a child process: its last reported status.
+        self.worker_status_provider: Callable[[], dict[str, Any] | None] | None = None
         self.engine = JobEngine(store, {
             JobType.ACTIVITY_DISTILL: self._job_distill,
             JobType.DERIVE_MEMORY: self._job_derive,
@@ -401,6 +403,12 @@ class CognitionService:
             "jobs": self.job_counts(),
             "llm": self.llm_status()["summary"],
         }
+
+    def worker_status(self) -> dict[str, Any] | None:
+        """The background worker's status: in this process, or as the worker process last reported it."""
+        if self.worker is not None:
+            return self.worker.status.to_dict()
+        return self.worker_status_provider() if self.worker_status_provider is not None else None
 
     def start_worker(self, *, poll_secs: float = 15.0) -> CognitionWorker | None:
         """The background worker for long-running processes (`nexus serve`); None when the runtime is off."""

@@ -171,14 +171,20 @@ class EmbeddingService:
         if self.embedder is None or self.index is None:
             return
         todo = [m for m in memories if m.is_active and not m.is_raw_activity]
-        if not todo or not self.available():
-            return
+        if todo:
+            self.index_safely(todo)
+
+    def index_safely(self, memories: Sequence[Memory]) -> int:
+        """`index_memories` that counts a failure instead of raising (backfill retries); vectors written."""
+        if not memories or not self.available():
+            return 0
         try:
-            self.index_memories(todo)
+            return self.index_memories(memories)
         except (NexusError, OSError, RuntimeError, ValueError) as exc:
             self.store_errors += 1
             self.last_error = str(exc)
-            _warn("embedding %d new memories failed (backfill will retry): %s", len(todo), exc)
+            _warn("embedding %d memories failed (backfill will retry): %s", len(memories), exc)
+            return 0
 
     # maintenance --------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from nexus_memory.domain import hybrid as ranking
@@ -31,6 +32,8 @@ from nexus_memory.errors import InvalidInput, NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore
 
 log = logging.getLogger(__name__)
+#: Threads that embed queries while FTS5 runs (each request hands its query to one of them).
+QUERY_EMBED_THREADS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,20 +162,22 @@ class SearchService:
             else:
                 self._complete(text, flt, bm25, dense)
                 scored = ranking.fuse(bm25, dense, self.config)
-        memories = self._load_contenders(scored, limit, flt.include_raw)
-        ranked = ranking.rank({i: scored[i] for i in memories}, memories, self.clock(),
-                              include_raw=flt.include_raw, config=self.config, limit=limit)
+        now = self.clock()
+        memories, known_priors = self._load_contenders(scored, limit, flt.include_raw, now)
+        ranked = ranking.rank({i: scored[i] for i in memories}, memories, now, include_raw=flt.include_raw,
+                              config=self.config, limit=limit, known_priors=known_priors)
         hits = [SearchHit(memories[mid], score, parts, snippets.get(mid)) for mid, score, parts in ranked]
         return SearchOutcome(hits, mode, note, model)
 
-    def _load_contenders(self, scored: dict[int, dict[str, float]], limit: int,
-                         include_raw: bool) -> dict[int, Memory]:
+    def _load_contenders(self, scored: dict[int, dict[str, float]], limit: int, include_raw: bool,
+                         now: datetime) -> tuple[dict[int, Memory], dict[int, dict[str, float]]]:
         """Load memories best relevance first, stopping once no remaining candidate can
-        reach the top `limit`: priors add at most `max_prior_gain`, penalties only lower."""
+        reach the top `limit`: priors add at most `max_prior_gain`, penalties only lower.
+        Returns the memories and their priors (ranking reuses them)."""
         order = sorted(scored, key=lambda i: (-scored[i]["relevance"], i))
         gain = ranking.max_prior_gain(self.config)
-        now = self.clock()
         memories: dict[int, Memory] = {}
+        priors: dict[int, dict[str, float]] = {}
         finals: list[float] = []
         step = max(limit, 10)
         for start in range(0, len(order), step):
@@ -183,13 +188,14 @@ class SearchService:
             chunk = order[start:start + step]
             for m in self.db.get_many(chunk):
                 memories[m.id] = m
-                parts = {**scored[m.id], **ranking.priors(m, now, include_raw=include_raw, config=self.config)}
-                finals.append(ranking.final_score(parts, self.config))
-        return memories
+                priors[m.id] = ranking.priors(m, now, include_raw=include_raw, config=self.config)
+                finals.append(ranking.final_score({**scored[m.id], **priors[m.id]}, self.config))
+        return memories, priors
 
     def _embedding_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nexus-query-embed")
+            # Several at once: concurrent requests embed side by side (the embedder bounds its runs).
+            self._pool = ThreadPoolExecutor(max_workers=QUERY_EMBED_THREADS, thread_name_prefix="nexus-query-embed")
         return self._pool
 
     def _bm25(self, text: str, flt: MemoryFilter, n: int, snippets: dict[int, str | None]) -> dict[int, float]:

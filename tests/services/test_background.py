@@ -1,0 +1,118 @@
+"""`nexus serve`'s background worker process: the pipe protocol, the worker loop, and a real child."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from nexus_memory.app import App, build_app
+from nexus_memory.config import load_settings
+from nexus_memory.domain.models import Memory
+from nexus_memory.errors import ConfigError
+from nexus_memory.services.background import BackgroundProcess, WorkerLoop, index_line, parse_line
+from nexus_memory.services.memories import StoreRequest
+
+WORKER_ARGV = [sys.executable, "-m", "nexus_memory.cli.main", "worker", "--no-cognition", "--nice", "0"]
+
+
+@pytest.fixture
+def app(nexus_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """The default install: the local onnx model (the worker child inherits this environment)."""
+    monkeypatch.setenv("NEXUS_EMBEDDING_BACKEND", "onnx")
+    application = build_app(load_settings())
+    yield application
+    application.close()
+
+
+def _store_without_vectors(app: App, *texts: str) -> list[Memory]:
+    app.memories.indexer = None  # as in `nexus serve`: the store commits, the worker embeds later
+    return [app.memories.store(StoreRequest(content=t, agent="claude-code")).memory for t in texts]
+
+
+def _has_vector(app: App, memory_id: int) -> bool:
+    model = app.embeddings.model_id
+    assert model is not None and app.embeddings.index is not None
+    return bool(app.embeddings.index.get_vectors(memory_id, model))  # type: ignore[attr-defined]
+
+
+def _wait(check: Callable[[], bool], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def test_protocol_lines_round_trip_and_garbage_is_ignored() -> None:
+    assert parse_line(index_line([3, 1, 2])) == ("index", [3, 1, 2])
+    assert parse_line("scan\n") == ("scan", [])
+    for junk in ("", "   ", "index", "index x 2", "scan now", "embed 1", "{\"json\": 1}"):
+        assert parse_line(junk) is None, junk
+    assert parse_line("index 0 -4 7") == ("index", [7])
+
+
+def test_worker_loop_embeds_the_ids_it_is_sent_and_what_its_scan_finds(app: App) -> None:
+    told, found, gone = _store_without_vectors(app, "the deploy runs on Tuesdays", "pytest needs -x here",
+                                               "a note archived before the worker saw it")
+    app.memories.delete(gone.id)
+    read, write = os.pipe()
+    os.write(write, f"{index_line([told.id, gone.id])}not a command\nscan\n".encode())
+    os.close(write)
+    out = io.StringIO()
+    loop = WorkerLoop(index=app.embeddings.index_safely,
+                      missing=lambda after, limit: app.embeddings.index.memories_without_vectors(  # type: ignore[union-attr]
+                          app.embeddings.model_id or "", after_id=after, limit=limit),
+                      load=app.store.get_many, scan_secs=3600, status_secs=0.05)
+    with os.fdopen(read) as stdin:
+        assert loop.run(stdin, out) == 0
+    assert _has_vector(app, told.id) and _has_vector(app, found.id)
+    assert not _has_vector(app, gone.id)
+    last = json.loads(out.getvalue().splitlines()[-1])
+    assert last["embedded"] == 2 and last["pending"] == 0 and last["scans"] >= 1 and last["embedding"] is True
+
+
+def test_background_process_feeds_a_real_worker_and_restarts_it(app: App) -> None:
+    first, = _store_without_vectors(app, "the staging database lives on port 5433")
+    child = BackgroundProcess(WORKER_ARGV, restart_delays=(0.2,)).start()
+    try:
+        child.submit([first])
+        assert _wait(lambda: _has_vector(app, first.id)), child.status()
+        assert _wait(lambda: (child.status()["worker"] or {}).get("embedded", 0) >= 1, 10), child.status()
+        status = child.status()
+        assert status["running"] is True and status["starts"] == 1
+        os.kill(status["pid"], signal.SIGKILL)
+        # Stored while the worker is down and never submitted: the restarted worker's scan finds it.
+        missed, = _store_without_vectors(app, "the cache is flushed at midnight")
+        assert _wait(lambda: child.status()["starts"] == 2 and child.status()["running"], 30), child.status()
+        assert _wait(lambda: _has_vector(app, missed.id)), child.status()
+        assert any("exit code" in e for e in child.status()["exits"])
+        pid = child.status()["pid"]
+    finally:
+        child.stop(timeout=20)
+    assert child.status()["running"] is False
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_background_settings_are_checked(nexus_home: Path) -> None:
+    assert load_settings({"NEXUS_HOME": str(nexus_home)}).serve_background == "process"
+    with pytest.raises(ConfigError, match="NEXUS_SERVE_BACKGROUND"):
+        load_settings({"NEXUS_HOME": str(nexus_home), "NEXUS_SERVE_BACKGROUND": "fork"})
+    with pytest.raises(ConfigError, match="NEXUS_EMBEDDING_THREADS"):
+        load_settings({"NEXUS_HOME": str(nexus_home), "NEXUS_EMBEDDING_THREADS": "-1"})
+    one = build_app(load_settings({"NEXUS_HOME": str(nexus_home), "NEXUS_EMBEDDING_THREADS": "1"}))
+    try:
+        one.embeddings.embedder.embed(["load the model"])  # type: ignore[union-attr]
+        inner = one.embeddings.embedder._inner  # type: ignore[union-attr]
+        assert inner.threads == 1 and inner.slots == max(1, os.cpu_count() or 1)
+    finally:
+        one.close()
