@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
+.PHONY: bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-hooks: venv-dev
 # nexus serve under 50 concurrent loopback clients at 10k memories (issue 5)
 bench-serve: venv-dev
 	$(BIN)/python -m bench.serve_load $(BENCH_ARGS)
+
+# How fast the local embedding model is on this machine (quoted with every serve result).
+bench-embed: venv-dev
+	$(BIN)/python -m bench.embed_speed $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

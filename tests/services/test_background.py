@@ -6,6 +6,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from nexus_memory.app import App, build_app
 from nexus_memory.config import load_settings
 from nexus_memory.domain.models import Memory
 from nexus_memory.errors import ConfigError
-from nexus_memory.services.background import BackgroundProcess, WorkerLoop, index_line, parse_line
+from nexus_memory.services.background import BackgroundProcess, ServerLoad, WorkerLoop, index_line, parse_line
 from nexus_memory.services.memories import StoreRequest
 
 WORKER_ARGV = [sys.executable, "-m", "nexus_memory.cli.main", "worker", "--no-cognition", "--nice", "0"]
@@ -116,3 +117,41 @@ def test_background_settings_are_checked(nexus_home: Path) -> None:
         assert inner.threads == 1 and inner.slots == max(1, os.cpu_count() or 1)
     finally:
         one.close()
+
+
+def test_server_load_waits_while_a_real_process_is_busy_and_not_when_it_is_idle() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.3)
+        hot = ServerLoad(busy.pid, max_wait=0.6)
+        assert (hot.share() or 0) > 0.3
+        started = time.monotonic()
+        hot.wait_quiet()
+        assert time.monotonic() - started >= 0.55 and hot.waited >= 0.55  # waited its bound, then went on
+        cold = ServerLoad(idle.pid, max_wait=5)
+        started = time.monotonic()
+        cold.wait_quiet()
+        assert time.monotonic() - started < 1.0
+    finally:
+        busy.kill()
+        idle.kill()
+        busy.wait()
+        idle.wait()
+    gone = ServerLoad(busy.pid, max_wait=5)  # the server exited: never wait on it
+    assert gone.share() is None
+    started = time.monotonic()
+    gone.wait_quiet()
+    assert time.monotonic() - started < 0.5
+
+
+def test_worker_loop_checks_the_gate_before_every_unit(app: App) -> None:
+    memories = _store_without_vectors(app, *(f"note number {i} about the build cache" for i in range(10)))
+    gates: list[int] = []
+    loop = WorkerLoop(index=app.embeddings.index_safely, missing=None, load=app.store.get_many,
+                      before_unit=lambda: gates.append(len(gates)), batch=4)
+    loop.feed(index_line([m.id for m in memories]))
+    while loop.pending:
+        loop.embed_some()
+    assert len(gates) == 3 and loop.batches == 3 and loop.embedded == 10  # units of 4, 4 and 2
+    assert all(_has_vector(app, m.id) for m in memories)

@@ -37,6 +37,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="raise the process's nice value by N so requests go first (default 19; 0 = unchanged)")
     p.add_argument("--scan-secs", type=float, default=300.0, metavar="S",
                    help="look for memories without a vector every S seconds (default 300; also at start)")
+    p.add_argument("--yield-to", type=int, metavar="PID",
+                   help="before each small unit of work wait (at most 2 s) while process PID (a server) is busy")
     p.add_argument("--no-embeddings", action="store_true", help="do not embed; only the cognition worker")
     p.add_argument("--no-cognition", action="store_true", help="do not run the cognition worker; only embed")
     p.set_defaults(handler=cmd_worker)
@@ -202,7 +204,7 @@ def _start_background(app: Any) -> _Background:
         env["NEXUS_DATABASE_URL"] = app.settings.database_url
     else:
         env["NEXUS_DATABASE_PATH"] = str(app.settings.database_path)
-    argv = [sys.executable, "-m", "nexus_memory.cli.main", "worker"]
+    argv = [sys.executable, "-m", "nexus_memory.cli.main", "worker", "--yield-to", str(os.getpid())]
     if indexer is None:
         argv.append("--no-embeddings")
     if not cognition:
@@ -219,7 +221,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import os
     import stat
 
-    from nexus_memory.services.background import WorkerLoop, lower_priority
+    from nexus_memory.services.background import ServerLoad, WorkerLoop, lower_priority
 
     single_thread_blas()
     lower_priority(args.nice)
@@ -229,18 +231,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
         emb = app.embeddings
         model = emb.model_id
         embedding = not args.no_embeddings and emb.index is not None and model is not None
+        # One watcher per thread (each keeps its own last sample).
+        server = ServerLoad(args.yield_to) if args.yield_to else None
+        gate = server.wait_quiet if server is not None else None
         if not args.no_cognition:
-            worker = app.cognition.start_worker()
+            worker = app.cognition.start_worker(
+                before_tick=ServerLoad(args.yield_to).wait_quiet if args.yield_to else None)
 
         def extra() -> dict[str, Any]:
             return {"cognition": worker.status.to_dict() if worker is not None else None,
-                    "embed_errors": emb.store_errors, "last_error": emb.last_error}
+                    "embed_errors": emb.store_errors, "last_error": emb.last_error,
+                    "yielded_secs": round(server.waited, 1) if server is not None else None}
 
         loop = WorkerLoop(
             index=emb.index_safely if embedding else None,
             missing=(lambda after, limit: emb.index.memories_without_vectors(model, after_id=after, limit=limit))
             if embedding else None,
-            load=app.store.get_many, extra=extra, scan_secs=args.scan_secs,
+            load=app.store.get_many, extra=extra, before_unit=gate, scan_secs=args.scan_secs,
         )
         # Protocol input only from a pipe (`nexus serve`); from a terminal or /dev/null run until stopped.
         piped = stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) if sys.stdin is not None else False

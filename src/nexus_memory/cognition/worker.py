@@ -38,7 +38,8 @@ class WorkerStatus:
 
 class CognitionWorker:
     def __init__(self, service: Any, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
-                 sleep: Callable[[float], bool] | None = None) -> None:
+                 sleep: Callable[[float], bool] | None = None,
+                 before_tick: Callable[[], None] | None = None) -> None:
         self.service = service
         self.poll_secs = poll_secs
         self.base_dream_secs = base_dream_secs
@@ -46,6 +47,8 @@ class CognitionWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sleep = sleep or self._stop.wait
+        #: Called before each tick (in `nexus worker`: wait for a quiet moment of the server).
+        self._before_tick = before_tick
         self._last_counts: dict[int, int] = {}
 
     def start(self) -> None:
@@ -115,6 +118,8 @@ class CognitionWorker:
         _lower_own_priority()
         next_dream = time.monotonic()
         while not self._stop.is_set():
+            if self._before_tick is not None:
+                self._before_tick()
             next_dream = self.tick(time.monotonic(), next_dream)
             self.status.last_drain_at = time.time()
             self.status.next_dream_in_secs = round(max(0.0, next_dream - time.monotonic()), 1)

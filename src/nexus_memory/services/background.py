@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 STATUS_SECS = 2.0
 #: Restart back-off of a worker that exited while the server runs: doubles up to the last value.
 RESTART_DELAYS = (1.0, 2.0, 5.0, 15.0, 60.0)
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 #: Ids per ``index`` line (a burst of stores becomes a few lines, not thousands).
 IDS_PER_LINE = 256
 
@@ -220,10 +221,12 @@ class WorkerLoop:
                  missing: Callable[[int, int], list[Memory]] | None,
                  load: Callable[[Sequence[int]], list[Memory]],
                  extra: Callable[[], dict[str, Any]] = dict,
-                 batch: int = 32, scan_secs: float = 600.0, status_secs: float = STATUS_SECS,
+                 before_unit: Callable[[], None] | None = None,
+                 batch: int = 4, scan_secs: float = 600.0, status_secs: float = STATUS_SECS,
                  stop_secs: float = 10.0) -> None:
         self.index, self.missing, self.load = index, missing, load
         self.extra = extra
+        self.before_unit = before_unit
         self.batch = max(1, batch)
         self.scan_secs, self.status_secs, self.stop_secs = scan_secs, status_secs, stop_secs
         self.pending: list[int] = []
@@ -276,9 +279,11 @@ class WorkerLoop:
 
     def embed_some(self) -> None:
         """One batch of queued ids: load them (as they are now) and embed the live ones."""
-        ids, self.pending = self.pending[:self.batch], self.pending[self.batch:]
-        if self.index is None or not ids:
+        if self.index is None or not self.pending:
             return
+        if self.before_unit is not None:
+            self.before_unit()
+        ids, self.pending = self.pending[:self.batch], self.pending[self.batch:]
         memories = [m for m in self.load(ids) if m.is_active]  # archived or deleted since: skip
         if memories:
             self.index(memories)
@@ -310,6 +315,59 @@ class WorkerLoop:
             stdout.flush()
         except (BrokenPipeError, OSError, ValueError):
             pass
+
+
+class ServerLoad:
+    """Waits for a quiet moment of another process (the server), measured by its CPU time.
+
+    A lowered nice value decides who gets a core, not what a neighbour's model run does to the
+    caches and memory bandwidth the requests need: on two cores a nice-19 embedding loop still
+    added a third to the search p95. So the worker embeds in small units and, before each, waits
+    while the server has used more than `threshold` of a core since the last look, for at most
+    `max_wait` seconds (so the backlog always moves). Linux (`/proc/<pid>/stat`, 10 ms ticks, hence
+    `step` of 0.1 s); elsewhere, and if the server is gone, it never waits."""
+
+    def __init__(self, pid: int, *, threshold: float = 0.15, max_wait: float = 2.0, step: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.pid, self.threshold, self.max_wait, self.step = pid, threshold, max_wait, step
+        self.clock, self.sleep = clock, sleep
+        self.waited = 0.0
+        self._last: tuple[float, int] | None = None
+
+    def cpu_ns(self) -> int | None:
+        """CPU time of all the server's threads (`utime + stime` in /proc/<pid>/stat; schedstat
+        would count the main thread only)."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // _CLOCK_TICKS
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def share(self) -> float | None:
+        """The server's CPU use (cores) since the last call, over at least `step` seconds."""
+        now, cpu = self.clock(), self.cpu_ns()
+        if cpu is None:
+            return None
+        if self._last is None or now - self._last[0] < self.step:
+            if self._last is None:
+                self._last = (now, cpu)
+            self.sleep(self.step)
+            now, cpu = self.clock(), self.cpu_ns()
+            if cpu is None:
+                return None
+        assert self._last is not None
+        used = (cpu - self._last[1]) / 1e9 / max(now - self._last[0], 1e-6)
+        self._last = (now, cpu)
+        return used
+
+    def wait_quiet(self) -> None:
+        start = self.clock()
+        while self.clock() - start < self.max_wait:
+            used = self.share()
+            if used is None or used < self.threshold:
+                break
+        self.waited += self.clock() - start
 
 
 def lower_priority(niceness: int) -> None:

@@ -410,13 +410,14 @@ class CognitionService:
             return self.worker.status.to_dict()
         return self.worker_status_provider() if self.worker_status_provider is not None else None
 
-    def start_worker(self, *, poll_secs: float = 15.0) -> CognitionWorker | None:
+    def start_worker(self, *, poll_secs: float = 15.0,
+                     before_tick: Callable[[], None] | None = None) -> CognitionWorker | None:
         """The background worker for long-running processes (`nexus serve`); None when the runtime is off."""
         if not self.settings.auto_runtime_enabled:
             return None
         from nexus_memory.cognition.worker import CognitionWorker
 
-        worker = CognitionWorker(self, poll_secs=poll_secs)
+        worker = CognitionWorker(self, poll_secs=poll_secs, before_tick=before_tick)
         worker.start()
         self.worker = worker
         return worker
