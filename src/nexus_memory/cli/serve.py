@@ -154,9 +154,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn shuts down on SIGTERM and then raises the signal again for whatever handler was there
     # before: with the default one the process would die before the `finally` below stops the worker.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    # Store-time embedding and the cognition worker run beside the requests (see services/background.py).
-    background = _start_background(app)
+    background = _Background()
     try:
+        # Store-time embedding and the cognition worker run beside the requests (services/background.py).
+        background = _start_background(app)
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     finally:
         background.stop()
