@@ -70,8 +70,7 @@ def test_worker_loop_embeds_the_ids_it_is_sent_and_what_its_scan_finds(app: App)
     os.close(write)
     out = io.StringIO()
     loop = WorkerLoop(index=app.embeddings.index_safely,
-                      missing=lambda after, limit: app.embeddings.index.memories_without_vectors(  # type: ignore[union-attr]
-                          app.embeddings.model_id or "", after_id=after, limit=limit),
+                      missing=app.embeddings.missing_ids,
                       load=app.store.get_many, scan_secs=3600, status_secs=0.05)
     with os.fdopen(read) as stdin:
         assert loop.run(stdin, out) == 0

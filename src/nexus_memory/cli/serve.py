@@ -246,8 +246,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         loop = WorkerLoop(
             index=emb.index_safely if embedding else None,
-            missing=(lambda after, limit: emb.index.memories_without_vectors(model, after_id=after, limit=limit))
-            if embedding else None,
+            missing=emb.missing_ids if embedding else None,
             load=app.store.get_many, extra=extra, before_unit=gate, scan_secs=args.scan_secs,
         )
         # Protocol input only from a pipe (`nexus serve`); from a terminal or /dev/null run until stopped.

@@ -29,7 +29,7 @@ import select
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from nexus_memory.domain.models import Memory
@@ -213,12 +213,12 @@ class BackgroundProcess:
 class WorkerLoop:
     """Worker side (`nexus worker`): reads the protocol, embeds in batches, reports its status.
 
-    `index(memories)` embeds and never raises (EmbeddingService.index_safely); `missing(after_id,
-    limit)` pages memories without a vector; `load(ids)` reads memories; `extra()` adds to each
+    `index(memories)` embeds and never raises (EmbeddingService.index_safely); `missing()` yields
+    the ids of memories without a vector (EmbeddingService.missing_ids); `load(ids)` reads memories; `extra()` adds to each
     status line (the cognition thread's status, embedding errors)."""
 
     def __init__(self, *, index: Callable[[Sequence[Memory]], object] | None,
-                 missing: Callable[[int, int], list[Memory]] | None,
+                 missing: Callable[[], Iterable[int]] | None,
                  load: Callable[[Sequence[int]], list[Memory]],
                  extra: Callable[[], dict[str, Any]] = dict,
                  before_unit: Callable[[], None] | None = None,
@@ -296,13 +296,8 @@ class WorkerLoop:
         if self.missing is None:
             return
         self.scans += 1
-        known, after = set(self.pending), 0
-        while True:
-            page = self.missing(after, 2000)
-            self.pending.extend(m.id for m in page if m.id not in known)
-            if len(page) < 2000:
-                return
-            after = page[-1].id
+        known = set(self.pending)
+        self.pending.extend(i for i in self.missing() if i not in known)
 
     def snapshot(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "embedding": self.index is not None, "embedded": self.embedded,
@@ -346,20 +341,23 @@ class ServerLoad:
 
     def share(self) -> float | None:
         """The server's CPU use (cores) since the last call, over at least `step` seconds."""
-        now, cpu = self.clock(), self.cpu_ns()
-        if cpu is None:
-            return None
-        if self._last is None or now - self._last[0] < self.step:
-            if self._last is None:
-                self._last = (now, cpu)
-            self.sleep(self.step)
-            now, cpu = self.clock(), self.cpu_ns()
-            if cpu is None:
+        if self._last is None or self.clock() - self._last[0] < self.step:
+            first = self._sample()
+            if first is None:
                 return None
+            self._last = self._last or first
+            self.sleep(self.step)
+        now = self._sample()
+        if now is None:
+            return None
         assert self._last is not None
-        used = (cpu - self._last[1]) / 1e9 / max(now - self._last[0], 1e-6)
-        self._last = (now, cpu)
+        used = (now[1] - self._last[1]) / 1e9 / max(now[0] - self._last[0], 1e-6)
+        self._last = now
         return used
+
+    def _sample(self) -> tuple[float, int] | None:
+        cpu = self.cpu_ns()
+        return None if cpu is None else (self.clock(), cpu)
 
     def wait_quiet(self) -> None:
         start = self.clock()

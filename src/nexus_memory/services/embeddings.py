@@ -15,7 +15,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,7 @@ class EmbeddingService:
         model = self.model_id
         missing = None
         if model and self.index is not None:
-            missing = self._count_missing(model)
+            missing = self._count_missing()
         return {
             "backend": self.backend,
             "model": model,
@@ -208,15 +208,21 @@ class EmbeddingService:
             "rebuild_in_progress": self._checkpoint() is not None,
         }
 
-    def _count_missing(self, model: str) -> int:
-        assert self.index is not None
-        total, after = 0, 0
+    def missing_ids(self) -> Iterator[int]:
+        """Ids of active memories without a vector of the configured model, in id order, paged."""
+        model = self.model_id
+        if model is None or self.index is None:
+            return
+        after = 0
         while True:
             page = self.index.memories_without_vectors(model, after_id=after, limit=2000)
-            total += len(page)
+            yield from (m.id for m in page)
             if len(page) < 2000:
-                return total
+                return
             after = page[-1].id
+
+    def _count_missing(self) -> int:
+        return sum(1 for _ in self.missing_ids())
 
     def backfill(self, *, batch_size: int = BATCH_SIZE, progress: Progress | None = None,
                  max_memories: int | None = None) -> EmbeddingRun:
@@ -224,7 +230,7 @@ class EmbeddingService:
 
         Resumable by construction: it only ever looks for what is still missing."""
         embedder, index = self._require()
-        total = self._count_missing(embedder.model_id)
+        total = self._count_missing()
         if max_memories is not None:
             total = min(total, max_memories)
         done = vectors = failed = 0
@@ -247,7 +253,7 @@ class EmbeddingService:
                 done += len(page)
             if progress:
                 progress(min(done, total), total)
-        remaining = self._count_missing(embedder.model_id)
+        remaining = self._count_missing()
         return EmbeddingRun(embedder.model_id, done - failed, vectors, failed, remaining)
 
     def _one_by_one(self, page: Sequence[Memory], exc: Exception) -> int:
