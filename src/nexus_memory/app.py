@@ -75,9 +75,13 @@ def make_embedder(settings: Settings) -> Embedder | None:
         threads = settings.embedding_threads or None
 
         def load_onnx() -> Embedder:
-            return onnx.OnnxEmbedder(threads=threads)
+            return onnx.OnnxEmbedder(threads=threads, kernel=settings.embedding_kernel,
+                                     cache_dir=settings.paths.model_cache_dir)
 
-        return LazyEmbedder(onnx.MODEL_ID, onnx.DIMENSION, load_onnx, check=onnx.missing_packages)
+        def kernel(loaded: Embedder | None) -> dict[str, Any] | None:
+            return onnx.kernel_details(loaded, settings.embedding_kernel, settings.paths.model_cache_dir)
+
+        return LazyEmbedder(onnx.MODEL_ID, onnx.DIMENSION, load_onnx, check=onnx.missing_packages, details=kernel)
     base_url = settings.embedding_base_url
     api_key = os.environ.get(settings.embedding_api_key_env) if settings.embedding_api_key_env else None
     dimension = settings.embedding_dimension if "NEXUS_EMBEDDING_DIMENSION" in settings.extra else None

@@ -33,6 +33,11 @@ class Paths:
         return self.state_dir / "logs"
 
     @property
+    def model_cache_dir(self) -> Path:
+        """Files derived from installed models (the int8 embedding kernel); safe to delete."""
+        return self.state_dir / "models"
+
+    @property
     def spool_dir(self) -> Path:
         return self.state_dir / "spool"
 
@@ -115,6 +120,8 @@ class Settings:
     embedding_timeout_secs: float = 60.0
     #: Threads per run of the local (onnx) model; 0 = min(2, CPUs). `nexus serve` and `nexus worker` use 1.
     embedding_threads: int = 0
+    #: How the local model multiplies its int8 weights: auto (int8 when measured faster here), int8, fp32.
+    embedding_kernel: str = "auto"
     # LLM: "none" keeps every stage on its deterministic path
     llm_provider: str = "none"
     llm_model: str | None = None
@@ -213,6 +220,7 @@ _ENV_MAP = {
     "embedding_dimension": "NEXUS_EMBEDDING_DIMENSION",
     "embedding_timeout_secs": "NEXUS_EMBEDDING_TIMEOUT_SECS",
     "embedding_threads": "NEXUS_EMBEDDING_THREADS",
+    "embedding_kernel": "NEXUS_EMBEDDING_KERNEL",
     "llm_provider": "NEXUS_LLM_PROVIDER",
     "llm_model": "NEXUS_LLM_MODEL",
     "llm_base_url": "NEXUS_LLM_BASE_URL",
@@ -273,6 +281,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if settings.embedding_threads < 0:
         raise ConfigError(f"NEXUS_EMBEDDING_THREADS={settings.embedding_threads} is negative",
                           hint="use 0 (automatic) or a thread count such as 1")
+    if settings.embedding_kernel not in ("auto", "int8", "fp32"):
+        raise ConfigError(
+            f"unknown NEXUS_EMBEDDING_KERNEL '{settings.embedding_kernel}'", hint="use one of: auto, int8, fp32"
+        )
     if settings.serve_background not in ("process", "thread", "off"):
         raise ConfigError(
             f"unknown NEXUS_SERVE_BACKGROUND '{settings.serve_background}'", hint="use one of: process, thread, off"

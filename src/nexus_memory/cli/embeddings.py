@@ -87,6 +87,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"available: {'yes' if status['available'] else 'no: ' + str(status['reason'])}")
     print(f"memories:  {status['active_memories']} active, {status['with_vectors']} with vectors of this model"
           + (f", {status['missing']} missing" if status["missing"] is not None else ""))
+    kernel = status.get("kernel")
+    if kernel:
+        print(f"kernel:    {kernel.get('kernel') or 'not chosen yet'} (NEXUS_EMBEDDING_KERNEL={kernel['setting']}): "
+              f"{kernel.get('reason')}")
     for model, count in status["other_models"].items():
         print(f"other model {model}: {count} memories (never searched; `nexus embeddings rebuild --prune` drops them)")
     if status["rebuild_in_progress"]:

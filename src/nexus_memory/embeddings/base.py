@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -40,11 +40,13 @@ class LazyEmbedder:
         loader: Callable[[], Embedder],
         *,
         check: Callable[[], str | None] | None = None,
+        details: Callable[[Embedder | None], dict[str, Any] | None] | None = None,
     ) -> None:
         self._model_id = model_id
         self._dimension = dimension
         self._loader = loader
         self._check = check
+        self._details = details
         self._inner: Embedder | None = None
         self._lock = threading.Lock()
 
@@ -63,6 +65,10 @@ class LazyEmbedder:
     def unavailable_reason(self) -> str | None:
         """Why the model cannot load (e.g. a missing package), without loading it; None if it can."""
         return self._check() if self._check is not None and self._inner is None else None
+
+    def details(self) -> dict[str, Any] | None:
+        """Adapter facts for status output (the onnx kernel), given the loaded model if there is one."""
+        return self._details(self._inner) if self._details is not None else None
 
     def load(self) -> Embedder:
         with self._lock:

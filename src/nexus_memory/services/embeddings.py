@@ -206,7 +206,12 @@ class EmbeddingService:
             "models": counts,
             "other_models": {m: n for m, n in counts.items() if m != model},
             "rebuild_in_progress": self._checkpoint() is not None,
+            "kernel": self._kernel(),
         }
+
+    def _kernel(self) -> dict[str, Any] | None:
+        details = getattr(self.embedder, "details", None)
+        return details() if callable(details) else None
 
     def missing_ids(self) -> Iterator[int]:
         """Ids of active memories without a vector of the configured model, in id order, paged."""
