@@ -89,6 +89,8 @@ def test_background_process_feeds_a_real_worker_and_restarts_it(app: App) -> Non
         assert _wait(lambda: (child.status()["worker"] or {}).get("embedded", 0) >= 1, 10), child.status()
         status = child.status()
         assert status["running"] is True and status["starts"] == 1
+        if hasattr(os, "SCHED_IDLE"):  # `--nice 0`: only the scheduling class is lowered
+            assert status["worker"]["priority"] == "SCHED_IDLE"
         os.kill(status["pid"], signal.SIGKILL)
         # Stored while the worker is down and never submitted: the restarted worker's scan finds it.
         missed, = _store_without_vectors(app, "the cache is flushed at midnight")
@@ -154,3 +156,29 @@ def test_worker_loop_checks_the_gate_before_every_unit(app: App) -> None:
         loop.embed_some()
     assert len(gates) == 3 and loop.batches == 3 and loop.embedded == 10  # units of 4, 4 and 2
     assert all(_has_vector(app, m.id) for m in memories)
+
+
+PRIORITY_PROBE = r"""
+import os, threading
+from nexus_memory.services.background import lower_priority
+print(lower_priority(int(os.environ["NICE"]), idle_class=os.environ["IDLE"] == "1"))
+seen = []
+t = threading.Thread(target=lambda: seen.append((os.sched_getscheduler(0) == os.SCHED_IDLE, os.nice(0))))
+t.start(); t.join()
+print(seen[0][0], seen[0][1])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux-only")
+@pytest.mark.parametrize(("nice", "idle", "said", "policy"), [
+    ("7", "1", "nice +7, SCHED_IDLE", "True"),
+    ("0", "1", "SCHED_IDLE", "True"),
+    ("3", "0", "nice +3", "False"),
+    ("0", "0", "unchanged", "False"),
+])
+def test_lower_priority_reaches_threads_started_afterwards(nice: str, idle: str, said: str, policy: str) -> None:
+    base = os.nice(0)
+    out = subprocess.run([sys.executable, "-c", PRIORITY_PROBE], env={**os.environ, "NICE": nice, "IDLE": idle},
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split("\n")
+    assert out[0] == said
+    assert out[1] == f"{policy} {min(19, base + int(nice))}"

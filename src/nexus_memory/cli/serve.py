@@ -35,6 +35,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--nice", type=int, default=19, metavar="N",
                    help="raise the process's nice value by N so requests go first (default 19; 0 = unchanged)")
+    p.add_argument("--no-idle-class", action="store_true",
+                   help="keep the normal scheduling class (by default, on Linux, the worker runs as SCHED_IDLE: "
+                        "only on a core nothing else wants)")
     p.add_argument("--scan-secs", type=float, default=300.0, metavar="S",
                    help="look for memories without a vector every S seconds (default 300; also at start)")
     p.add_argument("--yield-to", type=int, metavar="PID",
@@ -225,7 +228,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from nexus_memory.services.background import ServerLoad, WorkerLoop, lower_priority
 
     single_thread_blas()
-    lower_priority(args.nice)
+    priority = lower_priority(args.nice, idle_class=not args.no_idle_class)
     app = _app(args, long_running=True)
     worker = None
     try:
@@ -242,7 +245,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         def extra() -> dict[str, Any]:
             return {"cognition": worker.status.to_dict() if worker is not None else None,
                     "embed_errors": emb.store_errors, "last_error": emb.last_error,
-                    "yielded_secs": round(server.waited, 1) if server is not None else None}
+                    "yielded_secs": round(server.waited, 1) if server is not None else None,
+                    "priority": priority}
 
         loop = WorkerLoop(
             index=emb.index_safely if embedding else None,
