@@ -79,6 +79,31 @@ def summary(values: list[float]) -> dict[str, float | None]:
             "mean": round(statistics.fmean(values), 1) if values else None}
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of one process (all its threads) from /proc; None off Linux or once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def cpu_snapshot(pid: int) -> dict[int, float]:
+    """CPU seconds of the server and of each child (the background worker)."""
+    out = {}
+    for p in (pid, *children(pid)):
+        if (sec := cpu_seconds(p)) is not None:
+            out[p] = sec
+    return out
+
+
 def free_port() -> int:
     import socket
 
@@ -248,7 +273,9 @@ def main() -> int:
             httpx.post(base + "/memories/search", json={"query": "warm up the database pool"}, timeout=60)
             httpx.post(base + "/memories", json={"content": "warm-up note from the load test"}, timeout=60)
             print(f"{args.clients} clients for {args.seconds:.0f} s ...", flush=True)
+            before, cpu0 = cpu_snapshot(server.pid), time.process_time()
             stats, wall = asyncio.run(load(base, args))
+            after, load_cpu = cpu_snapshot(server.pid), time.process_time() - cpu0
             # The backlog of store-time embedding the server's background worker had not reached yet.
             backlog = missing_vectors(env)
         finally:
@@ -265,6 +292,12 @@ def main() -> int:
             app.close()
     missing = [i for i, text in stats["acked"] if found.get(i) != text]
     ops = len(stats["store_ms"]) + len(stats["search_ms"])
+    # Where the two cores went during the load: the server, its background worker, the load clients.
+    used = {p: after[p] - before.get(p, 0.0) for p in after}
+    server_cpu = used.pop(server.pid, None)
+    cpu = {"server_s": round(server_cpu, 2) if server_cpu is not None else None,
+           "server_ms_per_op": round(server_cpu * 1000 / ops, 2) if server_cpu is not None and ops else None,
+           "worker_s": round(sum(used.values()), 2), "load_clients_s": round(load_cpu, 2)}
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
@@ -286,6 +319,7 @@ def main() -> int:
         "search_server_ms": summary(stats["search_server_ms"]),
         "store_server_ms": summary(stats["store_server_ms"]),
         "memories_without_vectors_at_end": backlog,
+        "cpu": cpu,
     }
     result["pass"] = result["errors"] == 0 and result["missing_writes"] == 0 and result["search_ms"]["p95"] <= 50
     RESULTS.mkdir(exist_ok=True)
