@@ -182,3 +182,34 @@ def test_lower_priority_reaches_threads_started_afterwards(nice: str, idle: str,
                          capture_output=True, text=True, timeout=60, check=True).stdout.split("\n")
     assert out[0] == said
     assert out[1] == f"{policy} {min(19, base + int(nice))}"
+
+
+def test_tail_scans_find_memories_nobody_sent_and_do_not_retry_failures(app: App) -> None:
+    first, = _store_without_vectors(app, "the release train leaves on Thursdays")
+    attempts: list[int] = []
+    broken: set[int] = set()
+
+    def index(memories: list[Memory]) -> None:
+        attempts.extend(m.id for m in memories)
+        app.embeddings.index_safely([m for m in memories if m.id not in broken])
+
+    loop = WorkerLoop(index=index, missing=app.embeddings.missing_ids, load=app.store.get_many,
+                      newest=app.embeddings.newest_id, scan_secs=3600, tail_secs=0)
+    loop.scan()
+    assert loop.pending == [first.id]
+    loop.embed_some()
+    assert _has_vector(app, first.id) and loop.pending == []
+    # Written by another process (a hook, or the worker's own cognition): nobody sends its id.
+    second, third = _store_without_vectors(app, "a reflection written by the cognition worker",
+                                           "a note that will not embed")
+    broken.add(third.id)
+    loop.tail_scan()
+    assert loop.pending == [second.id, third.id]
+    loop.embed_some()
+    assert _has_vector(app, second.id) and not _has_vector(app, third.id)
+    for _ in range(3):  # the failure is the full scan's to retry, not every tail scan's
+        loop.tail_scan()
+        assert loop.pending == []
+    assert attempts.count(third.id) == 1 and loop.tail_scans == 4
+    loop.scan()
+    assert loop.pending == [third.id]

@@ -251,7 +251,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = WorkerLoop(
             index=emb.index_safely if embedding else None,
             missing=emb.missing_ids if embedding else None,
-            load=app.store.get_many, extra=extra, before_unit=gate, scan_secs=args.scan_secs,
+            load=app.store.get_many, newest=emb.newest_id if embedding else None, extra=extra,
+            before_unit=gate, scan_secs=args.scan_secs,
         )
         # Protocol input only from a pipe (`nexus serve`); from a terminal or /dev/null run until stopped.
         piped = stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) if sys.stdin is not None else False

@@ -213,18 +213,30 @@ class BackgroundProcess:
 class WorkerLoop:
     """Worker side (`nexus worker`): reads the protocol, embeds in batches, reports its status.
 
-    `index(memories)` embeds and never raises (EmbeddingService.index_safely); `missing()` yields
-    the ids of memories without a vector (EmbeddingService.missing_ids); `load(ids)` reads memories; `extra()` adds to each
-    status line (the cognition thread's status, embedding errors)."""
+    `index(memories)` embeds and never raises (EmbeddingService.index_safely); `missing(after_id)`
+    yields the ids of memories without a vector (EmbeddingService.missing_ids); `newest()` is the
+    newest memory's id; `load(ids)` reads memories; `extra()` adds to each status line (the
+    cognition thread's status, embedding errors).
+
+    Two scans find what nobody sent: a full one at start and every `scan_secs`, and every
+    `tail_secs` a tail scan of the memories stored since the last one (by this process's own
+    cognition worker, by hooks and CLI commands in other processes). The tail scan starts above
+    the newest id seen at the previous one, so it reads only the new rows; a memory that failed to
+    embed is retried by the full scan, not every few seconds."""
 
     def __init__(self, *, index: Callable[[Sequence[Memory]], object] | None,
-                 missing: Callable[[], Iterable[int]] | None,
+                 missing: Callable[[int], Iterable[int]] | None,
                  load: Callable[[Sequence[int]], list[Memory]],
+                 newest: Callable[[], int] | None = None,
                  extra: Callable[[], dict[str, Any]] = dict,
                  before_unit: Callable[[], None] | None = None,
-                 batch: int = 4, scan_secs: float = 600.0, status_secs: float = STATUS_SECS,
-                 stop_secs: float = 10.0) -> None:
-        self.index, self.missing, self.load = index, missing, load
+                 batch: int = 4, scan_secs: float = 600.0, tail_secs: float = 5.0,
+                 status_secs: float = STATUS_SECS, stop_secs: float = 10.0) -> None:
+        self.index, self.missing, self.load, self.newest = index, missing, load, newest
+        self.tail_secs = tail_secs
+        self._tail_mark: int | None = None
+        self._tail_due = 0.0
+        self.tail_scans = 0
         self.extra = extra
         self.before_unit = before_unit
         self.batch = max(1, batch)
@@ -244,6 +256,8 @@ class WorkerLoop:
         while True:
             if self.index is not None and time.monotonic() >= self._scan_due:
                 self.scan()
+            elif self.index is not None and time.monotonic() >= self._tail_due:
+                self.tail_scan()
             wait = 0.0 if self.pending else self.status_secs
             if fd is None:
                 time.sleep(wait)
@@ -296,12 +310,28 @@ class WorkerLoop:
         if self.missing is None:
             return
         self.scans += 1
+        mark = self.newest() if self.newest is not None else None  # read first: later ids are the tail's
+        self._queue(self.missing(0))
+        self._tail_mark, self._tail_due = mark, time.monotonic() + self.tail_secs
+
+    def tail_scan(self) -> None:
+        """Queue the memories stored since the last scan that lack a vector."""
+        self._tail_due = time.monotonic() + self.tail_secs
+        if self.missing is None or self.newest is None or self._tail_mark is None:
+            return
+        self.tail_scans += 1
+        mark = self.newest()
+        self._queue(self.missing(self._tail_mark))
+        self._tail_mark = max(mark, self._tail_mark)
+
+    def _queue(self, ids: Iterable[int]) -> None:
         known = set(self.pending)
-        self.pending.extend(i for i in self.missing() if i not in known)
+        self.pending.extend(i for i in ids if i not in known)
 
     def snapshot(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "embedding": self.index is not None, "embedded": self.embedded,
                 "batches": self.batches, "pending": len(self.pending), "scans": self.scans,
+                "tail_scans": self.tail_scans,
                 "uptime_secs": round(time.time() - self.started, 1), "cognition": None, **self.extra()}
 
     def report(self, stdout: IO[str]) -> None:

@@ -213,18 +213,23 @@ class EmbeddingService:
         details = getattr(self.embedder, "details", None)
         return details() if callable(details) else None
 
-    def missing_ids(self) -> Iterator[int]:
-        """Ids of active memories without a vector of the configured model, in id order, paged."""
+    def missing_ids(self, after_id: int = 0) -> Iterator[int]:
+        """Ids (above `after_id`) of active memories without a vector of the configured model, in id order, paged."""
         model = self.model_id
         if model is None or self.index is None:
             return
-        after = 0
+        after = after_id
         while True:
             page = self.index.memories_without_vectors(model, after_id=after, limit=2000)
             yield from (m.id for m in page)
             if len(page) < 2000:
                 return
             after = page[-1].id
+
+    def newest_id(self) -> int:
+        """The id of the newest active memory (0 when there is none): where a tail scan can start next time."""
+        newest = self.db.list_memories(MemoryFilter(include_raw=True), limit=1, order="newest")
+        return newest[0].id if newest else 0
 
     def _count_missing(self) -> int:
         return sum(1 for _ in self.missing_ids())
