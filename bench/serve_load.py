@@ -104,6 +104,19 @@ def cpu_snapshot(pid: int) -> dict[int, float]:
     return out
 
 
+def wait_for_vector(db: Path, memory_id: int, timeout: float) -> float:
+    """Seconds until the memory has a vector in the database file (the worker embedded it)."""
+    import sqlite3
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+            if conn.execute("SELECT 1 FROM memory_vectors WHERE memory_id = ?", (memory_id,)).fetchone():
+                return time.monotonic() - t0
+        time.sleep(0.1)
+    raise SystemExit(f"the worker did not embed the warm-up note within {timeout:.0f} s")
+
+
 def free_port() -> int:
     import socket
 
@@ -271,7 +284,12 @@ def main() -> int:
             # One warm-up search and store, so lazily loaded code and the model are not billed to the
             # first clients (a server that has run for a while has them loaded).
             httpx.post(base + "/memories/search", json={"query": "warm up the database pool"}, timeout=60)
-            httpx.post(base + "/memories", json={"content": "warm-up note from the load test"}, timeout=60)
+            warm = httpx.post(base + "/memories", json={"content": "warm-up note from the load test"}, timeout=60)
+            if args.embeddings != "none":
+                # ... and the worker's model: loaded (and on a new machine its int8 kernel prepared, once) when
+                # it embeds that note. A worker that has run for a while has done both.
+                waited = wait_for_vector(db, int(warm.json()["id"]), timeout=120)
+                print(f"the worker embedded the warm-up note after {waited:.1f} s", flush=True)
             print(f"{args.clients} clients for {args.seconds:.0f} s ...", flush=True)
             before, cpu0 = cpu_snapshot(server.pid), time.process_time()
             stats, wall = asyncio.run(load(base, args))
