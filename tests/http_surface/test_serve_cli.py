@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -109,6 +110,14 @@ def test_serve_embeds_and_dreams_in_a_worker_process_that_ends_with_it() -> None
         assert len(workers) == 1
         with open(f"/proc/{workers[0]}/cmdline") as fh:
             assert "worker" in fh.read().split("\0")
+        # No search yet, but the server loads the model while it starts: on a new machine that
+        # prepares and records the int8 kernel (the worker has nothing to embed, so it is not it).
+        models = Path(os.environ["NEXUS_HOME"]) / "state" / "models"
+        deadline = time.monotonic() + 60
+        while not list(models.glob("minilm-int8-*.json")):
+            assert time.monotonic() < deadline, "the server did not preload the embedding model"
+            time.sleep(0.2)
+        assert json.loads(next(models.glob("minilm-int8-*.json")).read_text())["kernel"] in ("int8", "fp32")
         created = httpx.post(url + "api/v1/memories", json={"content": "the nightly backup runs at 02:00 UTC"})
         assert created.status_code == 201
         memory_id = created.json()["id"]

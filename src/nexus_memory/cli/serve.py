@@ -161,11 +161,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         # Store-time embedding and the cognition worker run beside the requests (services/background.py).
         background = _start_background(app)
+        _warm_model(app)
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     finally:
         background.stop()
         app.close()
     return 0
+
+
+def _warm_model(app: Any) -> None:
+    """Load the embedding model on a thread while the server starts, so the first search does not wait
+    for it (nor, on a new machine, for the int8 kernel's one-off preparation: about a second)."""
+    import logging
+    import threading
+
+    load = getattr(app.embeddings.embedder, "load", None)
+    if load is None or app.embeddings.unavailable_reason() is not None:
+        return
+
+    def run() -> None:
+        try:
+            load()
+        except Exception as exc:  # the first search reports it properly; a warm-up never stops the server
+            logging.getLogger(__name__).warning("could not preload the embedding model: %s", exc)
+
+    threading.Thread(target=run, name="nexus-model-warmup", daemon=True).start()
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
