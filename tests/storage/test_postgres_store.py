@@ -136,3 +136,18 @@ def test_unreachable_server_is_one_clear_error() -> None:
     with pytest.raises(StorageError, match="cannot reach the PostgreSQL database") as info:
         PostgresStore("postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
     assert "secret" not in str(info.value)
+
+
+def test_default_count_can_use_the_visible_index(pg) -> None:  # type: ignore[no-untyped-def]
+    from nexus_memory.storage.postgres.queries import FROM, filter_sql
+
+    ids = [pg.store(NewMemory(agent="codex", content=f"count me {i}")).memory.id for i in range(4)]
+    pg.update(ids[0], MemoryPatch(is_archived=True))
+    where, params = filter_sql(MemoryFilter())
+    with pg.read() as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = " ".join(r["QUERY PLAN"] for r in conn.execute(
+            f"EXPLAIN SELECT count(*) AS n {FROM} WHERE {where}", params).fetchall())
+        conn.execute("RESET enable_seqscan")
+    assert "idx_memories_visible" in plan, plan  # filter_sql's terms imply the partial index's WHERE
+    assert pg.count(MemoryFilter()) == 3
