@@ -221,3 +221,14 @@ def test_unknown_kernel_setting_is_a_one_line_config_error() -> None:
         load_settings({"NEXUS_HOME": "/tmp/x", "NEXUS_EMBEDDING_KERNEL": "fp16"})
     assert "auto, int8, fp32" in err.value.one_line()
     assert load_settings({"NEXUS_HOME": "/tmp/x", "NEXUS_EMBEDDING_KERNEL": "fp32"}).embedding_kernel == "fp32"
+
+
+@needs_model
+def test_an_unwritable_cache_means_float32_not_a_failed_embed(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    calls, measure = counting(trial())
+    choice = int8_kernel.prepare(source(), blocker / "models", "1.0", setting="auto", measure=measure)
+    assert choice.kernel == "fp32" and choice.path is None and "failed" in choice.reason and not calls
+    embedder = onnx.OnnxEmbedder(threads=1, cache_dir=blocker / "models")
+    assert embedder.kernel.kernel == "fp32" and len(embedder.embed(["still embeds"])[0]) == 384
