@@ -24,6 +24,8 @@ def test_status_backfill_search_explain_and_rebuild() -> None:
         assert run_nexus("store", "-m", text).returncode == 0
     status = json.loads(run_nexus("embeddings", "status", "--json", env=ONNX).stdout)
     assert status["model"] == onnx.MODEL_ID and status["missing"] == 2 and status["available"] is True
+    assert status["kernel"] == {"setting": "auto", "kernel": None,
+                                "reason": "not measured yet: the first embedding decides"}
 
     proc = run_nexus("embeddings", "backfill", env=ONNX)
     assert proc.returncode == 0, proc.stderr
@@ -40,6 +42,10 @@ def test_status_backfill_search_explain_and_rebuild() -> None:
 
     rebuilt = json.loads(run_nexus("embeddings", "rebuild", "--json", "--no-progress", env=ONNX).stdout)
     assert rebuilt["embedded"] == 2 and rebuilt["remaining"] == 0 and rebuilt["resumed"] is False
+    # The backfill measured the kernels on this machine; status reads that record without loading the model.
+    kernel = json.loads(run_nexus("embeddings", "status", "--json", env=ONNX).stdout)["kernel"]
+    assert kernel["kernel"] in ("int8", "fp32") and kernel["cos_min"] >= 0.999 and kernel["reason"]
+    assert "kernel:" in run_nexus("embeddings", "status", env=ONNX).stdout
 
 
 def test_search_falls_back_to_bm25_with_a_note() -> None:
