@@ -205,6 +205,14 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove the file") from None
 
 
+#: Settings that take one of a few words (checked by load_settings).
+_CHOICES = {
+    "embedding_backend": ("onnx", "http", "none"),
+    "embedding_kernel": ("auto", "int8", "fp32"),
+    "subconscious_mode": ("whisper", "full", "off"),
+    "serve_background": ("process", "thread", "off"),
+}
+
 _ENV_MAP = {
     "database_url": "NEXUS_DATABASE_URL",
     "default_agent": "NEXUS_DEFAULT_AGENT",
@@ -270,25 +278,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if values.get("database_path") is not None:
         values["database_path"] = Path(values["database_path"]).expanduser()
     settings = Settings(paths=paths, **values)
-    if settings.embedding_backend not in ("onnx", "http", "none"):
-        raise ConfigError(
-            f"unknown embedding backend '{settings.embedding_backend}'", hint="use one of: onnx, http, none"
-        )
-    if settings.subconscious_mode not in ("whisper", "full", "off"):
-        raise ConfigError(
-            f"unknown subconscious mode '{settings.subconscious_mode}'", hint="use one of: whisper, full, off"
-        )
+    for name, allowed in _CHOICES.items():
+        value = getattr(settings, name)
+        if value not in allowed:
+            raise ConfigError(f"unknown {_ENV_MAP[name]} '{value}'", hint=f"use one of: {', '.join(allowed)}")
     if settings.embedding_threads < 0:
         raise ConfigError(f"NEXUS_EMBEDDING_THREADS={settings.embedding_threads} is negative",
                           hint="use 0 (automatic) or a thread count such as 1")
-    if settings.embedding_kernel not in ("auto", "int8", "fp32"):
-        raise ConfigError(
-            f"unknown NEXUS_EMBEDDING_KERNEL '{settings.embedding_kernel}'", hint="use one of: auto, int8, fp32"
-        )
-    if settings.serve_background not in ("process", "thread", "off"):
-        raise ConfigError(
-            f"unknown NEXUS_SERVE_BACKGROUND '{settings.serve_background}'", hint="use one of: process, thread, off"
-        )
     return settings
 
 
