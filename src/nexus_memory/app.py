@@ -76,7 +76,8 @@ def make_embedder(settings: Settings) -> Embedder | None:
 
         def load_onnx() -> Embedder:
             return onnx.OnnxEmbedder(threads=threads, kernel=settings.embedding_kernel,
-                                     cache_dir=settings.paths.model_cache_dir)
+                                     cache_dir=settings.paths.model_cache_dir,
+                                     prepare_kernel=settings.embedding_kernel_prepare)
 
         def kernel(loaded: Embedder | None) -> dict[str, Any] | None:
             return onnx.kernel_details(loaded, settings.embedding_kernel, settings.paths.model_cache_dir)

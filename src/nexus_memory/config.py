@@ -122,6 +122,8 @@ class Settings:
     embedding_threads: int = 0
     #: How the local model multiplies its int8 weights: auto (int8 when measured faster here), int8, fp32.
     embedding_kernel: str = "auto"
+    #: False in the worker of `nexus serve`: the server prepares the int8 kernel, the worker waits for it.
+    embedding_kernel_prepare: bool = True
     # LLM: "none" keeps every stage on its deterministic path
     llm_provider: str = "none"
     llm_model: str | None = None

@@ -232,3 +232,20 @@ def test_an_unwritable_cache_means_float32_not_a_failed_embed(tmp_path: Path) ->
     assert choice.kernel == "fp32" and choice.path is None and "failed" in choice.reason and not calls
     embedder = onnx.OnnxEmbedder(threads=1, cache_dir=blocker / "models")
     assert embedder.kernel.kernel == "fp32" and len(embedder.embed(["still embeds"])[0]) == 384
+
+
+@needs_model
+def test_a_serve_worker_waits_for_the_servers_kernel_instead_of_converting(tmp_path: Path) -> None:
+    calls, measure = counting(trial())
+    alone = int8_kernel.prepare(source(), tmp_path, "1.0", setting="auto", measure=measure, wait=0.3,
+                                convert_here=False)
+    assert alone.kernel == "fp32" and "not prepared" in alone.reason and not calls
+    assert not list(tmp_path.glob("*.onnx"))
+    results: list[int8_kernel.Choice] = []
+    waiter = threading.Thread(target=lambda: results.append(int8_kernel.prepare(
+        source(), tmp_path, "1.0", setting="auto", measure=measure, wait=30, convert_here=False)))
+    waiter.start()
+    server = int8_kernel.prepare(source(), tmp_path, "1.0", setting="auto", measure=measure)
+    waiter.join(30)
+    assert server.kernel == "int8" and results == [server] and len(calls) == 1
+

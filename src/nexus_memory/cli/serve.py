@@ -41,7 +41,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--scan-secs", type=float, default=300.0, metavar="S",
                    help="look for memories without a vector every S seconds (default 300; also at start)")
     p.add_argument("--yield-to", type=int, metavar="PID",
-                   help="before each small unit of work wait (at most 2 s) while process PID (a server) is busy")
+                   help="before each small unit of work wait (at most 2 s) while process PID (a server) is busy; "
+                        "use the int8 model kernel that server prepares")
     p.add_argument("--no-embeddings", action="store_true", help="do not embed; only the cognition worker")
     p.add_argument("--no-cognition", action="store_true", help="do not run the cognition worker; only embed")
     p.set_defaults(handler=cmd_worker)
@@ -160,8 +161,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     background = _Background()
     try:
         # Store-time embedding and the cognition worker run beside the requests (services/background.py).
+        _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
         background = _start_background(app)
-        _warm_model(app)
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     finally:
         background.stop()
@@ -249,7 +250,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     single_thread_blas()
     priority = lower_priority(args.nice, idle_class=not args.no_idle_class)
-    app = _app(args, long_running=True)
+    # Beside a server (--yield-to) the server prepares the model's int8 kernel as it starts; this
+    # low-priority process waits for that instead of holding the lock the server would wait on.
+    app = _app(args, long_running=True, embedding_kernel_prepare=False if args.yield_to else None)
     worker = None
     try:
         emb = app.embeddings

@@ -241,9 +241,13 @@ def _from_record(record: dict[str, Any], model: Path) -> Choice | None:
 
 
 def prepare(source: Path, cache_dir: Path, runtime_version: str, *, setting: str,
-            measure: Callable[[Path], Trial], wait: float = LOCK_WAIT_SECS) -> Choice:
+            measure: Callable[[Path], Trial], wait: float = LOCK_WAIT_SECS, convert_here: bool = True) -> Choice:
     """The kernel to run `source` with on this machine: a cached decision, else convert, measure
-    with `measure(converted_path)` and record. Never raises: anything unexpected means float32."""
+    with `measure(converted_path)` and record. Never raises: anything unexpected means float32.
+
+    `convert_here=False` (the worker of `nexus serve`, which prepares the kernel itself as it starts)
+    only waits, up to `wait` seconds, for another process's decision: a SCHED_IDLE worker holding the
+    lock would make the server's first searches wait for a process that gets no CPU while they run."""
     if setting == "fp32":
         return Choice("fp32", "NEXUS_EMBEDDING_KERNEL=fp32")
     reason = missing_converter()
@@ -255,6 +259,14 @@ def prepare(source: Path, cache_dir: Path, runtime_version: str, *, setting: str
         cached = _cached(record_path, model, setting)
         if cached is not None:
             return cached
+        if not convert_here:
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                time.sleep(0.1)
+                cached = _cached(record_path, model, setting)
+                if cached is not None:
+                    return cached
+            return Choice("fp32", "the server had not prepared the int8 kernel in time; float32 for now")
         cache_dir.mkdir(parents=True, exist_ok=True)
         with _locked(cache_dir / ".prepare.lock", wait) as got:
             if not got:

@@ -75,9 +75,10 @@ class OnnxEmbedder:
 
     def __init__(self, *, model_path: Path | None = None, tokenizer_path: Path = TOKENIZER_PATH,
                  threads: int | None = None, batch_size: int = BATCH_SIZE, kernel: str = "auto",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, prepare_kernel: bool = True) -> None:
         """`kernel` (NEXUS_EMBEDDING_KERNEL): auto, int8 or fp32, see int8_kernel; the int8 kernel needs
-        `cache_dir` for its converted file (without one the float32 kernel runs)."""
+        `cache_dir` for its converted file (without one the float32 kernel runs). `prepare_kernel=False`
+        waits for another process to prepare it (int8_kernel.prepare's `convert_here`)."""
         reason = missing_packages()
         if reason:
             raise NotAvailable(reason, hint=INSTALL_HINT)
@@ -115,7 +116,8 @@ class OnnxEmbedder:
             self.kernel = int8_kernel.Choice("fp32", "no model cache directory was given")
         else:
             self.kernel = int8_kernel.prepare(path, Path(cache_dir or "."), ort.__version__, setting=kernel,
-                                              measure=lambda converted: self._compare(path, converted))
+                                              measure=lambda converted: self._compare(path, converted),
+                                              convert_here=prepare_kernel)
         self._session = self._open(self.kernel.path or path)
         self._inputs = {i.name for i in self._session.get_inputs()}
 
