@@ -41,3 +41,19 @@ def test_stop_flushes_and_later_submits_index_in_the_caller() -> None:
     assert seen == [1, 2]
     deferred.submit(_memories(3))  # after stop: nothing is dropped
     assert seen == [1, 2, 3]
+
+
+def test_coalesced_batches_a_burst_and_ends_after_the_batch_before_none() -> None:
+    import queue
+
+    from nexus_memory.services.deferred_index import coalesced
+
+    q: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+    for item in ([1, 2], [3], [4, 5, 6], [7], None, [8]):
+        q.put(item)
+    # Lists are taken until a batch holds `limit` items (a list is never split); nothing after the None.
+    assert list(coalesced(q, 3)) == [[1, 2, 3], [4, 5, 6], [7]]
+    assert q.get_nowait() == [8]
+    empty: queue.Queue[list[int] | None] = queue.Queue()
+    empty.put(None)
+    assert list(coalesced(empty, 3)) == []

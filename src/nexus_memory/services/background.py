@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from nexus_memory.domain.models import Memory
+from nexus_memory.services.deferred_index import coalesced
 
 log = logging.getLogger(__name__)
 
@@ -170,21 +171,7 @@ class BackgroundProcess:
 
     def _write(self) -> None:
         """Move queued ids to the worker's stdin; on a broken pipe the restarted worker scans instead."""
-        while True:
-            item = self._outbox.get()
-            if item is None:
-                break
-            ids = list(item)
-            while len(ids) < IDS_PER_LINE:  # coalesce a burst
-                try:
-                    more = self._outbox.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._send(ids)
-                    self._close_input()
-                    return
-                ids.extend(more)
+        for ids in coalesced(self._outbox, IDS_PER_LINE):  # a burst of stores becomes one line
             self._send(ids)
         self._close_input()
 

@@ -12,12 +12,45 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, TypeVar
 
 from nexus_memory.domain.models import Memory
 
 #: Memories embedded together at most (one model call, split into background chunks).
 MAX_BATCH = 32
+
+T = TypeVar("T", covariant=True)
+
+
+class ListQueue(Protocol[T]):
+    """A queue.Queue or queue.SimpleQueue of item lists (None ends it)."""
+
+    def get(self) -> Sequence[T] | None: ...
+
+    def get_nowait(self) -> Sequence[T] | None: ...
+
+
+def coalesced(source: ListQueue[T], limit: int) -> Iterator[list[T]]:
+    """Batches from a queue of item lists: wait for one list, then take whatever is already queued,
+    up to `limit` items (a burst becomes one batch). Ends at a None, after the batch before it."""
+    while True:
+        first = source.get()
+        if first is None:
+            return
+        batch, done = list(first), False
+        while len(batch) < limit:
+            try:
+                more = source.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                done = True
+                break
+            batch.extend(more)
+        yield batch
+        if done:
+            return
 
 
 class DeferredIndexer:
@@ -56,23 +89,7 @@ class DeferredIndexer:
         thread.join(timeout)
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch = list(item)
-            done = False
-            while len(batch) < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    done = True
-                    break
-                batch.extend(more)
+        for batch in coalesced(self._queue, self._max_batch):
             self._index(batch)  # EmbeddingService.on_stored never raises
             self.batches += 1
             self.indexed += len(batch)
-            if done:
-                return
