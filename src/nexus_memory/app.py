@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nexus_memory.runtime.controller import RuntimeController
     from nexus_memory.services.cognition import CognitionService
     from nexus_memory.services.overview import OverviewService
+    from nexus_memory.services.recall import RecallService
     from nexus_memory.services.search import SearchService
     from nexus_memory.services.sessions import SessionService
 
@@ -147,6 +148,16 @@ class App:
     def has_cognition(self) -> bool:
         """Whether a cognition service is registered (built or buildable)."""
         return self.extras.get("cognition") is not None or "cognition_factory" in self.extras
+
+    @property
+    def recall(self) -> RecallService:
+        """What goes back to the model: the session pack and per-prompt recall (the memory loop)."""
+        from nexus_memory.services.recall import RecallService
+
+        service = self.extras.get("recall")
+        if service is None:
+            service = self.extras["recall"] = RecallService(self.store)
+        return service
 
     @property
     def runtime(self) -> RuntimeController:

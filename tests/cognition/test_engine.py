@@ -92,6 +92,7 @@ def test_several_processes_drain_each_job_once(app: App, tmp_path: Path) -> None
     sessions = [f"mp-{i}" for i in range(12)]
     for key in sessions:
         put(app, f"Work item for {key} is done", session=key)
+        put(app, f"The review of {key} found nothing to change", session=key)
         app.cognition.enqueue("claude-code", "digest_session", {"session_key": key, "reason": "session_end"})
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, f"worker-{n}"], stdout=subprocess.PIPE, text=True)
              for n in range(3)]

@@ -11,6 +11,7 @@ from tests.cognition.helpers import put
 
 def test_tick_drains_and_dreams_changed_namespaces(app: App) -> None:
     put(app, "The deploy pipeline runs on Tuesdays", session="w1")
+    put(app, "Release notes are written by the on-call engineer", session="w1")
     app.cognition.enqueue("claude-code", "digest_session", {"session_key": "w1", "reason": "session_end"})
     worker = CognitionWorker(app.cognition)
     due = worker.tick(now=100.0, next_dream=0.0)

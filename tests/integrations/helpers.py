@@ -31,6 +31,15 @@ def memories(**flt: Any) -> list[Memory]:
         app.close()
 
 
+def sources_of(memory_id: int) -> list[int]:
+    """The ids a derived memory was made from (its lineage)."""
+    app = build_app(load_settings(), embeddings=False, cognition=False)
+    try:
+        return sorted(e.source_memory_id for e in app.store.lineage(memory_id))
+    finally:
+        app.close()
+
+
 def contents(**flt: Any) -> list[str]:
     return [m.content for m in memories(**flt)]
 

@@ -22,7 +22,7 @@ from nexus_memory.integrations.events import (
     TOOL_FAILURE,
     normalize,
 )
-from tests.integrations.helpers import contents, context_of, hook, memories, validate_codex
+from tests.integrations.helpers import contents, context_of, hook, memories, sources_of, validate_codex
 
 CWD = "/tmp/nexus-contract-proj"
 
@@ -45,21 +45,27 @@ def test_claude_code_events() -> None:
         "tool_response": {"stdout": "12 passed, 2 failed in 3.1s", "stderr": "", "interrupted": False,
                           "isImage": False}})
     assert out == {}
-    facts = [m for m in memories() if "pytest -q tests/billing" in m.content]
-    assert len(facts) == 1
-    f = facts[0]
-    assert f.category.value == "facts" and f.level().value == "derived"
-    assert {"verification", "tool:Bash"} <= set(f.labels)
-    assert f.confidence == pytest.approx(0.6)
+    # The tool call is an episode, whole, with its command; its fact line is extracted, with lineage.
+    stored = [m for m in memories() if "pytest -q tests/billing" in m.content]
+    episode = next(m for m in stored if m.is_raw_activity)
+    assert episode.content == "$ pytest -q tests/billing\n12 passed, 2 failed in 3.1s"
+    assert episode.level().value == "raw" and {"tool", "tool:Bash"} <= set(episode.labels)
+    extracted = next(m for m in stored if "extracted" in m.labels)
+    assert extracted.level().value == "derived" and extracted.category.value == "facts"
+    assert "12 passed, 2 failed" in extracted.content and sources_of(extracted.id) == [episode.id]
+    assert len(stored) == 2
     hook("claude-code", "PostToolUseFailure", {
         **base, "hook_event_name": "PostToolUseFailure", "tool_name": "Bash", "tool_use_id": "t2",
         "tool_input": {"command": "make deploy"}, "error": "error: permission denied", "is_interrupt": False})
-    failed = [m for m in memories() if "make deploy" in m.content]
-    assert failed and "error" in failed[0].labels
+    failed = [m for m in memories() if m.is_raw_activity and "make deploy" in m.content]
+    assert len(failed) == 1 and "error" in failed[0].labels
+    assert failed[0].content == "$ make deploy (failed)\nerror: permission denied"
     hook("claude-code", "Stop", {**base, "hook_event_name": "Stop", "stop_hook_active": False,
                                  "last_assistant_message": "I decided to keep the retry loop because the API "
                                                            "is flaky."})
-    assert any(c.startswith("Decision: I decided to keep the retry loop") for c in contents())
+    finding = next(m for m in memories() if m.content.startswith("I decided to keep the retry loop"))
+    assert finding.content == "I decided to keep the retry loop because the API is flaky."
+    assert finding.level().value == "derived" and {"finding", "decision"} <= set(finding.labels)
     hook("claude-code", "PreCompact", {**base, "hook_event_name": "PreCompact", "trigger": "auto",
                                        "custom_instructions": ""})
     hook("claude-code", "PostCompact", {**base, "hook_event_name": "PostCompact", "trigger": "auto",
@@ -121,7 +127,7 @@ def test_gemini_events_and_hook_context_echo_is_stripped() -> None:
                                  "tool_input": {"command": "npm test", "description": "run tests"},
                                  "tool_response": {"llmContent": "<untrusted_context>\nOutput: 40 passed\n"
                                                                  "</untrusted_context>", "returnDisplay": "ok"}})
-    assert any(c.startswith("Ran `npm test`") and "40 passed" in c for c in contents(agents=("gemini",)))
+    assert "$ npm test\n40 passed" in contents(agents=("gemini",)), "the output, not Gemini's wrapper"
     out = hook("gemini", "AfterAgent", {**base, "hook_event_name": "AfterAgent", "prompt": echoed,
                                         "prompt_response": "Done.", "stop_hook_active": False})
     assert out == {}
@@ -139,7 +145,7 @@ def test_qwen_and_droid_use_the_claude_contract() -> None:
     hook("qwen", "PostToolUse", {"session_id": "q1", "cwd": CWD, "hook_event_name": "PostToolUse",
                                  "tool_name": "write_file", "tool_input": {"file_path": "a.py", "content": "x"},
                                  "tool_response": "ok", "tool_call_id": "k", "permission_mode": "yolo"})
-    assert any("Tool 'write_file' executed" in c for c in contents(agents=("qwen",)))
+    assert "Wrote a.py:\nx" in contents(agents=("qwen",))
     out = hook("droid", "SessionStart", {"session_id": "d1", "cwd": CWD, "hook_event_name": "SessionStart",
                                          "transcript_path": "", "permission_mode": "default", "source": "startup"})
     assert "eu-west-1" in context_of(out)
@@ -159,7 +165,7 @@ def test_cursor_payloads() -> None:
     texts = [m.content for m in stored]
     assert "Never commit directly to the main branch" in texts
     assert any(m.category.value == "preferences" for m in stored)
-    assert any(t.startswith("Ran `go test ./...`") for t in texts)
+    assert "$ go test ./...\nok  pkg 0.3s\nPASS" in texts
     assert any("main.go" in t for t in texts)
     out = hook("cursor", "sessionStart", {**base, "hook_event_name": "sessionStart"})
     assert "main branch" in out.get("additional_context", "")
@@ -173,7 +179,7 @@ def test_copilot_camel_case_dialect() -> None:
                                     "toolResult": {"resultType": "success", "textResultForLlm": "5 passed"}})
     hook("copilot", "userPromptSubmitted", {**base, "prompt": "I prefer tabs over spaces in Makefiles"})
     stored = memories(agents=("copilot",))
-    assert any(m.content.startswith("Ran `pytest`") and "5 passed" in m.content for m in stored)
+    assert any(m.content == "$ pytest\n5 passed" for m in stored)
     assert any(m.category.value == "preferences" for m in stored)
     # A Claude-configured hook fired by Copilot (it reads .claude/settings.json) is recognised.
     ev = normalize("claude-code", "PostToolUse", {"sessionId": "z", "toolName": "bash", "toolArgs": "{}"})
@@ -186,7 +192,7 @@ def test_opencode_plugin_payloads() -> None:
     assert "eu-west-1" in out["additionalContext"]
     hook("opencode", "tool.execute.after", {"sessionID": "o1", "cwd": CWD, "tool_name": "bash",
                                             "tool_input": {"command": "bun test"}, "tool_response": "3 pass 0 fail"})
-    assert any(c.startswith("Ran `bun test`") for c in contents(agents=("opencode",)))
+    assert "$ bun test\n3 pass 0 fail" in contents(agents=("opencode",))
     assert hook("opencode", "chat.message", {"sessionID": "o1", "cwd": CWD, "prompt": "hello there"}) == {}
 
 

@@ -105,22 +105,47 @@ def test_transcripts_are_read_incrementally(tmp_path: Path) -> None:
             "last_assistant_message": "done"}
     hook("claude-code", "Stop", stop)
     hook("claude-code", "Stop", stop)  # nothing new: nothing stored twice
-    excerpts = [c for c in contents() if c.startswith("Transcript excerpt")]
-    assert len(excerpts) == 1 and "GitHub Actions workflow" in excerpts[0] and "CI pipeline" in excerpts[0]
+    # Turns no event delivered are stored from the transcript, once each: what the user typed as
+    # theirs (explicit), the assistant's text (the Stop event carried only "done") as an episode.
+    said = [m for m in memories() if m.content == "Set up the CI pipeline for the repo"]
+    assert len(said) == 1 and said[0].level().value == "explicit"
+    notes = [m for m in memories() if "GitHub Actions workflow" in m.content]
+    assert len(notes) == 1 and notes[0].content == "I added a GitHub Actions workflow running pytest."
+    assert {"transcript", "raw-activity"} <= set(notes[0].labels)
     with tr.open("a") as fh:
         fh.write(json.dumps({"type": "gemini", "content": "Also cached the pip downloads."}) + "\n")
         fh.write('{"type": "user", "message": {"role": "user", "content": "half a line')  # incomplete: not read yet
     hook("claude-code", "PreCompact", {**stop, "hook_event_name": "PreCompact", "trigger": "auto"})
-    excerpts = [c for c in contents() if c.startswith("Transcript excerpt")]
-    assert len(excerpts) == 2 and "cached the pip downloads" in excerpts[1]
-    assert "CI pipeline" not in excerpts[1] and "half a line" not in excerpts[1]
-    raw = [m for m in memories() if m.content.startswith("Transcript excerpt")]
-    assert all(m.level().value == "raw" and "raw-activity" in m.labels for m in raw)
+    assert sum("cached the pip downloads" in c for c in contents()) == 1
+    assert not any("half a line" in c for c in contents())
+    assert sum("CI pipeline" in c for c in contents()) == 1
     marks = load_settings().paths.state_dir / "hooks" / "transcripts"
     assert list(marks.glob("*.json"))
+    before = len(contents())
     hook("claude-code", "SessionEnd", {**stop, "hook_event_name": "SessionEnd", "reason": "other"})
     assert not list(marks.glob("*.json")), "the watermark goes with the session"
-    assert len([c for c in contents() if c.startswith("Transcript excerpt")]) == 2
+    assert not [c for c in contents()[before:] if "pip downloads" in c or "CI pipeline" in c]
+
+
+def test_transcript_turns_already_captured_are_not_stored_again(tmp_path: Path) -> None:
+    """The prompt (UserPromptSubmit) and the final message (Stop) arrive as events and in the
+    transcript: each text is stored once; what only the transcript has is added."""
+    tr = tmp_path / "t.jsonl"
+    base = {"session_id": "d1", "cwd": str(tmp_path), "transcript_path": str(tr)}
+    prompt = "Find out why the nightly export job is slow"
+    final = "The export job scans the whole events table; I added an index on events.created_at."
+    _prompt("claude-code", "d1", str(tmp_path), prompt)
+    lines = [{"type": "user", "message": {"role": "user", "content": prompt}},
+             {"type": "assistant", "message": {"role": "assistant", "content": [
+                 {"type": "text", "text": "Let me look at the query plan first."}]}},
+             {"type": "assistant", "message": {"role": "assistant", "content": [{"type": "text", "text": final}]}}]
+    tr.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    hook("claude-code", "Stop", {**base, "hook_event_name": "Stop", "last_assistant_message": final})
+    stored = contents()
+    assert stored.count(prompt) == 1 and stored.count(final) == 1
+    assert stored.count("Let me look at the query plan first.") == 1
+    finding = next(m for m in memories() if m.content == final)
+    assert "finding" in finding.labels
 
 
 def test_broken_database_spools_then_drains(tmp_path: Path) -> None:
@@ -146,7 +171,7 @@ def test_broken_database_spools_then_drains(tmp_path: Path) -> None:
     stored = contents()
     assert any("make release" in c for c in stored) and any("make test" in c for c in stored)
     hook("claude-code", "PostToolUse", payload)  # the same event again: merged, not duplicated
-    assert sum("make release" in c for c in contents()) == 1
+    assert sum(c.startswith("$ make release") for c in contents()) == 1
 
 
 def test_the_cli_hook_fails_open_and_imports_nothing_heavy(tmp_path: Path) -> None:

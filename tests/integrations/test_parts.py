@@ -95,22 +95,26 @@ def test_the_opencode_plugin_is_valid_javascript(tmp_path: Path) -> None:
                                       "experimental.session.compacting", "tool.execute.after"]
 
 
-def test_a_paraphrase_clears_the_bar_on_its_cosine_alone() -> None:
+def test_a_paraphrase_clears_the_bar_on_its_cosine_alone(tmp_path: Path) -> None:
     """A hybrid hit from `nexus serve` with no word in common is injected when its cosine is high."""
-    from nexus_memory.integrations import context_pack as cp
+    from nexus_memory.app import build_app
+    from nexus_memory.config import load_settings
+    from nexus_memory.services.recall import hits_from_api
 
     item = {"memory": {"id": 7, "content": "Login is limited to five attempts per minute per IP",
                        "agent_type": "claude-code", "session_key": "old"},
             "score": 0.4, "explain": {"cosine": 0.71, "bm25": 0.0}}
-    parsed = cp.memory_from_api(item)
-    assert parsed is not None
-    memory, _ = parsed
-    assert memory.similarity_score == 0.71
+    parsed = hits_from_api([item])
+    assert len(parsed) == 1 and parsed[0].cosine == 0.71
     prompt = "how many sign-in tries are allowed?"
-    pack = cp.recall_pack(prompt, [parsed], exclude_ids=set(), session_key="new", budget=500)
-    assert pack.ids == (7,)
-    weak = cp.memory_from_api({**item, "explain": {"cosine": 0.3}})
-    assert weak is not None
-    assert cp.recall_pack(prompt, [weak], exclude_ids=set(), session_key="new", budget=500).ids == ()
-    no_explain = cp.memory_from_api({"memory": item["memory"], "score": 0.4})
-    assert no_explain is not None and no_explain[0].similarity_score is None
+    app = build_app(load_settings(), embeddings=False, cognition=False)
+    try:
+        recall = app.recall
+        pack = recall.prompt_pack(prompt, parsed, budget=500, project_root=None, session_key="new")
+        assert pack.ids == (7,)
+        weak = hits_from_api([{**item, "explain": {"cosine": 0.3}}])
+        assert recall.prompt_pack(prompt, weak, budget=500, project_root=None, session_key="new").ids == ()
+    finally:
+        app.close()
+    no_explain = hits_from_api([{"memory": item["memory"], "score": 0.4}])
+    assert no_explain[0].cosine is None

@@ -99,7 +99,9 @@ def cmd_hook(args: argparse.Namespace) -> int:
     from nexus_memory.integrations import hook
 
     if args.worker:
-        hook.run_worker(settings)
+        from nexus_memory.integrations.hook_worker import run_worker
+
+        run_worker(settings)
         return 0
     stdin = ""
     try:

@@ -22,7 +22,9 @@ SYSTEM_PROMPT = (
     '{"short": "a few sentences, the decisions and outcomes", "long": "a fuller account"}. '
     "Keep facts, decisions, preferences and open problems; drop noise."
 )
-_EXCLUDED_LABELS = {"runtime", "reflection", "digest"}
+_EXCLUDED_LABELS = {"runtime", "reflection", "digest", "question"}
+#: What a session said or found, best first: a digest leads with outcomes, not with the request.
+_KIND_ORDER = {"decision": 0, "resolution": 0, "finding": 1, "extracted": 2, "rule": 3, "summary": 4, "prompt": 5}
 
 
 @dataclass
@@ -50,17 +52,44 @@ def material(deps: StageDeps, ns: AgentNamespace, session_key: str) -> list[Memo
     return [m for m in rows if not (_EXCLUDED_LABELS & set(m.labels))][:MAX_MATERIAL]
 
 
-def _priority(m: Memory) -> int:
+def _kind(m: Memory) -> str:
+    cap = m.metadata.get("capture") if isinstance(m.metadata, dict) else None
+    kind = str(cap.get("kind")) if isinstance(cap, dict) and cap.get("kind") else ""
+    if kind == "finding" and "decision" in m.labels:
+        return "decision"
+    return kind or ("rule" if m.category is MemoryCategory.PREFERENCES else "finding")
+
+
+def _priority(m: Memory) -> tuple[int, int]:
     lane = m.memory_lane_type
     level = lane.priority_level if lane else None
-    return level if level is not None else 4
+    return _KIND_ORDER.get(_kind(m), 4), level if level is not None else 4
+
+
+def worth_a_digest(mems: list[Memory]) -> bool:
+    """A digest must say more than one memory already does: two or more, not only what was asked."""
+    return len(mems) >= 2 and any(_kind(m) != "prompt" for m in mems)
 
 
 def deterministic(mems: list[Memory], short_tokens: int, long_tokens: int) -> tuple[str, str]:
-    top = sorted(sorted(mems, key=lambda m: (_priority(m), m.id))[:5], key=lambda m: m.id)
+    top = sorted(sorted(mems, key=lambda m: (_priority(m), m.id))[:5], key=lambda m: (_priority(m), m.id))
     short = "; ".join(shorten(m.content, 240) for m in top)
     long = "\n".join("- " + shorten(m.content, 600) for m in mems)
     return shorten(short, short_tokens * 4), shorten(long, long_tokens * 4)
+
+
+def _project(mems: list[Memory]) -> dict[str, str]:
+    """The project most of the session's memories belong to (digests are scoped like their sources)."""
+    roots: dict[tuple[str, str], int] = {}
+    for m in mems:
+        hook = m.metadata.get("hook") if isinstance(m.metadata, dict) else None
+        if isinstance(hook, dict) and hook.get("project_root"):
+            key = (str(hook["project_root"]), str(hook.get("project") or ""))
+            roots[key] = roots.get(key, 0) + 1
+    if not roots:
+        return {}
+    root, name = max(roots, key=lambda k: roots[k])
+    return {"project_root": root, "project": name}
 
 
 def digest_session(deps: StageDeps, ns: AgentNamespace, session_key: str, *, force: bool = False,
@@ -70,6 +99,9 @@ def digest_session(deps: StageDeps, ns: AgentNamespace, session_key: str, *, for
     mems = material(deps, ns, session_key)
     if not mems:
         return DigestResult(session_key, "skipped", reason="no non-raw memories found for this session")
+    if reason not in ("manual_digest", "manual_rebuild") and not worth_a_digest(mems):
+        return DigestResult(session_key, "skipped", material=len(mems),
+                            reason="the session holds nothing a digest would add (one memory, or only prompts)")
     start_id, end_id = min(m.id for m in mems), max(m.id for m in mems)
     latest = store.latest_digest(ns.id, "short", session_key)
     latest_long = store.latest_digest(ns.id, "long", session_key)
@@ -95,14 +127,20 @@ def digest_session(deps: StageDeps, ns: AgentNamespace, session_key: str, *, for
     short = shorten(short, cfg.digest_short_target_tokens * 4) if short else fb_short
     long = shorten(long, cfg.digest_long_target_tokens * 4) if long else fb_long
     perspective = PerspectiveKey(ns.name, ns.name, session_key)
+    project = _project(mems)
+    day = min((m.created_at for m in mems if m.created_at), default=None)
+    where = f" in {project['project']}" if project.get("project") else ""
+    when = f" of {day.date().isoformat()}" if day else ""
     ids: dict[str, int] = {}
     for kind, text, level in (("short", short, CognitiveLevel.SUMMARY_SHORT),
                               ("long", long, CognitiveLevel.SUMMARY_LONG)):
         cog = cognitive(level, perspective, "digest", confidence=0.8, generated_by="digest_service",
                         sources=[m.id for m in mems], now=deps.clock())
-        content = f"Session {session_key} digest ({kind}): {text}"
+        content = f"Session{when}{where} ({kind} digest): {text}"
         new = new_memory(ns.name, content, cog, category=MemoryCategory.SESSION, lane=MemoryLaneType.EXPLICIT,
-                         labels=["digest", f"summary_{kind}"])
+                         labels=["digest", f"summary_{kind}"],
+                         extra={"hook": project, "digest": {"session_key": session_key}} if project else
+                         {"digest": {"session_key": session_key}})
         memory = store.store_with_lineage(new, [m.id for m in mems], EvidenceRole.DIGESTED_FROM.value).memory
         row = store.upsert_digest(SessionDigest(
             namespace_id=ns.id, session_key=session_key, digest_kind=kind, memory_id=memory.id,

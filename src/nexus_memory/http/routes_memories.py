@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -116,6 +117,9 @@ def build_memories_router(app: App) -> APIRouter:
                            memory_lane_type=body.memory_lane_type, cognitive_level=body.cognitive_level,
                            labels=body.labels, session_key=body.session_key, since=body.since, until=body.until,
                            include_raw=body.include_raw, include_archived=body.include_archived)
+        if body.cognitive_levels:
+            levels = tuple(dict.fromkeys([*(flt.levels or ()), *body.cognitive_levels]))
+            flt = replace(flt, levels=levels, include_raw=flt.include_raw or CognitiveLevel.RAW in levels)
         with field("query" if body.mode.value != "vector" else "mode"):
             hits = app.search.search(SearchQuery(text=body.query, filter=flt, limit=body.limit, mode=body.mode,
                                                  explain=body.explain))

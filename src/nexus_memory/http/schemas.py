@@ -43,11 +43,13 @@ class SearchRequest(_Strict):
     category: MemoryCategory | None = None
     memory_lane_type: MemoryLaneType | None = None
     cognitive_level: CognitiveLevel | None = None
+    cognitive_levels: list[CognitiveLevel] = Field(default_factory=list, max_length=8,
+                                                   description="any of these levels (with cognitive_level: both)")
     labels: list[Label] = Field(default_factory=list, max_length=64, description="every label must be present")
     session_key: str | None = Field(None, max_length=512)
     since: datetime | None = None
     until: datetime | None = None
-    include_raw: bool = False
+    include_raw: bool = Field(True, description="episodes (raw hook activity) too, ranked below other memories")
     include_archived: bool = False
     limit: int = Field(10, ge=1, le=100)
     mode: SearchMode = SearchMode.HYBRID

@@ -16,8 +16,11 @@ SEARCH_PATH = "/api/v1/memories/search"
 MAX_RESPONSE = 4 * 1024 * 1024
 
 
-def search(port: int, token: str | None, query: str, limit: int, *, timeout: float = 1.0) -> list[dict[str, Any]] | None:
-    body = json.dumps({"query": query, "limit": limit, "mode": "hybrid", "explain": True}).encode("utf-8")
+def search(port: int, token: str | None, query: str, limit: int, *, timeout: float = 1.0,
+           levels: tuple[str, ...] = ("explicit", "derived", "raw")) -> list[dict[str, Any]] | None:
+    """Hybrid hits for per-prompt recall: statements and episodes (`levels`), with every score."""
+    body = json.dumps({"query": query, "limit": limit, "mode": "hybrid", "explain": True, "include_raw": True,
+                       "cognitive_levels": list(levels)}).encode("utf-8")
     head = [f"POST {SEARCH_PATH} HTTP/1.1", f"Host: 127.0.0.1:{int(port)}", "Content-Type: application/json",
             "Accept: application/json", f"Content-Length: {len(body)}", "Connection: close"]
     if token:

@@ -20,7 +20,7 @@ from typing import Any
 from nexus_memory.domain.sessions import sanitize_component
 from nexus_memory.integrations.events import strip_echoes
 
-ENTRY_MAX_CHARS = 1500
+ENTRY_MAX_CHARS = 8000  # as a finding keeps it (capture.FINDING_MAX_CHARS), so the seen hashes agree
 MAX_READ_BYTES = 4 * 1024 * 1024
 
 

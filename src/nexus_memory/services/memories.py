@@ -138,6 +138,13 @@ class MemoryService:
             if created:
                 self.indexer(created)
 
+    def store_derived(self, req: StoreRequest, sources: Sequence[int], role: str) -> StoreOutcome:
+        """Store a memory made from others and link its sources (lineage) in one transaction."""
+        outcome = self.db.store_with_lineage(self.build(req), list(sources), role)
+        self._index([outcome])
+        self._publish(outcome)
+        return outcome
+
     def store_prepared(self, new: NewMemory) -> StoreOutcome:
         """For stages that build NewMemory themselves; agent is canonicalised and text redacted."""
         prepared = NewMemory(

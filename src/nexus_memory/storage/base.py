@@ -91,6 +91,11 @@ class MemoryStore(Protocol):
         """BM25 full-text search; higher score is better."""
         ...
 
+    def term_frequencies(self, terms: Sequence[str], *, cap: int = 2000) -> tuple[int, dict[str, int]]:
+        """(about how many memories there are, in how many each term occurs, counted up to `cap`):
+        the rarity weights of per-prompt recall (domain/recall.py)."""
+        ...
+
     def touch(self, ids: Iterable[int]) -> None:
         """access_count + 1 and last_accessed = now."""
         ...

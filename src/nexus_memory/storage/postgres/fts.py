@@ -40,6 +40,19 @@ def _any_of(terms: list[str]) -> str:
     return "(" + " || ".join(f"plainto_tsquery('{TS_CONFIG}', %s)" for _ in terms) + ")"
 
 
+def frequencies(conn: Conn, terms: list[str], cap: int) -> tuple[int, dict[str, int]]:
+    """(about how many memories there are, each term's document frequency counted up to `cap + 1`)."""
+    unique = list(dict.fromkeys(terms))
+    total = conn.execute("SELECT coalesce(max(id), 0) AS n FROM memories").fetchone()
+    rows = conn.execute(
+        "SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM memories WHERE search_tsv @@ x.q LIMIT %s) s) AS df "
+        "FROM unnest(%s::text[]) AS t(term) "
+        f"CROSS JOIN LATERAL (SELECT plainto_tsquery('{TS_CONFIG}', t.term) AS q) x",
+        (cap + 1, unique),
+    ).fetchall() if unique else []
+    return int(total["n"]) if total else 0, {r["term"]: int(r["df"]) for r in rows}
+
+
 def plan(conn: Conn, terms: list[str], budget: int) -> tuple[list[str], list[str]]:
     """(terms ranked exactly, common terms filled in by recency)."""
     rows = conn.execute(

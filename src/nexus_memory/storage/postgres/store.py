@@ -261,6 +261,11 @@ class PostgresStore(PostgresJobsMixin, PostgresVectorsMixin, PostgresBulkMixin):
         with self.read() as conn:
             return fts.search(conn, query, where, params, limit=int(limit), budget=self.fts_budget)
 
+    def term_frequencies(self, terms: Sequence[str], *, cap: int = 2000) -> tuple[int, dict[str, int]]:
+        """(about how many memories there are, document frequency of each term up to `cap`)."""
+        with self.read() as conn:
+            return fts.frequencies(conn, list(terms), int(cap))
+
     def touch(self, ids: Iterable[int]) -> None:
         id_list = sorted(int(i) for i in ids)  # sorted: a fixed lock order, concurrent touches cannot deadlock
         if not id_list:

@@ -55,6 +55,12 @@ def doc_frequency(conn: sqlite3.Connection, term: str, cap: int) -> int:
     return int(row[0])
 
 
+def frequencies(conn: sqlite3.Connection, terms: list[str], cap: int) -> tuple[int, dict[str, int]]:
+    """(about how many memories there are, each term's document frequency counted up to `cap + 1`)."""
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM memories").fetchone()
+    return int(row[0]), {t: doc_frequency(conn, t, cap) for t in dict.fromkeys(terms)}
+
+
 def plan(conn: sqlite3.Connection, terms: list[str], budget: int) -> tuple[list[str], list[str]]:
     """(terms ranked by BM25, common terms filled in by recency).
 

@@ -399,6 +399,11 @@ class SQLiteStore(SQLiteJobsMixin, SQLiteVectorsMixin, SQLiteBulkMixin):
         with self._errors():
             return fts.search(self.conn, query, where, params, limit=int(limit), budget=self.fts_budget)
 
+    def term_frequencies(self, terms: Sequence[str], *, cap: int = 2000) -> tuple[int, dict[str, int]]:
+        """(about how many memories there are, document frequency of each term up to `cap`)."""
+        with self._errors():
+            return fts.frequencies(self.conn, list(terms), int(cap))
+
     def _ids_passing(self, ids: Sequence[int], flt: MemoryFilter) -> set[int]:
         """Which of `ids` pass the filter (for vector candidates)."""
         if not ids:

@@ -1,0 +1,136 @@
+"""The hook worker: one detached process at a time drains the spools the hooks write.
+
+A hook never waits for the database on a tool call: it appends the (redacted) event to the spool
+and, at the end of a turn, makes sure a worker runs (`hand_off`). The worker stores the events
+(hook_store.process), ends sessions (runtime shutdown with its bounded dream) and drains the
+cognition jobs a session start asked for. A file lock keeps it to one worker; after releasing the
+lock it looks once more, so an event appended while it finished is never stranded.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nexus_memory.integrations.events import HookEvent
+from nexus_memory.integrations.hook_store import (
+    Paths,
+    project,
+    read_transcript,
+    reset_injected,
+    seen_for,
+    store_records,
+)
+from nexus_memory.integrations.spool import log_error
+
+if TYPE_CHECKING:
+    from nexus_memory.app import App
+    from nexus_memory.config import Settings
+
+
+def hand_off(settings: Settings, *, sync: bool = False) -> None:
+    """Make sure a worker drains the spools: inline with --sync, else a detached one if none runs."""
+    if sync:
+        run_worker(settings)
+    elif not worker_running(settings):
+        spawn_worker(settings)
+
+
+def spawn_worker(settings: Settings) -> None:
+    """A detached `nexus hook --worker`: survives the tool killing the hook, writes nothing to it."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "nexus_memory.cli.main", "hook", "--worker"]
+    if not settings.database_url:
+        cmd += ["--db", str(settings.database_path)]
+    try:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+    except OSError as exc:
+        log_error(settings.paths.log_dir, f"cannot start the hook worker: {exc}")
+
+
+def _worker_lock(settings: Settings) -> Path:
+    lock_path = settings.paths.spool_dir / "worker.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    return lock_path
+
+
+def worker_running(settings: Settings) -> bool:
+    import fcntl
+
+    fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def run_worker(settings: Settings) -> int:
+    """Drain both spools with the full app (cognition on), one worker at a time."""
+    import fcntl
+
+    paths = Paths(settings)
+    done = 0
+    for _ in range(50):
+        fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return done  # another worker is draining
+            done += _drain_all(settings, paths)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        if not (paths.events.pending() or paths.work.pending()):
+            break
+    return done
+
+
+def _drain_all(settings: Settings, paths: Paths) -> int:
+    try:
+        from nexus_memory.app import build_app
+
+        app = build_app(settings, embeddings=False)
+    except Exception as exc:
+        log_error(paths.log_dir, f"database unavailable, {paths.events.count()} event(s) stay in the spool: "
+                  f"{type(exc).__name__}: {exc}")
+        return 0
+    done = 0
+    try:
+        for _ in range(20):
+            n = paths.events.drain(lambda recs: store_records(app, recs, paths))
+            n += paths.work.drain(lambda recs: _do_work(app, recs, paths))
+            done += n
+            if not n:
+                break
+    except Exception as exc:
+        log_error(paths.log_dir, f"hook worker: {type(exc).__name__}: {exc}")
+    finally:
+        app.close()
+    return done
+
+
+def _do_work(app: App, records: list[dict[str, Any]], paths: Paths) -> None:
+    timeout = float(app.settings.cognition.session_end_dream_timeout_secs)
+    for rec in records:
+        event = HookEvent.from_dict(rec.get("event") or {})
+        if rec.get("type") == "end":
+            read_transcript(app, event, project(event.cwd or "/"), paths)
+            app.sessions.end(event.agent, event.session_id, event.cwd)
+            reset_injected(paths, event)
+            seen_for(app, event).forget()
+            if event.transcript_path:
+                from nexus_memory.integrations.transcripts import Watermarks
+
+                Watermarks(paths.transcripts).forget(event.agent, event.session_id or event.transcript_path)
+        elif rec.get("type") == "drain":
+            app.cognition.drain(f"hook-{event.agent}", agent=event.agent, timeout_secs=timeout)
