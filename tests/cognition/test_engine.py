@@ -59,13 +59,12 @@ def test_queued_jobs_drain_on_session_start(app: App) -> None:
     assert app.store.latest_digest(ns.id, "short") is None  # distill is not a digest
     jobs: list[Job] = app.cognition.jobs(status="completed")
     assert jobs[0].job_type == JobType.ACTIVITY_DISTILL.value
-    # Raw and explicit memories persist: the raw events are archived (kept, with lineage), not deleted.
+    # The raw events persist, active: distillation extracts from them and never archives them.
     from nexus_memory.domain.models import MemoryFilter
 
-    everything = MemoryFilter(agents=("claude-code",), include_raw=True, include_archived=True,
-                              include_inactive=True)
-    levels = [m.level().value for m in app.store.list_memories(everything, limit=100)]
-    assert levels.count("raw") == 8 and "explicit" in levels and levels.count("summary_short") == 1
+    active = MemoryFilter(agents=("claude-code",), include_raw=True)
+    levels = [m.level().value for m in app.store.list_memories(active, limit=100)]
+    assert levels.count("raw") == 8 and "explicit" in levels and levels.count("summary_short") == 0
 
 
 def test_session_end_runs_the_bounded_dream(app: App) -> None:

@@ -18,17 +18,21 @@ def test_raw_hook_activity_is_distilled_at_session_end(tmp_path: Path) -> None:
     base = {"session_id": "flow-1", "cwd": str(tmp_path)}
     for i in range(9):
         _hook("PostToolUse", {**base, "hook_event_name": "PostToolUse", "tool_name": "Bash",
-                              "tool_input": {"command": "ls -la"}, "tool_response": {"stdout": f"file{i}"}})
+                              "tool_input": {"command": f"cat conf/part{i}.ini"},
+                              "tool_response": {"stdout": f"timeout_seconds = {30 + i}"}})
     _hook("SessionEnd", {**base, "hook_event_name": "SessionEnd"})
     # The hook detaches end-of-session work (tools give hooks ~1 s): wait for it to land.
-    summaries: list[dict[str, object]] = []
+    episodes: list[dict[str, object]] = []
     deadline = time.monotonic() + 60
-    while not summaries and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         time.sleep(0.5)
-        items = json.loads(run_nexus("list", "-a", "claude-code", "--json").stdout)["memories"]
-        summaries = [m for m in items if m["cognitive_level"] == "summary_short" and "activity-summary" in m["labels"]]
-    assert len(summaries) == 1
-    content = str(summaries[0]["content"])
-    assert "9 low-signal hook events across 1 tool(s)" in content and str(tmp_path) in content
+        items = json.loads(run_nexus("list", "-a", "claude-code", "--include-raw", "--limit", "100", "--json").stdout)["memories"]
+        episodes = [m for m in items if m["cognitive_level"] == "raw" and "tool" in m["labels"]]
+        if len(episodes) == 9 and all(not m["metadata"]["raw_activity"]["distill_pending"] for m in episodes):
+            break
+    assert len(episodes) == 9 and all(not m["metadata"]["raw_activity"]["distill_pending"] for m in episodes)
+    assert not any(m["is_archived"] for m in episodes), "the episodes stay the record"
+    facts = [m for m in items if "extracted" in m["labels"]]
+    assert len(facts) == 9 and any("timeout_seconds = 33" in str(m["content"]) for m in facts)
     jobs = json.loads(run_nexus("jobs", "list", "--json").stdout)
     assert jobs["counts"]["failed"] == 0

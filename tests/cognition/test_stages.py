@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nexus_memory.app import App
-from nexus_memory.domain.enums import CognitiveLevel, EvidenceRole, JobType, RelationType
+from nexus_memory.domain.enums import CognitiveLevel, JobType, MemoryCategory, RelationType
 from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.domain.ranking import RESOLUTION_PREFERRED, RESOLUTION_SUPERSEDED
 from tests.cognition.helpers import put, raw_event
@@ -15,23 +15,28 @@ from tests.cognition.helpers import put, raw_event
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def test_distill_needs_eight_events_then_archives_sources(app: App) -> None:
+def test_distill_needs_eight_events_then_extracts_and_archives_nothing(app: App) -> None:
     events = [raw_event(app, i) for i in range(7)]
     r = app.cognition.distill("claude-code", "s-raw")
     assert r["status"] == "skipped" and "needs 8" in r["reason"]
-    events.append(raw_event(app, 7, tool="Edit"))
+    meta = {"raw_activity": {"derived_session_key": "s-raw", "distill_pending": True},
+            "capture": {"kind": "episode", "tool": "Bash", "command": "cat deploy/prod.env"}}
+    events.append(put(app, "$ cat deploy/prod.env\nDB_HOST=db-prod-3.internal\nDB_PORT=6432\n----", session="s-raw",
+                      level=CognitiveLevel.RAW, labels=("raw-activity", "tool", "tool:Bash"),
+                      category=MemoryCategory.SESSION, confidence=0.35, metadata=meta))
     r = app.cognition.distill("claude-code", "s-raw")
     assert r["status"] == "distilled" and sorted(r["sources"]) == sorted(e.id for e in events)
-    summary = app.store.get(r["summary_id"])
-    assert summary is not None and summary.level() is CognitiveLevel.SUMMARY_SHORT
-    assert "8 low-signal hook events across 2 tool(s), primarily in /work/proj" in summary.content
-    assert summary.cognitive and summary.cognitive.confidence == 0.8
-    assert summary.cognitive.source_stage == "nexus:distill-v1"
-    src = app.store.get(events[0].id)
-    assert src is not None and src.is_archived and not src.is_active
-    assert src.metadata["distillation"]["summary_memory_id"] == summary.id
-    roles = {(e.source_memory_id, e.evidence_role) for e in app.store.lineage(summary.id)}
-    assert (events[0].id, EvidenceRole.SOURCE.value) in roles
+    assert r["summary_id"] is None, "without an LLM nothing is invented"
+    # Extractive: the episode's fact lines, linked to it; the noise line is left out.
+    facts = [m for m in app.store.list_memories(MemoryFilter(labels=("extracted",)))]
+    assert len(facts) == 1 and facts[0].level() is CognitiveLevel.DERIVED
+    assert facts[0].content == "`cat deploy/prod.env`: DB_HOST=db-prod-3.internal; DB_PORT=6432"
+    assert [e.source_memory_id for e in app.store.lineage(facts[0].id)] == [events[-1].id]
+    # Nothing is archived: the episodes stay the record, marked distilled.
+    for e in events:
+        src = app.store.get(e.id)
+        assert src is not None and src.is_active and not src.is_archived
+        assert src.metadata["raw_activity"]["distill_pending"] is False
     # Nothing pending any more: a second run does nothing.
     assert app.cognition.distill("claude-code", "s-raw")["status"] == "skipped"
 

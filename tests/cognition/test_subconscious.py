@@ -11,7 +11,7 @@ from nexus_memory.cognition.context import build_context
 from nexus_memory.cognition.monitor import ActivityMonitor
 from nexus_memory.cognition.soul import scrub
 from nexus_memory.domain.budget import estimate_window, for_model
-from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory
+from nexus_memory.domain.enums import MemoryCategory
 from tests.cognition.helpers import put, raw_event
 from tests.conftest import run_nexus
 
@@ -118,18 +118,16 @@ def test_session_end_naps_only_projects_that_opted_in(app: App, tmp_path: Path) 
 
 def test_deep_dream_prunes_old_archived_raw_and_respects_cooldown(app: App) -> None:
     events = [raw_event(app, i, session="s-old") for i in range(8)]
+    pending = raw_event(app, 9, session="s-new")  # not distilled yet: kept whatever its age
     app.cognition.distill("claude-code", "s-old")
     old = app.store.get(events[0].id)
-    assert old is not None and old.is_archived
-    # Age the archived sources past 30 days.
+    assert old is not None and not old.is_archived and old.metadata["raw_activity"]["distill_pending"] is False
+    # Age the episodes past 90 days.
     with app.store.write() as conn:  # type: ignore[attr-defined]
-        conn.execute("UPDATE memories SET created_at = '2020-01-01T00:00:00.000000Z' WHERE is_archived = 1")
+        conn.execute("UPDATE memories SET created_at = '2020-01-01T00:00:00.000000Z' WHERE is_raw = 1")
     r = app.cognition.deep_dream(force=True)
     assert r["ran"] and r["pruned"]["claude-code"] == 8
     assert app.store.get(events[0].id) is None
+    assert app.store.get(pending.id) is not None
     again = app.cognition.deep_dream()
     assert not again["ran"]
-    summaries = app.store.list_memories(
-        __import__("nexus_memory.domain.models", fromlist=["MemoryFilter"]).MemoryFilter(
-            levels=(CognitiveLevel.SUMMARY_SHORT,)))
-    assert len(summaries) == 1

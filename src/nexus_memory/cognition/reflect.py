@@ -46,7 +46,10 @@ MAX_NEW_PER_KIND = 200
 #: upstream stored them at 0.70, below its own gate.
 CONTRADICTION_CONFIDENCE = 0.85
 REINFORCEMENT_CONFIDENCE = 0.75
-_SKIP_LABELS = {"reflection", "runtime", "digest"}
+# Not statements to weigh against each other: questions assert nothing; extracted tool facts, errors and
+# resolutions are observations at a moment (a failure followed by its fix is a resolution, linked as
+# `resolved_by` at capture, not a contradiction).
+_SKIP_LABELS = {"reflection", "runtime", "digest", "question", "extracted", "resolution", "error"}
 _ROLES = (EvidenceRole.REINFORCES.value, EvidenceRole.CONTRADICTS.value, EvidenceRole.INSIGHT_SUPPORT.value)
 
 
@@ -68,10 +71,12 @@ class ReflectResult:
 
 
 def is_candidate(m: Memory) -> bool:
+    from nexus_memory.domain.extract import is_question
+
     cog = m.cognitive
     if cog and cog.generated_by == "reflect_service":
         return False
-    return not (_SKIP_LABELS & set(m.labels))
+    return not (_SKIP_LABELS & set(m.labels)) and not is_question(m.content)
 
 
 def load_candidates(deps: StageDeps, ns: AgentNamespace, limit: int) -> list[Memory]:
@@ -123,6 +128,12 @@ class _Pending:
 
     def items(self) -> list[tuple[int, dict[str, Any]]]:
         return [(mid, cog.merge_into(self.mems[mid].metadata)) for mid, cog in self.cogs.items()]
+
+
+def _project_root(m: Memory) -> str | None:
+    hook = m.metadata.get("hook") if isinstance(m.metadata, dict) else None
+    root = hook.get("project_root") if isinstance(hook, dict) else None
+    return str(root) if root else None
 
 
 def _in_session(m: Memory, session_key: str) -> bool:
@@ -185,6 +196,16 @@ def reflect(deps: StageDeps, ns: AgentNamespace, *, session_key: str | None = No
         result.used_embeddings = bool(vecs)
     plan = rules.plan_reflection(statements, cosines)
     result.pairs_compared = plan.pairs_compared
+    # Two projects' statements never weigh against each other ("Node 20" here, "Node 22" there).
+    projects = [_project_root(m) for m in mems]
+
+    def same_project(f: rules.PairFinding) -> bool:
+        a, b = projects[f.left], projects[f.right]
+        return a is None or b is None or a == b
+
+    plan.reinforcements = [f for f in plan.reinforcements if same_project(f)]
+    plan.contradictions = [f for f in plan.contradictions if same_project(f)]
+    plan.related = [f for f in plan.related if same_project(f)]
     if session_key:
         focus = {i for i, m in enumerate(mems) if _in_session(m, session_key)}
 

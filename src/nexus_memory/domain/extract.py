@@ -82,6 +82,22 @@ def is_revision(text: str) -> bool:
     return bool(_REVISION.search(text))
 
 
+#: Tools whose output is only a receipt ("the file has been updated"): what they changed is the episode.
+EDIT_TOOLS = frozenset({"edit", "multiedit", "replace", "str_replace", "apply_patch", "edit_file", "patch", "write",
+                        "write_file", "create_file", "notebookedit"})
+
+
+def tool_facts(tool: str, command: str | None, target: str, output: str, failed: bool) -> str | None:
+    """The fact lines of a tool's output as one line of text, headed by what ran; None when it holds none."""
+    if tool.lower() in EDIT_TOOLS:
+        return None
+    lines = informative_lines(output)
+    if not lines or not strong(lines):
+        return None
+    head = f"`{' '.join(command.split())[:200]}`" if command else f"{tool} {target}".strip()
+    return f"{head}{' failed' if failed else ''}: " + "; ".join(lines)
+
+
 def subject_terms(text: str) -> set[str]:
     """Distinct content terms of a statement (lowercased, light plural folding)."""
     out = set()

@@ -47,8 +47,7 @@ _SHELL_TOOLS = {"bash", "shell", "run_shell_command", "execute", "exec_command",
 _READ_TOOLS = {"read", "read_file", "read_many_files", "view", "readfile", "cat"}
 _SEARCH_TOOLS = {"grep", "glob", "ls", "list_directory", "search_file_content", "codebase_search", "find",
                  "search", "rg"}
-_EDIT_TOOLS = {"edit", "multiedit", "replace", "str_replace", "apply_patch", "edit_file", "patch", "write",
-               "write_file", "create_file", "notebookedit"}
+_EDIT_TOOLS = extract.EDIT_TOOLS
 _FETCH_TOOLS = {"webfetch", "web_fetch", "websearch", "google_web_search", "fetch"}
 # Gemini CLI (`<untrusted_context>Output: ...\nExit Code: 1\nProcess Group PGID: 42</untrusted_context>`) and
 # Qwen Code (`Command: ...\nDirectory: ...\nOutput: ...\nError: (none)\nExit Code: 0 ...`) hand the model a
@@ -231,17 +230,5 @@ def finding_record(text: str, *, subagent: bool = False) -> Record:
 
 
 def facts_of(run: ToolRun) -> str | None:
-    """The fact lines of a tool's output as one extracted memory, or None when it holds none.
-
-    An edit's or write's output is only the tool's receipt ("the file has been updated"); what it
-    changed is in the episode itself.
-    """
-    if run.tool.lower() in _EDIT_TOOLS:
-        return None
-    lines = extract.informative_lines(run.output)
-    if not lines or not extract.strong(lines):
-        return None
-    command = " ".join((run.command or "").split())[:200]
-    head = f"`{command}`" if run.shell else f"{run.tool} {run.target}".strip()
-    status = " failed" if run.failed else ""
-    return f"{head}{status}: " + "; ".join(lines)
+    """The fact lines of a tool's output as one extracted memory, or None when it holds none."""
+    return extract.tool_facts(run.tool, run.command, run.target, run.output, run.failed)

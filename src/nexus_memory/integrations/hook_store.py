@@ -228,8 +228,7 @@ def revise(app: App, memory: Memory, project_root: str) -> list[int]:
     about the same thing (domain/extract.revises): the older memories are marked superseded, linked
     (`supersedes`), and recall offers the newer one only. Returns the superseded ids."""
     from nexus_memory.domain import extract
-    from nexus_memory.domain.enums import EvidenceRole, RelationType
-    from nexus_memory.domain.models import Evidence, MemoryFilter, MemoryRelation
+    from nexus_memory.domain.models import MemoryFilter
     from nexus_memory.services.recall import offerable, project_of
 
     if not extract.is_revision(memory.content):
@@ -238,18 +237,25 @@ def revise(app: App, memory: Memory, project_root: str) -> list[int]:
     older = [m for m in app.store.get_many([h.memory_id for h in hits if h.memory_id < memory.id])
              if m.session_key != memory.session_key and project_of(m) == project_root and offerable(m)
              and extract.revises(memory.content, m.content)]
+    return supersede(app, memory.id, older, "revision")
+
+
+def supersede(app: App, newer: int, older: Iterable[Memory], reason: str) -> list[int]:
+    """Mark `older` superseded by `newer` (metadata, a `supersedes` relation, lineage); their ids."""
+    from nexus_memory.domain.enums import EvidenceRole, RelationType
+    from nexus_memory.domain.models import Evidence, MemoryRelation
+
     updates = []
     for m in older:
         cog = m.cognitive
-        if cog is None:
+        if cog is None or cog.resolution_status == "superseded":
             continue
         cog.resolution_status = "superseded"
         updates.append((m.id, cog.merge_into(m.metadata)))
-        app.store.add_relation(MemoryRelation(memory.id, m.id, RelationType.SUPERSEDES.value, 1.0,
-                                              {"reason": "revision"}))
+        app.store.add_relation(MemoryRelation(newer, m.id, RelationType.SUPERSEDES.value, 1.0, {"reason": reason}))
     if updates:
         app.store.update_metadata_many(updates)
-        app.store.add_evidence([Evidence(memory.id, mid, EvidenceRole.SUPERSEDES.value) for mid, _ in updates])
+        app.store.add_evidence([Evidence(newer, mid, EvidenceRole.SUPERSEDES.value) for mid, _ in updates])
     return [mid for mid, _ in updates]
 
 
@@ -261,12 +267,36 @@ def _extract(app: App, event: HookEvent, proj: ProjectIdentity, episode: Memory)
     run = capture.tool_run(event)
     facts = capture.facts_of(run)
     if facts:
+        facets = {"tool": run.tool, **({"command": run.command[:500]} if run.command else {}),
+                  **({"target": run.target} if run.target else {})}
         rec = capture.Record(facts, "extracted", "derived", "facts", ("extracted", f"tool:{run.tool}"[:100],
-                                                                      *(("error",) if run.failed else ())), 0.7)
-        app.memories.store_derived(request(rec, event, proj, source="hook_extract"), [episode.id],
-                                   EvidenceRole.DERIVED_FROM.value)
+                                                                      *(("error",) if run.failed else ())), 0.7,
+                             facets)
+        outcome = app.memories.store_derived(request(rec, event, proj, source="hook_extract"), [episode.id],
+                                             EvidenceRole.DERIVED_FROM.value)
+        if outcome.created and not run.failed:
+            _supersede_observations(app, outcome.memory, str(proj.root))
     if run.shell and not run.failed and run.command:
         _pair_fix(app, event, proj, run, episode)
+
+
+def _supersede_observations(app: App, fresh: Memory, project_root: str) -> None:
+    """The same command run again in this project: its newer output is the current truth
+    (`node --version` printed v20 last week and v22 today), so the older extracted facts are superseded."""
+    from nexus_memory.domain.models import MemoryFilter
+    from nexus_memory.services.recall import project_of
+
+    cap = fresh.metadata.get("capture") if isinstance(fresh.metadata, dict) else None
+    key = (cap.get("command") or cap.get("target")) if isinstance(cap, dict) else None
+    if not key:
+        return
+    older = []
+    for m in app.memories.list_memories(MemoryFilter(labels=("extracted",)), limit=200, order="newest"):
+        mcap = m.metadata.get("capture") if isinstance(m.metadata, dict) else None
+        if (m.id < fresh.id and isinstance(mcap, dict) and (mcap.get("command") or mcap.get("target")) == key
+                and project_of(m) == project_root):
+            older.append(m)
+    supersede(app, fresh.id, older, "newer output of the same command")
 
 
 def _pair_fix(app: App, event: HookEvent, proj: ProjectIdentity, run: capture.ToolRun, success: Memory) -> None:
@@ -296,7 +326,7 @@ def _pair_fix(app: App, event: HookEvent, proj: ProjectIdentity, run: capture.To
     for m in recent:
         cap = m.metadata.get("capture") if isinstance(m.metadata, dict) else None
         if isinstance(cap, dict) and failure.id < m.id < success.id and cap.get("target") and \
-                str(cap.get("tool", "")).lower() in capture._EDIT_TOOLS and cap["target"] not in touched:
+                str(cap.get("tool", "")).lower() in extract.EDIT_TOOLS and cap["target"] not in touched:
             touched.append(str(cap["target"]))
     app.store.add_relation(MemoryRelation(failure.id, success.id, "resolved_by"))
     app.store.update_metadata_many([(failure.id, {**failure.metadata, "capture": {
