@@ -613,6 +613,30 @@ class LineageContract:
         assert {e.source_memory_id for e in store.lineage(out.memory.id)} == {s1, s2}
         assert [m.id for m in store.list_memories(MemoryFilter())] == [out.memory.id]
 
+    def test_summary_that_merges_into_a_source_is_not_archived(self, store: Store) -> None:
+        """Distilling to text a source already holds merges into that source: it is the
+        summary now, so it stays active and is not its own evidence (SQLite archived it)."""
+        s1, s2 = (store.store(mem(x)).memory.id for x in ("same words", "other words"))
+        out = store.store_with_lineage(mem("same words"), [s1, s2], "source", archive_sources=True)
+        assert out.memory.id == s1 and not out.created
+        kept, archived = store.get(s1), store.get(s2)
+        assert kept is not None and kept.is_active and not kept.is_archived and "distillation" not in kept.metadata
+        assert archived is not None and archived.is_archived
+        assert [(e.derived_memory_id, e.source_memory_id) for e in store.lineage(s1)] == [(s1, s2)]
+
+    def test_relation_keeps_a_given_creation_time(self, store: Store) -> None:
+        a, b = (store.store(mem(x)).memory.id for x in ("rel at", "rel bt"))
+        assert store.add_relation(MemoryRelation(a, b, "related", created_at=T0)).created_at == T0
+        assert [r.created_at for r in store.relations_for(a)] == [T0]
+
+    def test_batches_longer_than_a_statement_may_bind(self, store: Store) -> None:
+        """Id lists past SQLite's old 999-parameter limit are split, order and results kept."""
+        ids = [m.memory.id for m in store.store_many([mem(f"bulk note {i}") for i in range(1200)])]
+        store.add_evidence([Evidence(ids[0], i, "source") for i in ids[1:]])
+        assert [m.id for m in store.get_many(list(reversed(ids)))] == list(reversed(ids))
+        assert len(store.lineage_batch(ids[1:], roles=["source"])) == 1199
+        assert store.count(MemoryFilter(ids=tuple(ids[:1100]))) == 1100
+
 
 # --------------------------------------------------------------------------------------------
 class DigestMetricsContract:

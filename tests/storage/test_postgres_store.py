@@ -139,11 +139,12 @@ def test_unreachable_server_is_one_clear_error() -> None:
 
 
 def test_default_count_can_use_the_visible_index(pg) -> None:  # type: ignore[no-untyped-def]
-    from nexus_memory.storage.postgres.queries import FROM, filter_sql
+    from nexus_memory.storage.postgres.dialect import POSTGRES
+    from nexus_memory.storage.sql.queries import FROM, filter_sql
 
     ids = [pg.store(NewMemory(agent="codex", content=f"count me {i}")).memory.id for i in range(4)]
     pg.update(ids[0], MemoryPatch(is_archived=True))
-    where, params = filter_sql(MemoryFilter())
+    where, params = filter_sql(MemoryFilter(), POSTGRES)
     with pg.read() as conn:
         conn.execute("SET enable_seqscan = off")
         plan = " ".join(r["QUERY PLAN"] for r in conn.execute(

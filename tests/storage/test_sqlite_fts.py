@@ -78,13 +78,14 @@ def test_common_fill_puts_memories_with_every_term_first(store: SQLiteStore) -> 
 
 def test_default_count_scans_the_visible_index_and_counts_only_visible(store: SQLiteStore) -> None:
     from nexus_memory.domain.models import MemoryPatch
-    from nexus_memory.storage.sqlite.store import _FROM, filter_sql
+    from nexus_memory.storage.sql.queries import FROM, filter_sql
+    from nexus_memory.storage.sqlite.dialect import SQLITE
 
     ids = [store.store(mem(f"note {i} about the deploy")).memory.id for i in range(5)]
     store.update(ids[0], MemoryPatch(is_archived=True))
     store.delete(ids[1])
-    where, params = filter_sql(MemoryFilter())
-    plan_rows = store.conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*) {_FROM} WHERE {where}", params).fetchall()
+    where, params = filter_sql(MemoryFilter(), SQLITE)
+    plan_rows = store.conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*) {FROM} WHERE {where}", params).fetchall()
     # filter_sql's default terms must match the partial index's WHERE word for word, or SQLite
     # reads every row of the table again (a default count at 10k memories: 0.55 -> 5.1 ms).
     assert any("idx_memories_visible" in str(r[-1]) for r in plan_rows), plan_rows

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from nexus_memory.domain.models import CognitiveMetadata, MemoryPatch, NewMemory, is_raw_activity
+from nexus_memory.domain.models import CognitiveMetadata, MemoryPatch, NewMemory, TextHit, is_raw_activity
 
 try:  # CPython's built-in SHA-1: loading OpenSSL for `hashlib` costs every cold start ~2 ms
     from _sha1 import sha1 as _sha1
@@ -160,6 +160,25 @@ def fts5_match(query: str) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def planned_search(
+    query: str, limit: int, budget: int, *,
+    plan: Callable[[list[str], int], tuple[list[str], list[str]]],
+    rank: Callable[[list[str]], list[TextHit]],
+    fill: Callable[[list[str], list[TextHit]], list[TextHit]],
+) -> list[TextHit]:
+    """The bounded full-text plan both backends follow (docs/architecture.md, "Full-text search"):
+    `plan` splits the query's terms into rare and common ones (`split_terms`), `rank` ranks the
+    rare ones exactly, and `fill` tops a short list up with the newest matches of the common ones."""
+    terms = query_terms(query)
+    if not terms or limit < 1:
+        return []
+    ranked, common = plan(terms, budget)
+    hits = rank(ranked) if ranked else []
+    if common and len(hits) < limit:
+        hits += fill(common, hits)
+    return hits
 
 
 def split_terms(frequencies: list[tuple[str, int]], budget: int) -> tuple[list[str], list[str]]:

@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 
 from nexus_memory.domain.models import TextHit
-from nexus_memory.storage.common import common_cap, fill_scores, query_terms, split_terms
-from nexus_memory.storage.postgres.queries import FROM
+from nexus_memory.storage.common import common_cap, fill_scores, planned_search, split_terms
+from nexus_memory.storage.sql.queries import FROM
 
 Conn = psycopg.Connection[Any]
 TS_CONFIG = "english"
@@ -69,12 +69,8 @@ def plan(conn: Conn, terms: list[str], budget: int) -> tuple[list[str], list[str
 def search(conn: Conn, query: str, where: str, params: list[Any], *, limit: int,
            budget: int = DEFAULT_BUDGET) -> list[TextHit]:
     """`where`/`params` are a MemoryFilter rendered for aliases `m` and `n`."""
-    terms = query_terms(query)
-    if not terms or limit < 1:
-        return []
-    ranked, common = plan(conn, terms, budget)
-    hits: list[TextHit] = []
-    if ranked:
+
+    def ts_ranked(ranked: list[str]) -> list[TextHit]:
         rows = conn.execute(
             f"WITH q AS (SELECT {_any_of(ranked)} AS tsq), h AS ("
             "SELECT m.id, m.content, ts_rank('{0.1, 0.3, 0.5, 1.0}', m.search_tsv, q.tsq, 1) AS score "
@@ -82,10 +78,12 @@ def search(conn: Conn, query: str, where: str, params: list[Any], *, limit: int,
             f"SELECT h.id, h.score, {_HEADLINE} AS snip FROM h CROSS JOIN q ORDER BY h.score DESC, h.id DESC",
             [*ranked, *params, int(limit)],
         ).fetchall()
-        hits = [TextHit(memory_id=int(r["id"]), score=float(r["score"]), snippet=r["snip"]) for r in rows]
-    if common and len(hits) < limit:
-        hits += newest(conn, common, where, params, limit=limit, budget=budget, after=hits)
-    return hits
+        return [TextHit(memory_id=int(r["id"]), score=float(r["score"]), snippet=r["snip"]) for r in rows]
+
+    return planned_search(
+        query, limit, budget, plan=lambda terms, b: plan(conn, terms, b), rank=ts_ranked,
+        fill=lambda common, hits: newest(conn, common, where, params, limit=limit, budget=budget, after=hits),
+    )
 
 
 def newest(conn: Conn, terms: list[str], where: str, params: list[Any], *, limit: int, budget: int,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -19,7 +18,9 @@ from psycopg import sql
 
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.errors import InvalidInput
-from nexus_memory.storage.postgres.queries import FROM, MEMORY_COLUMNS, filter_sql, row_to_memory
+from nexus_memory.storage.postgres.dialect import POSTGRES
+from nexus_memory.storage.sql.dialect import SQLBackend
+from nexus_memory.storage.sql.queries import FROM, MEMORY_COLUMNS, filter_sql, row_to_memory
 
 Conn = psycopg.Connection[Any]
 
@@ -57,14 +58,8 @@ def _index_name(model: str) -> str:
     return "idx_vec_hnsw_" + hashlib.sha1(model.encode("utf-8")).hexdigest()[:16]
 
 
-class PostgresVectorsMixin:
+class PostgresVectorsMixin(SQLBackend):
     """Mixed into PostgresStore; relies on its `write()` and `read()`."""
-
-    def write(self) -> AbstractContextManager[Conn]:  # pragma: no cover - provided by the store
-        raise NotImplementedError
-
-    def read(self) -> AbstractContextManager[Conn]:  # pragma: no cover - provided by the store
-        raise NotImplementedError
 
     @staticmethod
     def _model_dim(conn: Conn, model: str) -> int | None:
@@ -112,7 +107,7 @@ class PostgresVectorsMixin:
                 return True
             if floor > 0 and conn.execute(
                 "SELECT count(*) AS c FROM memory_vectors WHERE model = %s", (model,)
-            ).fetchone()["c"] < floor:  # type: ignore[index]
+            ).fetchone()["c"] < floor:
                 return False
             key = ("hnsw:" + model,)
             got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 2)) AS ok", key).fetchone()
@@ -170,27 +165,13 @@ class PostgresVectorsMixin:
             )
         return written
 
-    def delete_vectors(self, *, model: str | None = None, memory_ids: Sequence[int] | None = None) -> int:
-        where: list[str] = []
-        params: list[Any] = []
-        if model is not None:
-            where.append("model = %s")
-            params.append(model)
-        if memory_ids is not None:
-            where.append("memory_id = ANY(%s)")
-            params.append([int(i) for i in memory_ids])
-        with self.write() as conn:
-            cur = conn.execute("DELETE FROM memory_vectors" + (" WHERE " + " AND ".join(where) if where else ""),
-                               params)
-            return max(cur.rowcount, 0)
-
     def vector_search(
         self, model: str, query: Sequence[float], flt: MemoryFilter, *, limit: int = 10
     ) -> list[tuple[int, float]]:
         if limit <= 0:
             return []
         _check_model(model)
-        where, params = filter_sql(flt)
+        where, params = filter_sql(flt, POSTGRES)
         if model not in self.__dict__.setdefault("_indexed_models", set()) and self.ensure_vector_index(model):
             self.__dict__["_indexed_models"].add(model)
         with self.write() as conn:
@@ -253,7 +234,7 @@ class PostgresVectorsMixin:
                 "ORDER BY m.id LIMIT %s",
                 (int(after_id), model, int(limit)),
             ).fetchall()
-        return [row_to_memory(r) for r in rows]
+        return [row_to_memory(r, POSTGRES) for r in rows]
 
     def get_vectors(self, memory_id: int, model: str) -> dict[str, list[float]]:
         """kind -> stored (normalised) vector."""

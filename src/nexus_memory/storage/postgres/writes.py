@@ -21,39 +21,26 @@ from psycopg.types.json import Jsonb
 
 from nexus_memory.domain.models import NewMemory
 from nexus_memory.domain.timeutil import utcnow
-from nexus_memory.errors import Conflict, InvalidInput, StorageError
-from nexus_memory.storage.common import content_hash, derived_columns, merge_labels, merge_session_keys, session_keys_of
+from nexus_memory.errors import Conflict, StorageError
+from nexus_memory.storage.common import merge_labels, merge_session_keys, session_keys_of
+from nexus_memory.storage.postgres.dialect import POSTGRES
+from nexus_memory.storage.sql.queries import HASH_AT, NEW_COLUMNS, NS_AT, new_memory_row
 
 Conn = psycopg.Connection[Any]
 _MAX_DEDUP_RETRIES = 8
-COLUMNS = ("namespace_id", "content", "content_hash", "context", "category", "memory_lane_type", "labels",
-           "metadata", "level", "session_key", "is_raw", "created_at", "updated_at", "is_active", "is_archived")
-_TYPES = ("bigint", "text", "text", "text", "text", "text", "jsonb", "jsonb", "text", "text", "boolean",
-          "timestamptz", "timestamptz", "boolean", "boolean")
-
-
-def _row(new: NewMemory, ns_id: int) -> tuple[Any, ...]:
-    if not new.content.strip():
-        raise InvalidInput("the memory content is empty", hint="pass some text to store")
-    now = utcnow()
-    labels = merge_labels([], new.labels)
-    level, session_key, is_raw = derived_columns(labels, new.metadata)
-    return (ns_id, new.content, content_hash(new.content), new.context, new.category.value,
-            new.memory_lane_type.value if new.memory_lane_type else None, Jsonb(labels), Jsonb(new.metadata),
-            level, session_key or new.session_key, is_raw, new.created_at or now, now, new.is_active,
-            new.is_archived)
+COLUMNS = tuple(name for name, _ in NEW_COLUMNS)
 
 
 def store_batch(conn: Conn, items: Sequence[NewMemory], ns_id: Callable[[str], int]) -> list[tuple[int, bool]]:
     """(memory id, created) per item, in order; inside the caller's transaction."""
-    rows = [_row(new, ns_id(new.agent)) for new in items]
+    rows = [new_memory_row(new, ns_id(new.agent), POSTGRES, utcnow()) for new in items]
     results: list[tuple[int, bool] | None] = [None] * len(items)
     fast = [i for i, new in enumerate(items) if new.id is None and new.is_active]
     claimed: dict[tuple[int, str], int] = {}
     if fast:
-        ordered = sorted(fast, key=lambda i: (rows[i][0], rows[i][2]))
+        ordered = sorted(fast, key=lambda i: (rows[i][NS_AT], rows[i][HASH_AT]))
         arrays = [[rows[i][c] for i in ordered] for c in range(len(COLUMNS))]
-        unnest = ", ".join(f"%s::{t}[]" for t in _TYPES)
+        unnest = ", ".join(f"%s::{t}[]" for _, t in NEW_COLUMNS)
         inserted = conn.execute(
             f"INSERT INTO memories({', '.join(COLUMNS)}) SELECT * FROM unnest({unnest}) "
             "ON CONFLICT (namespace_id, content_hash) WHERE is_active DO NOTHING "
@@ -62,7 +49,7 @@ def store_batch(conn: Conn, items: Sequence[NewMemory], ns_id: Callable[[str], i
         ).fetchall()
         fresh = {(int(r["namespace_id"]), r["content_hash"]): int(r["id"]) for r in inserted}
         for i in fast:  # in item order: the first copy of a content is the one created
-            key = (rows[i][0], rows[i][2])
+            key = (rows[i][NS_AT], rows[i][HASH_AT])
             if key in fresh and key not in claimed:
                 claimed[key] = fresh[key]
                 results[i] = (fresh[key], True)
@@ -83,7 +70,7 @@ def _store_one(conn: Conn, new: NewMemory, row: tuple[Any, ...]) -> tuple[int, b
         inserted = insert_with_id(conn, insert + " RETURNING id", values, new.id)
         return int(inserted["id"]), True
     upsert = insert + " ON CONFLICT (namespace_id, content_hash) WHERE is_active DO NOTHING RETURNING id"
-    ns_id, digest = row[0], row[2]
+    ns_id, digest = row[NS_AT], row[HASH_AT]
     for _ in range(_MAX_DEDUP_RETRIES):
         inserted = insert_with_id(conn, upsert, values, new.id)
         if inserted is not None:

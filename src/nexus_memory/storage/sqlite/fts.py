@@ -28,7 +28,7 @@ import sqlite3
 from typing import Any
 
 from nexus_memory.domain.models import TextHit
-from nexus_memory.storage.common import common_cap, fill_scores, query_terms, split_terms
+from nexus_memory.storage.common import common_cap, fill_scores, planned_search, split_terms
 
 #: Postings scored with exact BM25 per query; also the newest-match window for common terms.
 DEFAULT_BUDGET = 1000
@@ -75,21 +75,19 @@ def search(
     budget: int = DEFAULT_BUDGET,
 ) -> list[TextHit]:
     """`where`/`params` are a MemoryFilter rendered for aliases `m` (memories) and `n` (namespaces)."""
-    terms = query_terms(query)
-    if not terms or limit < 1:
-        return []
-    ranked, common = plan(conn, terms, budget)
-    hits: list[TextHit] = []
-    if ranked:
+
+    def bm25(ranked: list[str]) -> list[TextHit]:
         rows = conn.execute(
             f"SELECT f.rowid, -f.rank, {SNIPPET} FROM memories_fts f {_JOIN} "
             f"WHERE memories_fts MATCH ? AND {where} ORDER BY f.rank LIMIT ?",
             [any_of(ranked), *params, int(limit)],
         ).fetchall()
-        hits = [TextHit(memory_id=r[0], score=float(r[1]), snippet=r[2]) for r in rows]
-    if common and len(hits) < limit:
-        hits += newest(conn, common, where, params, limit=limit, budget=budget, after=hits)
-    return hits
+        return [TextHit(memory_id=r[0], score=float(r[1]), snippet=r[2]) for r in rows]
+
+    return planned_search(
+        query, limit, budget, plan=lambda terms, b: plan(conn, terms, b), rank=bm25,
+        fill=lambda common, hits: newest(conn, common, where, params, limit=limit, budget=budget, after=hits),
+    )
 
 
 def newest(conn: sqlite3.Connection, terms: list[str], where: str, params: list[Any], *, limit: int,

@@ -20,7 +20,6 @@ import sqlite3
 import threading
 from array import array
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.domain.timeutil import to_iso, utcnow
 from nexus_memory.errors import InvalidInput, NotAvailable
+from nexus_memory.storage.sql.dialect import SQLBackend
 from nexus_memory.storage.sqlite import vector_snapshot as snapshot
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ def _grow(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-class SQLiteVectorsMixin:
+class SQLiteVectorsMixin(SQLBackend):
     """Mixed into SQLiteStore; relies on its `conn`, `path`, `write`, `_errors` and filter helpers."""
 
     path: Path
@@ -189,12 +189,6 @@ class SQLiteVectorsMixin:
 
     @property
     def conn(self) -> sqlite3.Connection:  # pragma: no cover - provided by the store
-        raise NotImplementedError
-
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _errors(self) -> AbstractContextManager[None]:
         raise NotImplementedError
 
     def _ids_passing(self, ids: Sequence[int], flt: MemoryFilter) -> set[int]:
@@ -263,21 +257,6 @@ class SQLiteVectorsMixin:
             )
         return written
 
-    def delete_vectors(self, *, model: str | None = None, memory_ids: Sequence[int] | None = None) -> int:
-        where: list[str] = []
-        params: list[Any] = []
-        if model is not None:
-            where.append("model = ?")
-            params.append(model)
-        if memory_ids is not None:
-            if not memory_ids:
-                return 0
-            where.append(f"memory_id IN ({','.join('?' * len(memory_ids))})")
-            params.extend(int(i) for i in memory_ids)
-        sql = "DELETE FROM memory_vectors" + (" WHERE " + " AND ".join(where) if where else "")
-        with self.write() as conn:
-            return int(conn.execute(sql, params).rowcount)
-
     # reads --------------------------------------------------------------------
     def vector_counts(self) -> dict[str, int]:
         with self._errors():
@@ -293,6 +272,22 @@ class SQLiteVectorsMixin:
             [int(after_id), model],
             limit,
         )
+
+    def vectors_of(self, memory_ids: Sequence[int]) -> dict[int, list[tuple[str, str, list[float]]]]:
+        """memory id -> (model, kind, vector) rows; used by export and migration."""
+        out: dict[int, list[tuple[str, str, list[float]]]] = {}
+        unique = list(dict.fromkeys(int(i) for i in memory_ids))
+        with self._errors():
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                rows = self.conn.execute(
+                    f"SELECT memory_id, model, kind, vector FROM memory_vectors "
+                    f"WHERE memory_id IN ({','.join('?' * len(chunk))}) ORDER BY memory_id, model, kind",
+                    chunk,
+                ).fetchall()
+                for r in rows:
+                    out.setdefault(int(r[0]), []).append((r[1], r[2], unpack_vector(r[3])))
+        return out
 
     def get_vectors(self, memory_id: int, model: str) -> dict[str, list[float]]:
         """kind -> stored (normalised) vector; for tests and `nexus embeddings status`."""
