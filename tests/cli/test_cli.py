@@ -259,7 +259,8 @@ def test_session_lifecycle(nexus_home: Path) -> None:
     assert end["state_removed"] is True and end["reason"] == "session-ended"
     assert not state.exists()
     assert js("session", "status") == []
-    markers = js("list", "--category", "session", "--label", "runtime")["memories"]
+    assert js("list", "--category", "session", "--label", "runtime")["memories"] == [], "bookkeeping stays out"
+    markers = js("list", "--category", "session", "--label", "runtime", "--bookkeeping")["memories"]
     assert sorted(m["content"] for m in markers) == sorted([
         "Runtime runtime session start for claude-code [session:s1] (mode=session_scoped)",
         "Runtime session checkpoint for claude-code [session:s1] (saved)",

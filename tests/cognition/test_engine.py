@@ -62,7 +62,7 @@ def test_queued_jobs_drain_on_session_start(app: App) -> None:
     # The raw events persist, active: distillation extracts from them and never archives them.
     from nexus_memory.domain.models import MemoryFilter
 
-    active = MemoryFilter(agents=("claude-code",), include_raw=True)
+    active = MemoryFilter(agents=("claude-code",), include_raw=True, include_bookkeeping=True)
     levels = [m.level().value for m in app.store.list_memories(active, limit=100)]
     assert levels.count("raw") == 8 and "explicit" in levels and levels.count("summary_short") == 0
 

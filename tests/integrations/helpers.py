@@ -26,7 +26,8 @@ def hook(agent: str, event: str | None, payload: Any, **kw: Any) -> dict[str, An
 def memories(**flt: Any) -> list[Memory]:
     app = build_app(load_settings(), embeddings=False, cognition=False)
     try:
-        return app.memories.list_memories(MemoryFilter(include_raw=True, **flt), limit=1000, order="oldest")
+        return app.memories.list_memories(MemoryFilter(include_raw=True, include_bookkeeping=True, **flt), limit=1000,
+                                          order="oldest")
     finally:
         app.close()
 

@@ -25,7 +25,7 @@ UPSTREAM_TOOLS = {
 #: Upstream input fields per tool (reference section 8); required ones must stay required.
 UPSTREAM_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "store_memory": ({"content"}, {"agent_type", "category", "labels", "metadata"}),
-    "search_memories": ({"query"}, {"agent_type", "limit", "threshold", "mode", "explain"}),
+    "search_memories": ({"query"}, {"agent_type", "limit", "threshold", "mode", "explain", "include_raw"}),
     "get_memory": ({"memory_id"}, set()),
     "list_memories": (set(), {"agent_type", "category", "limit", "offset"}),
     "delete_memory": ({"memory_id"}, set()),

@@ -16,7 +16,10 @@ def split_csv(values: list[str] | None) -> list[str]:
     return out
 
 
-def add_filter_flags(p: argparse.ArgumentParser, *, agent_help: str = "only these agents (repeatable; default all)") -> None:
+def add_filter_flags(p: argparse.ArgumentParser, *, agent_help: str = "only these agents (repeatable; default all)",
+                     search: bool = False) -> None:
+    """The filter flags. A search takes episodes (raw hook activity) by default, ranked below the
+    memories derived from them (`--no-raw` leaves them out); list and export ask for them."""
     p.add_argument("-a", "--agent", action="append", metavar="NAME", help=agent_help)
     p.add_argument("-g", "--category", action="append", metavar="CAT", help="only these categories")
     p.add_argument("--label", action="append", metavar="LABEL", help="only memories with every given label")
@@ -25,7 +28,16 @@ def add_filter_flags(p: argparse.ArgumentParser, *, agent_help: str = "only thes
     p.add_argument("--session", "--session-key", dest="session", metavar="KEY", help="only this session")
     p.add_argument("--since", metavar="WHEN", help="created at or after (ISO date or age like 7d)")
     p.add_argument("--until", metavar="WHEN", help="created at or before (ISO date or age like 1h)")
-    p.add_argument("--include-raw", action="store_true", help="include raw hook activity")
+    if search:
+        p.add_argument("--no-raw", dest="include_raw", action="store_false",
+                       help="leave out episodes (raw hook activity: tool runs, transcript turns)")
+        p.add_argument("--include-raw", dest="include_raw", action="store_true", help=argparse.SUPPRESS)
+        p.set_defaults(include_raw=True)
+    else:
+        p.add_argument("--include-raw", action="store_true",
+                       help="include episodes (raw hook activity: tool runs, transcript turns)")
+    p.add_argument("--bookkeeping", action="store_true",
+                   help="include runtime markers and session boundaries (records of sessions, not memories)")
     p.add_argument("--archived", action="store_true", help="include forgotten (archived) memories")
 
 
@@ -53,4 +65,5 @@ def filter_from(args: argparse.Namespace) -> MemoryFilter:
         include_raw=bool(getattr(args, "include_raw", False)) or bool(levels and "raw" in levels),
         include_archived=archived,
         include_inactive=archived,
+        include_bookkeeping=bool(getattr(args, "bookkeeping", False)),
     )

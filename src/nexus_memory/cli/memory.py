@@ -33,7 +33,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", default=None,
                    help="hybrid (default; bm25 when no embedding model is available), bm25 or vector")
     p.add_argument("--explain", action="store_true", help="show every ranking component")
-    add_filter_flags(p)
+    add_filter_flags(p, search=True)
     p.set_defaults(handler=cmd_search)
 
     p = sub.add_parser("list", parents=[common], help="list memories, newest first")

@@ -303,6 +303,10 @@ class MemoryFilter:
     include_archived: bool = False
     include_inactive: bool = False
     ids: tuple[int, ...] | None = None
+    #: Runtime markers and session boundaries: records of a session, shown in the Sessions view only.
+    include_bookkeeping: bool = False
+    #: Project roots to keep; None inside means "memories of no project" (None = every project).
+    projects: tuple[str | None, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,8 @@ def build_memories_router(app: App) -> APIRouter:
         if body.cognitive_levels:
             levels = tuple(dict.fromkeys([*(flt.levels or ()), *body.cognitive_levels]))
             flt = replace(flt, levels=levels, include_raw=flt.include_raw or CognitiveLevel.RAW in levels)
+        if body.project_root:
+            flt = replace(flt, projects=(body.project_root, None))
         with field("query" if body.mode.value != "vector" else "mode"):
             hits = app.search.search(SearchQuery(text=body.query, filter=flt, limit=body.limit, mode=body.mode,
                                                  explain=body.explain))

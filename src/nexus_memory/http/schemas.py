@@ -50,6 +50,8 @@ class SearchRequest(_Strict):
     since: datetime | None = None
     until: datetime | None = None
     include_raw: bool = Field(True, description="episodes (raw hook activity) too, ranked below other memories")
+    project_root: str | None = Field(None, max_length=1000,
+                                     description="only memories of this project root, and memories of no project")
     include_archived: bool = False
     limit: int = Field(10, ge=1, le=100)
     mode: SearchMode = SearchMode.HYBRID

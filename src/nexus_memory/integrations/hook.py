@@ -171,7 +171,7 @@ def _prompt_recall(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     if budget <= 0:
         return ""
     injected = read_injected(paths, event)
-    pack = app.recall.prompt_pack(event.prompt, _search(app, event.prompt), budget=budget,
+    pack = app.recall.prompt_pack(event.prompt, _search(app, event.prompt, str(proj.root)), budget=budget,
                                   project_root=str(proj.root), session_key=session_key(event), exclude_ids=injected)
     if pack.ids:
         write_injected(paths, event, injected | set(pack.ids))
@@ -179,7 +179,7 @@ def _prompt_recall(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     return pack.text
 
 
-def _search(app: App, prompt: str) -> list[Any]:
+def _search(app: App, prompt: str, project_root: str) -> list[Any]:
     """Hybrid hits from a running `nexus serve` (the model is warm there), else BM25 in-process."""
     from nexus_memory.domain.enums import CognitiveLevel
     from nexus_memory.domain.models import MemoryFilter
@@ -188,14 +188,15 @@ def _search(app: App, prompt: str) -> list[Any]:
     from nexus_memory.services.search import SearchQuery
 
     query = prompt[:2000]
-    remote = serve_client.search(app.settings.port, app.settings.api_token, query, RECALL_CANDIDATES)
+    remote = serve_client.search(app.settings.port, app.settings.api_token, query, RECALL_CANDIDATES,
+                                 project_root=project_root)
     if remote is not None:
         return hits_from_api(remote)
     try:
         # Statements and episodes only: digests retell them and reflection records are about them.
         levels = (CognitiveLevel.EXPLICIT, CognitiveLevel.DERIVED, CognitiveLevel.RAW)
-        found = app.search.search(SearchQuery(text=query, limit=RECALL_CANDIDATES,
-                                              filter=MemoryFilter(include_raw=True, levels=levels)))
+        scope = MemoryFilter(include_raw=True, levels=levels, projects=(project_root, None))
+        found = app.search.search(SearchQuery(text=query, limit=RECALL_CANDIDATES, filter=scope))
     except Exception as exc:  # e.g. a query of stop words only
         log_error(app.settings.paths.log_dir, f"recall search: {type(exc).__name__}: {exc}")
         return []

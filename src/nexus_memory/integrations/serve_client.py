@@ -17,10 +17,15 @@ MAX_RESPONSE = 4 * 1024 * 1024
 
 
 def search(port: int, token: str | None, query: str, limit: int, *, timeout: float = 1.0,
-           levels: tuple[str, ...] = ("explicit", "derived", "raw")) -> list[dict[str, Any]] | None:
-    """Hybrid hits for per-prompt recall: statements and episodes (`levels`), with every score."""
-    body = json.dumps({"query": query, "limit": limit, "mode": "hybrid", "explain": True, "include_raw": True,
-                       "cognitive_levels": list(levels)}).encode("utf-8")
+           levels: tuple[str, ...] = ("explicit", "derived", "raw"),
+           project_root: str | None = None) -> list[dict[str, Any]] | None:
+    """Hybrid hits for per-prompt recall: statements and episodes (`levels`) of the project (and of no
+    project), with every score."""
+    fields: dict[str, Any] = {"query": query, "limit": limit, "mode": "hybrid", "explain": True,
+                               "include_raw": True, "cognitive_levels": list(levels)}
+    if project_root:
+        fields["project_root"] = project_root
+    body = json.dumps(fields).encode("utf-8")
     head = [f"POST {SEARCH_PATH} HTTP/1.1", f"Host: 127.0.0.1:{int(port)}", "Content-Type: application/json",
             "Accept: application/json", f"Content-Length: {len(body)}", "Connection: close"]
     if token:

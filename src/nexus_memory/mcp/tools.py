@@ -114,10 +114,13 @@ class NexusTools:
             description="hybrid (BM25 + vectors; BM25 alone when no embedding model is available), bm25 or vector"
         )] = "hybrid",
         explain: Annotated[bool, Field(description="include every ranking component of each hit")] = False,
+        include_raw: Annotated[bool, Field(
+            description="episodes too (tool runs with their output, transcript turns), ranked below the memories "
+                        "derived from them")] = True,
     ) -> dict[str, Any]:
         agent = _agent(agent_type)
         outcome = self.app.search.run(SearchQuery(
-            text=query, filter=MemoryFilter(agents=(agent,) if agent else None), limit=limit,
+            text=query, filter=MemoryFilter(agents=(agent,) if agent else None, include_raw=include_raw), limit=limit,
             mode=SearchMode.parse(mode), explain=explain,
         ))
         hits = outcome.hits
@@ -128,7 +131,18 @@ class NexusTools:
                                "results": [h.to_dict(explain=explain) for h in hits]}
         if outcome.note:
             out["note"] = outcome.note
+        self._record("mcp_search", query, [h.memory.id for h in hits], sum(len(h.memory.content) for h in hits))
         return out
+
+    def _record(self, channel: str, query: str, ids: list[int], chars: int) -> None:
+        """What the agent was handed, in tokens (bytes/4), like the hooks' injections."""
+        if not ids:
+            return
+        try:
+            self.app.store.record_metrics([(f"recall.{channel}.tokens", float((chars + 3) // 4),
+                                            {"agent": "mcp", "ids": ids, "query": query[:200]})])
+        except Exception:  # the answer still goes out; only its record is missing
+            pass
 
     @tool_errors
     def get_memory(self, memory_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:

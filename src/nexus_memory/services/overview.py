@@ -37,6 +37,7 @@ class OverviewService:
             labels=(MARKER_LABEL,),
             include_archived=True,
             include_inactive=True,
+            include_bookkeeping=True,
         )
         markers = self.db.list_memories(flt, limit=5000, order="oldest")
         sessions: dict[tuple[str, str], dict[str, Any]] = {}

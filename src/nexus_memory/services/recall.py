@@ -255,8 +255,9 @@ class RecallService:
         if budget <= 0:
             return EMPTY
         now = now or datetime.now(UTC)
-        pool = self.store.list_memories(MemoryFilter(), limit=400, order="newest")
-        pool += self.store.list_memories(MemoryFilter(), limit=100, order="reinforced")
+        scope = MemoryFilter(projects=(project_root, None)) if project_root else MemoryFilter()
+        pool = self.store.list_memories(scope, limit=400, order="newest")
+        pool += self.store.list_memories(scope, limit=100, order="reinforced")
         seen: set[int] = set()
         rules_, digests, facts = [], [], []
         for m in pool:

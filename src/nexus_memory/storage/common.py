@@ -49,19 +49,29 @@ def merge_session_keys(metadata: Mapping[str, Any], keys: Iterable[str | None]) 
     return cog.merge_into(metadata) if changed else dict(metadata)
 
 
-def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> tuple[str, str | None, bool]:
-    """(level, session_key, is_raw) copied out of metadata for indexed filters."""
+_BOOKKEEPING_KEYS = ("runtime", "session_lifecycle")
+
+
+def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Columns copied out of labels and metadata for indexed filters: level, session_key, is_raw,
+    is_bookkeeping (runtime markers and session boundaries: records of the session, not memories)
+    and project (the project root a hook or stage recorded)."""
     labels_t = tuple(labels)
     cog = CognitiveMetadata.from_metadata(metadata)
     level = cog.level.value if cog else "raw"
     session_key = cog.session_key if cog else None
     if not session_key:
-        for key in ("raw_activity", "runtime", "session_lifecycle"):
+        for key in ("raw_activity", *_BOOKKEEPING_KEYS):
             section = metadata.get(key)
             if isinstance(section, Mapping) and section.get("derived_session_key"):
                 session_key = str(section["derived_session_key"])
                 break
-    return level, session_key, is_raw_activity(labels_t, metadata)
+    bookkeeping = any(isinstance(metadata.get(k), Mapping) for k in _BOOKKEEPING_KEYS) or any(
+        str(label).lower() in ("runtime", "session-boundary") for label in labels_t)
+    hook = metadata.get("hook")
+    project = hook.get("project_root") if isinstance(hook, Mapping) else None
+    return {"level": level, "session_key": session_key, "is_raw": is_raw_activity(labels_t, metadata),
+            "is_bookkeeping": bookkeeping, "project": str(project)[:1000] if project else None}
 
 
 def patch_columns(
@@ -95,8 +105,9 @@ def patch_columns(
     if patch.metadata is not None:
         sets["metadata"] = new_metadata
     if patch.labels is not None or patch.metadata is not None:
-        level, derived_key, is_raw = derived_columns(new_labels, new_metadata)
-        sets.update(level=level, session_key=derived_key or session_key, is_raw=is_raw)
+        derived = derived_columns(new_labels, new_metadata)
+        derived["session_key"] = derived["session_key"] or session_key
+        sets.update(derived)
     if patch.is_active is not None:
         sets["is_active"] = patch.is_active
     if patch.is_archived is not None:

@@ -50,7 +50,7 @@ def export_records(
         if wanted is None or ns.name in wanted:
             counts["namespace"] += 1
             yield namespace_record(ns)
-    flt = MemoryFilter(agents=tuple(agents) if agents else None, since=since, include_raw=True,
+    flt = MemoryFilter(agents=tuple(agents) if agents else None, since=since, include_raw=True, include_bookkeeping=True,
                        include_archived=True, include_inactive=True)
     exported: set[int] = set()
     after = 0

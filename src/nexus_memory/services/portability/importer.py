@@ -344,12 +344,12 @@ class Importer:
             times = [n.created_at for n in news if n.created_at is not None]
             limit = 4 * len(news) + 100
             window = self.store.list_memories(
-                MemoryFilter(agents=(ns,), since=min(times), until=max(times), include_raw=True,
+                MemoryFilter(agents=(ns,), since=min(times), until=max(times), include_raw=True, include_bookkeeping=True,
                              include_archived=True, include_inactive=True), limit=limit, order="oldest"
             )
             if len(window) >= limit:  # a crowded window: look each one up exactly
                 window = [m for n in news for m in self.store.list_memories(
-                    MemoryFilter(agents=(ns,), since=n.created_at, until=n.created_at, include_raw=True,
+                    MemoryFilter(agents=(ns,), since=n.created_at, until=n.created_at, include_raw=True, include_bookkeeping=True,
                              include_archived=True, include_inactive=True), limit=50)]
             found.update((_uid(m), m.id) for m in window)
         return found

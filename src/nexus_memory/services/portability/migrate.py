@@ -12,7 +12,7 @@ from nexus_memory.services.portability.exporter import bulk, export_records
 from nexus_memory.services.portability.importer import Importer, ImportReport, Item
 from nexus_memory.storage.base import Store, VectorIndex
 
-_ALL = MemoryFilter(include_raw=True, include_archived=True, include_inactive=True)
+_ALL = MemoryFilter(include_raw=True, include_archived=True, include_inactive=True, include_bookkeeping=True)
 
 
 @dataclass

@@ -44,8 +44,9 @@ FROM = "FROM memories m JOIN agent_namespaces n ON n.id = m.namespace_id"
 NEW_COLUMNS = (
     ("namespace_id", "bigint"), ("content", "text"), ("content_hash", "text"), ("context", "text"),
     ("category", "text"), ("memory_lane_type", "text"), ("labels", "jsonb"), ("metadata", "jsonb"),
-    ("level", "text"), ("session_key", "text"), ("is_raw", "boolean"), ("created_at", "timestamptz"),
-    ("updated_at", "timestamptz"), ("is_active", "boolean"), ("is_archived", "boolean"),
+    ("level", "text"), ("session_key", "text"), ("is_raw", "boolean"), ("is_bookkeeping", "boolean"),
+    ("project", "text"), ("created_at", "timestamptz"), ("updated_at", "timestamptz"), ("is_active", "boolean"),
+    ("is_archived", "boolean"),
 )
 NEW_NAMES = ", ".join(name for name, _ in NEW_COLUMNS)
 NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS))
@@ -62,12 +63,13 @@ def new_memory_row(new: NewMemory, namespace_id: int, d: Dialect, now: datetime)
     """The NEW_COLUMNS values of a memory to insert (labels merged, derived columns filled)."""
     check_content(new)
     labels = merge_labels([], new.labels)
-    level, session_key, is_raw = derived_columns(labels, new.metadata)
+    derived = derived_columns(labels, new.metadata)
     stamp = d.time(now)
     return (
         namespace_id, new.content, content_hash(new.content), new.context, new.category.value,
         new.memory_lane_type.value if new.memory_lane_type else None, d.json(labels), d.json(new.metadata),
-        level, session_key or new.session_key, d.boolean(is_raw),
+        derived["level"], derived["session_key"] or new.session_key, d.boolean(derived["is_raw"]),
+        d.boolean(derived["is_bookkeeping"]), derived["project"],
         d.time(new.created_at) if new.created_at else stamp, stamp,
         d.boolean(new.is_active), d.boolean(new.is_archived),
     )
@@ -148,8 +150,9 @@ def filter_sql(flt: MemoryFilter, d: Dialect) -> tuple[str, list[Any]]:
     """WHERE clause (without the keyword) over aliases `m` (memories) and `n` (namespaces),
     in the driver's placeholder style, and its parameters.
 
-    The default terms (active, not archived, not raw) must stay word for word the WHERE of
-    the partial index `idx_memories_visible` (migration 0030), or counts read every row.
+    The default terms (active, not archived, not raw, not bookkeeping) must stay word for word
+    the WHERE of the partial index `idx_memories_visible` (migration 0040), or counts read every
+    row.
     """
     where: list[str] = []
     params: list[Any] = []
@@ -165,6 +168,18 @@ def filter_sql(flt: MemoryFilter, d: Dialect) -> tuple[str, list[Any]]:
         where.append(d.is_false("m.is_archived"))
     if not flt.include_raw:
         where.append(d.is_false("m.is_raw"))
+    if not flt.include_bookkeeping:
+        where.append(d.is_false("m.is_bookkeeping"))
+    if flt.projects is not None:
+        roots = [p for p in flt.projects if p]
+        parts = []
+        if roots:
+            sql, root_params = d.in_list("m.project", roots)
+            parts.append(sql)
+            params.extend(root_params)
+        if None in flt.projects:
+            parts.append("m.project IS NULL")
+        where.append("(" + " OR ".join(parts) + ")" if parts else d.never)
     if flt.agents is not None:
         if not flt.agents:
             where.append(d.never)

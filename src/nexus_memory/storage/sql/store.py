@@ -179,11 +179,12 @@ class SQLStore(SQLJobsMixin):
                                 (memory_id,)).fetchone()
                 if row is None:
                     continue
-                level, session_key, is_raw = derived_columns(d.json_list(row["labels"]), metadata)
+                derived = derived_columns(d.json_list(row["labels"]), metadata)
+                derived["session_key"] = derived["session_key"] or row["session_key"]
+                values = [d.boolean(v) if isinstance(v, bool) else v for v in derived.values()]
                 changed += d.execute(
-                    conn, "UPDATE memories SET metadata = ?, level = ?, session_key = ?, is_raw = ?, updated_at = ? "
-                    "WHERE id = ?",
-                    (d.json(metadata), level, session_key or row["session_key"], d.boolean(is_raw), now, memory_id),
+                    conn, f"UPDATE memories SET metadata = ?, {', '.join(f'{k} = ?' for k in derived)}, updated_at = ? "
+                    "WHERE id = ?", (d.json(metadata), *values, now, memory_id),
                 ).rowcount
         return changed
 
