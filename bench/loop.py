@@ -8,9 +8,10 @@ reads what the hooks inject: the session-start pack and the per-prompt recall.
 
 Sources:
 - coding: bench/data/coding_scenarios.json (facts in tool output, assistant findings, user rules,
-  error -> fix, decisions revised later, paraphrased probes, unanswerable probes), replayed once per
-  agent format (claude-code, gemini, codex), all scenarios of one agent in one store (one project
-  folder, a git repository, per scenario);
+  error -> fix, decisions revised later, paraphrased probes, unanswerable probes), each among
+  `--noise` everyday sessions of its project (bench/loop_noise.py), replayed once per agent format
+  (claude-code, gemini, codex), all scenarios of one agent in one store (one project folder, a git
+  repository, per project);
 - locomo: ../shared/data/locomo/locomo-dev.json (evaluation only, never shipped). One store per
   conversation; each LoCoMo session is one agent session, speaker A's turns are the user's prompts
   and speaker B's the assistant's final messages, verbatim (`--speaker-names` prefixes each with the
@@ -54,6 +55,7 @@ from typing import Any
 
 from bench.hook_latency import settle
 from bench.loop_agents import FORMATS, AgentFormat, SessionState, new_session
+from bench.loop_noise import noise_sessions
 
 REPO = Path(__file__).resolve().parents[1]
 CODING = REPO / "bench" / "data" / "coding_scenarios.json"
@@ -88,12 +90,18 @@ class Scenario:
     probes: list[Probe]
 
 
-def load_coding(path: Path = CODING) -> list[Scenario]:
+def load_coding(path: Path = CODING, noise: int = 0) -> list[Scenario]:
+    """The scenarios; with `noise`, each project's sessions sit among that many everyday ones
+    (half before, half after), so the answer is neither alone nor always the newest."""
     data = json.loads(path.read_text("utf-8"))
-    return [Scenario(s["id"], s["project"], s["sessions"],
-                     [Probe(p["q"], p.get("kind", "fact"), expect=list(p.get("expect") or []),
-                            stale=list(p.get("stale") or [])) for p in s["probes"]])
-            for s in data["scenarios"]]
+    out = []
+    for s in data["scenarios"]:
+        extra = noise_sessions(f"{s['project']}:{s['id']}", noise)
+        sessions = extra[: noise // 2] + s["sessions"] + extra[noise // 2:]
+        out.append(Scenario(s["id"], s["project"], sessions,
+                            [Probe(p["q"], p.get("kind", "fact"), expect=list(p.get("expect") or []),
+                                   stale=list(p.get("stale") or [])) for p in s["probes"]]))
+    return out
 
 
 def load_locomo(path: Path, conversations: set[str] | None, speaker_names: bool) -> list[Scenario]:
@@ -403,6 +411,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", choices=("coding", "locomo", "both"), default="both")
     ap.add_argument("--agents", default="claude-code,gemini,codex", help="agent formats for the coding set")
+    ap.add_argument("--noise", type=int, default=8, help="everyday sessions around each coding scenario")
     ap.add_argument("--locomo", type=Path, default=LOCOMO, help="LoCoMo JSON file")
     ap.add_argument("--locomo-agent", default="claude-code", choices=sorted(FORMATS))
     ap.add_argument("--conversations", default="", help="comma-separated LoCoMo sample ids (default: all)")
@@ -416,7 +425,7 @@ def main() -> None:
 
     plan: list[tuple[str, str, list[Scenario], int | None]] = []
     if args.source in ("coding", "both"):
-        coding = load_coding()
+        coding = load_coding(noise=args.noise)
         for agent in [a.strip() for a in args.agents.split(",") if a.strip()]:
             if agent not in FORMATS:
                 raise SystemExit(f"unknown agent format {agent!r} (use {', '.join(FORMATS)})")
