@@ -35,6 +35,8 @@ class RepresentationRequest:
     include_derived: bool = True
     include_contradictions: bool = True
     cross_agents: tuple[str, ...] = ()
+    #: Only this project's memories and those of no project (the nap, context.md).
+    project_root: str | None = None
 
     def wants(self, bucket: MemoryBucket) -> bool:
         return bool(getattr(self, f"include_{bucket.value}"))
@@ -157,24 +159,29 @@ class RepresentationBuilder:
                     if row:
                         ids.append(row.memory_id)
             out[MemoryBucket.DIGESTS] = [(m, None) for m in store.get_many(ids)]
+        scope = (req.project_root, None) if req.project_root else None
         levels: tuple[CognitiveLevel, ...] = (CognitiveLevel.EXPLICIT,)
         if req.include_raw:
             levels += (CognitiveLevel.RAW,)
         if req.wants(MemoryBucket.RECENT):
             n = ranking.overfetch(req.max_items, limits.recent)
+            # A question the user asked holds no fact: it is not a recent memory to carry forward.
             out[MemoryBucket.RECENT] = [(m, None) for m in store.list_memories(
-                MemoryFilter(agents=agents, levels=levels, include_raw=req.include_raw), limit=n, order="newest")]
+                MemoryFilter(agents=agents, levels=levels, include_raw=req.include_raw, projects=scope), limit=n,
+                order="newest") if "question" not in m.labels]
         if req.wants(MemoryBucket.DERIVED):
             n = ranking.overfetch(req.max_items, limits.derived)
             out[MemoryBucket.DERIVED] = [(m, None) for m in store.list_memories(
-                MemoryFilter(agents=agents, levels=(CognitiveLevel.DERIVED,)), limit=n, order="reinforced")]
+                MemoryFilter(agents=agents, levels=(CognitiveLevel.DERIVED,), projects=scope), limit=n,
+                order="reinforced")]
         if req.wants(MemoryBucket.CONTRADICTIONS):
             n = ranking.overfetch(req.max_items, max(limits.contradictions, 1))
             out[MemoryBucket.CONTRADICTIONS] = [(m, None) for m in store.list_memories(
-                MemoryFilter(agents=agents, levels=(CognitiveLevel.CONTRADICTION,)), limit=n, order="contradicted")]
+                MemoryFilter(agents=agents, levels=(CognitiveLevel.CONTRADICTION,), projects=scope), limit=n,
+                order="contradicted")]
         if req.query and req.query.strip():
             n = ranking.overfetch(req.max_items, limits.semantic)
-            flt = MemoryFilter(agents=agents, include_raw=req.include_raw)
+            flt = MemoryFilter(agents=agents, include_raw=req.include_raw, projects=scope)
             hits = self.semantic(req.query, flt, n) if self.semantic else self._bm25(req.query, flt, n)
             if self.semantic and len(hits) < n:
                 # Top up from full-text search, as upstream tops up from LIKE.

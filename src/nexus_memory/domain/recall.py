@@ -51,13 +51,13 @@ def stem(word: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Words and compound tokens (`db-stage-7`, `settings.yaml`), lowercased, with their parts."""
+    """Words and compound tokens (`db-stage-7`, `settings.yaml`, `DB_HOST`), lowercased, with their parts."""
     out: list[str] = []
     for m in _WORD.finditer(text):
         tok = m.group(0).lower()
         out.append(tok)
-        if any(c in tok for c in ".-"):
-            out.extend(p for p in re.split(r"[.\-]", tok) if p)
+        if any(c in tok for c in "._-"):
+            out.extend(p for p in re.split(r"[._\-]", tok) if p)
     return out
 
 

@@ -44,7 +44,7 @@ PROMPT_MIN_WORDS = 3
 
 _SHELL_TOOLS = {"bash", "shell", "run_shell_command", "execute", "exec_command", "terminal", "run_in_terminal",
                 "local_shell", "powershell", "local_shell_call", "container.exec", "runterminalcommand"}
-_READ_TOOLS = {"read", "read_file", "read_many_files", "view", "readfile", "cat"}
+READ_TOOLS = frozenset({"read", "read_file", "read_many_files", "view", "readfile", "cat"})
 _SEARCH_TOOLS = {"grep", "glob", "ls", "list_directory", "search_file_content", "codebase_search", "find",
                  "search", "rg"}
 _EDIT_TOOLS = extract.EDIT_TOOLS
@@ -170,7 +170,7 @@ def episode_text(run: ToolRun, event: HookEvent) -> str:
         if isinstance(content, str):
             return f"Wrote {run.target or 'a file'}{status}:\n{_keep(content, 3000, 1000)}"
         return f"Edited {run.target or 'a file'}{status}: {_keep(event.tool_input_text(), 3000, 1000)}"
-    if name in _READ_TOOLS:
+    if name in READ_TOOLS:
         return f"Read {run.target or 'a file'}{status}:\n{body}"
     if name in _SEARCH_TOOLS:
         return f"Searched {run.target or event.tool_input_text()[:200]}{status}:\n{body}"

@@ -153,6 +153,7 @@ def capture_event(app: App, event: HookEvent, proj: ProjectIdentity) -> int:
         if not outcome.created:
             continue
         if event.kind in (TOOL, TOOL_FAILURE):
+            _supersede_observations(app, outcome.memory, str(proj.root), "raw-activity")
             _extract(app, event, proj, outcome.memory)
         elif outcome.memory.level().value in ("explicit", "derived"):
             revise(app, outcome.memory, str(proj.root))
@@ -274,28 +275,37 @@ def _extract(app: App, event: HookEvent, proj: ProjectIdentity, episode: Memory)
                              facets)
         outcome = app.memories.store_derived(request(rec, event, proj, source="hook_extract"), [episode.id],
                                              EvidenceRole.DERIVED_FROM.value)
-        if outcome.created and not run.failed:
-            _supersede_observations(app, outcome.memory, str(proj.root))
+        if outcome.created:
+            _supersede_observations(app, outcome.memory, str(proj.root), "extracted")
     if run.shell and not run.failed and run.command:
         _pair_fix(app, event, proj, run, episode)
 
 
-def _supersede_observations(app: App, fresh: Memory, project_root: str) -> None:
+def _supersede_observations(app: App, fresh: Memory, project_root: str, label: str) -> None:
     """The same command run again in this project: its newer output is the current truth
-    (`node --version` printed v20 last week and v22 today), so the older extracted facts are superseded."""
+    (`node --version` printed v20 last week and v22 today), so the older runs (episodes, `label`
+    raw-activity) or the facts extracted from them (`label` extracted) are superseded. A failure
+    that a later run fixed stays linked to its fix (`resolved_by`) and to the resolution."""
     from nexus_memory.domain.models import MemoryFilter
     from nexus_memory.services.recall import project_of
 
-    cap = fresh.metadata.get("capture") if isinstance(fresh.metadata, dict) else None
-    key = (cap.get("command") or cap.get("target")) if isinstance(cap, dict) else None
+    def key_of(memory: Memory) -> str | None:
+        """What was observed: a shell command, or the file a read tool read (edits are history, not state)."""
+        cap = memory.metadata.get("capture") if isinstance(memory.metadata, dict) else None
+        if not isinstance(cap, dict):
+            return None
+        if cap.get("command"):
+            return f"$ {cap['command']}"
+        if str(cap.get("tool", "")).lower() in capture.READ_TOOLS and cap.get("target"):
+            return f"read {cap['target']}"
+        return None
+
+    key = key_of(fresh)
     if not key:
         return
-    older = []
-    for m in app.memories.list_memories(MemoryFilter(labels=("extracted",)), limit=200, order="newest"):
-        mcap = m.metadata.get("capture") if isinstance(m.metadata, dict) else None
-        if (m.id < fresh.id and isinstance(mcap, dict) and (mcap.get("command") or mcap.get("target")) == key
-                and project_of(m) == project_root):
-            older.append(m)
+    scope = MemoryFilter(labels=(label,), include_raw=True, projects=(project_root,))
+    older = [m for m in app.memories.list_memories(scope, limit=200, order="newest")
+             if m.id < fresh.id and key_of(m) == key and project_of(m) == project_root]
     supersede(app, fresh.id, older, "newer output of the same command")
 
 

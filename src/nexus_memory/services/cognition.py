@@ -291,7 +291,8 @@ class CognitionService:
                   subject: str | None = None, session_key: str | None = None, max_items: int | None = None,
                   include_raw: bool | None = None, include_digests: bool = True, include_recent: bool = True,
                   include_semantic: bool = True, include_derived: bool = True,
-                  include_contradictions: bool = True, cross_agents: Sequence[str] = ()) -> WorkingRepresentation:
+                  include_contradictions: bool = True, cross_agents: Sequence[str] = (),
+                  project_root: str | None = None) -> WorkingRepresentation:
         """Build the working representation; every kept item says why, every dropped one why not."""
         ns = self.namespace(agent, create=False)
         m = max_items if max_items is not None else self.settings.representation_max_items
@@ -305,7 +306,7 @@ class CognitionService:
             include_raw=self.settings.include_raw_by_default if include_raw is None else include_raw,
             include_digests=include_digests, include_recent=include_recent, include_semantic=include_semantic,
             include_derived=include_derived, include_contradictions=include_contradictions,
-            cross_agents=tuple(canonicalize_agent_type(a) for a in cross_agents),
+            cross_agents=tuple(canonicalize_agent_type(a) for a in cross_agents), project_root=project_root,
         )
         rep = self.representations.build(ns, req)
         self.store.record_metrics([("cognition.representation.total_ms", rep.took_ms, {"namespace_id": ns.id})])
@@ -347,7 +348,7 @@ class CognitionService:
     def refresh_project(self, root: Path, agent: str, *, session_id: str | None = None) -> RefreshResult:
         """Promote the project's best memories into the hot cache and rewrite .nexus/context.md."""
         rep = self.represent(agent, query=root.name, session_key=session_id,
-                             max_items=max(self.system.hot_cache_max_entries, 4))
+                             max_items=max(self.system.hot_cache_max_entries, 4), project_root=str(root))
         return refresh_project(root, rep, agent=canonicalize_agent_type(agent),
                                max_entries=self.system.hot_cache_max_entries,
                                allocation_pct=self.system.context_allocation_pct, now=self.clock(),

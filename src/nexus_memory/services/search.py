@@ -36,10 +36,15 @@ log = logging.getLogger(__name__)
 QUERY_EMBED_THREADS = 4
 
 
+def _default_filter() -> MemoryFilter:
+    """Every agent, episodes included (ranked below what was derived from them), no bookkeeping."""
+    return MemoryFilter(include_raw=True)
+
+
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     text: str
-    filter: MemoryFilter = field(default_factory=MemoryFilter)
+    filter: MemoryFilter = field(default_factory=_default_filter)
     limit: int = 10
     mode: SearchMode = SearchMode.HYBRID
     explain: bool = False

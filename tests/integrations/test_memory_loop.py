@@ -1,0 +1,178 @@
+"""The memory loop (issue 12), through the hook entry point on a real store: what one session saw,
+found or was told comes back in the next when relevant, and noise does not.
+
+Each test replays sessions with documented Claude Code payloads (`hook(..., sync=True)` runs the
+worker inline, so what a detached worker would store is there when the next session starts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nexus_memory.app import build_app
+from nexus_memory.config import load_settings
+from nexus_memory.domain.models import MemoryFilter
+from nexus_memory.services.recall import estimate_tokens
+from nexus_memory.services.search import SearchQuery
+from tests.integrations.helpers import context_of, hook, memories
+
+
+def _session(cwd: Path, sid: str, steps: list[dict[str, Any]]) -> None:
+    base = {"session_id": sid, "cwd": str(cwd), "transcript_path": None}
+    hook("claude-code", "SessionStart", {**base, "hook_event_name": "SessionStart", "source": "startup"})
+    for step in steps:
+        if "prompt" in step:
+            hook("claude-code", "UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit",
+                                                     "prompt": step["prompt"]})
+        elif "bash" in step:
+            event = "PostToolUseFailure" if step.get("failed") else "PostToolUse"
+            payload = {**base, "hook_event_name": event, "tool_name": "Bash",
+                       "tool_input": {"command": step["bash"]}}
+            if step.get("failed"):
+                payload["error"] = step["out"]
+            else:
+                payload["tool_response"] = {"stdout": step["out"], "stderr": "", "interrupted": False}
+            hook("claude-code", event, payload)
+        elif "edit" in step:
+            hook("claude-code", "PostToolUse", {**base, "hook_event_name": "PostToolUse", "tool_name": "Edit",
+                                                "tool_input": {"file_path": step["edit"], "old_string": "a",
+                                                               "new_string": "b"},
+                                                "tool_response": {"filePath": step["edit"], "success": True}})
+        elif "say" in step:
+            hook("claude-code", "Stop", {**base, "hook_event_name": "Stop", "stop_hook_active": False,
+                                         "last_assistant_message": step["say"]})
+    hook("claude-code", "SessionEnd", {**base, "hook_event_name": "SessionEnd", "reason": "other"})
+
+
+def _ask(cwd: Path, sid: str, prompt: str) -> tuple[str, str]:
+    """(session pack, prompt recall) a fresh session gets."""
+    base = {"session_id": sid, "cwd": str(cwd), "transcript_path": None}
+    pack = context_of(hook("claude-code", "SessionStart", {**base, "hook_event_name": "SessionStart",
+                                                           "source": "startup"}))
+    recall = context_of(hook("claude-code", "UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit",
+                                                                 "prompt": prompt}))
+    return pack, recall
+
+
+def test_a_fact_seen_only_in_tool_output_comes_back_in_the_next_session(tmp_path: Path) -> None:
+    _session(tmp_path, "s1", [{"bash": "cat deploy/staging.env",
+                               "out": "APP_ENV=staging\nDB_HOST=db-stage-7.internal\nDB_PORT=6543\n"}])
+    # Plain search finds it (episodes are searched by default), the extracted fact first.
+    app = build_app(load_settings(), embeddings=False, cognition=False)
+    try:
+        hits = app.search.search(SearchQuery(text="db-stage-7"))
+    finally:
+        app.close()
+    assert len(hits) == 2 and all("db-stage-7" in h.memory.content for h in hits)
+    assert "extracted" in hits[0].memory.labels and hits[1].memory.is_raw_activity
+    pack, recall = _ask(tmp_path, "s2", "where does the staging database live?")
+    assert "db-stage-7" in pack + recall and "6543" in pack + recall
+
+
+def test_the_assistants_final_message_is_a_finding_that_comes_back(tmp_path: Path) -> None:
+    _session(tmp_path, "s1", [
+        {"prompt": "why is the nightly export slow?"},
+        {"say": "The nightly export scans the whole events table; an index on events.created_at fixes it."}])
+    pack, recall = _ask(tmp_path, "s2", "what did we find about the slow nightly export?")
+    assert "events.created_at" in pack + recall
+    assert "why is the nightly export slow?" not in pack + recall, "a question holds no fact: never recalled"
+
+
+def test_an_unanswerable_prompt_gets_no_recall(tmp_path: Path) -> None:
+    _session(tmp_path, "s1", [
+        {"bash": "docker compose ps", "out": "api  0.0.0.0:8080->8000/tcp\npostgres  0.0.0.0:5433->5432/tcp"},
+        {"say": "The local stack is up: the api on port 8080 and postgres on 5433."}])
+    _pack, recall = _ask(tmp_path, "s2", "which port does the Elasticsearch cluster listen on?")
+    assert recall == ""
+
+
+def test_a_failure_followed_by_its_fix_is_a_resolution_not_a_contradiction(tmp_path: Path) -> None:
+    _session(tmp_path, "s1", [
+        {"prompt": "test_rounding fails in CI, please look"},
+        {"bash": "pytest tests/test_invoice.py -q", "failed": True,
+         "out": "FAILED tests/test_invoice.py::test_rounding - AssertionError: assert 10.01 == 10.00\n1 failed"},
+        {"edit": "src/billing/invoice.py"},
+        {"bash": "pytest tests/test_invoice.py -q", "out": "42 passed in 0.8s"},
+        {"say": "Fixed: invoice totals are rounded once with Decimal.quantize instead of per line."}])
+    stored = memories()
+    failure = next(m for m in stored if m.is_raw_activity and "(failed)" in m.content)
+    success = next(m for m in stored if m.is_raw_activity and "42 passed" in m.content)
+    app = build_app(load_settings())
+    try:
+        relations = app.store.relations_for(failure.id)
+        app.cognition.dream_cycle("claude-code", reason="test")
+        contradictions = app.store.list_memories(MemoryFilter(labels=("contradiction",)))
+    finally:
+        app.close()
+    links = {(r.source_memory_id, r.target_memory_id, r.relation_type) for r in relations}
+    assert (failure.id, success.id, "resolved_by") in links
+    assert (success.id, failure.id, "supersedes") in links, "the newer run of the same command is the current state"
+    resolution = next(m for m in memories() if "resolution" in m.labels)
+    assert "src/billing/invoice.py" in resolution.content and "42 passed" in resolution.content
+    assert contradictions == []
+
+
+def test_a_question_never_contradicts_the_statement_that_answers_it(tmp_path: Path) -> None:
+    _session(tmp_path, "s1", [{"say": "We fixed the rounding problem by not rounding each invoice line."}])
+    _session(tmp_path, "s2", [{"prompt": "how did we fix the rounding problem?"}])
+    app = build_app(load_settings())
+    try:
+        app.cognition.dream_cycle("claude-code", reason="test")
+        assert app.store.list_memories(MemoryFilter(labels=("contradiction",))) == []
+    finally:
+        app.close()
+
+
+def test_a_revised_fact_wins_over_the_old_one(tmp_path: Path) -> None:
+    _session(tmp_path, "s1", [{"bash": "node --version", "out": "v20.18.1"},
+                              {"say": "The project runs on Node 20.18.1, pinned in .nvmrc."}])
+    _session(tmp_path, "s2", [{"prompt": "we upgraded node this morning, update the pin"},
+                              {"bash": "node --version", "out": "v22.11.0"},
+                              {"say": "Node is now 22.11.0: .nvmrc is updated and 20.18.1 is gone."}])
+    old = next(m for m in memories() if m.content.startswith("The project runs on Node 20.18.1"))
+    assert old.cognitive is not None and old.cognitive.resolution_status == "superseded"
+    pack, recall = _ask(tmp_path, "s3", "which node version does the project use?")
+    context = pack + recall
+    assert "22.11.0" in context
+    assert "runs on Node 20.18.1" not in context and "v20.18.1" not in context
+
+
+def test_bookkeeping_and_prompt_only_digests_stay_out(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    _session(tmp_path, "s1", [{"prompt": "how do we deploy this service?"}])
+    _session(tmp_path, "s2", [{"bash": "cat Makefile", "out": "deploy:\n\tfly deploy --config fly.prod.toml"},
+                              {"say": "Deploys run `make deploy`, which calls fly deploy with fly.prod.toml."}])
+    pack, _ = _ask(tmp_path, "s3", "anything")
+    app = build_app(load_settings(), embeddings=False, cognition=False)
+    try:
+        listed = app.memories.list_memories(limit=200)
+        markers = app.memories.list_memories(MemoryFilter(labels=("runtime",), include_bookkeeping=True))
+    finally:
+        app.close()
+    assert markers, "the seed's markers are still written"
+    assert not any("runtime" in m.labels for m in listed), "the default list leaves bookkeeping out"
+    digests = [m.content for m in memories() if "digest" in m.labels]
+    assert not any("how do we deploy this service?" in d and "fly" not in d for d in digests)
+    context_md = (tmp_path / ".nexus" / "context.md").read_text()
+    assert "Runtime runtime session" not in context_md and "Runtime runtime session" not in pack
+    assert "how do we deploy this service?" not in context_md
+
+
+def test_every_injection_is_recorded_with_its_tokens_and_the_budgets_hold(tmp_path: Path) -> None:
+    for i in range(30):
+        _session(tmp_path, f"s{i}", [{"bash": f"cat services/svc{i}.env",
+                                      "out": f"SERVICE_NAME=svc{i}\nQUEUE_HOST=mq-{i}.internal\nQUEUE_PORT={5600 + i}"},
+                                     {"say": f"Service svc{i} talks to the queue at mq-{i}.internal:{5600 + i}."}])
+    pack, recall = _ask(tmp_path, "ask", "which queue host and port does each service use?")
+    assert recall and estimate_tokens(recall) <= 350
+    assert pack and estimate_tokens(pack) <= 900
+    app = build_app(load_settings(), embeddings=False, cognition=False)
+    try:
+        newest_last = reversed(app.store.latest_metrics("recall.", limit=10))
+        recorded = {name: (value, labels) for name, value, labels, _at in newest_last}
+    finally:
+        app.close()
+    value, labels = recorded["recall.prompt_recall.tokens"]
+    assert value == estimate_tokens(recall) and labels["session_key"] == "ask" and labels["ids"]
+    assert recorded["recall.session_pack.tokens"][0] == estimate_tokens(pack)
