@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
+.PHONY: bench-loop bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ bench-cognition: venv-dev
 
 bench-hooks: venv-dev
 	$(BIN)/python bench/hook_latency.py
+
+# The memory loop end to end (issue 12): sessions replayed through the real `nexus hook`, probes in fresh
+# sessions; hooks alone, then with `nexus serve` beside each store. BENCH_ARGS narrows it (--source coding).
+bench-loop: venv-dev
+	$(BIN)/python -m bench.loop $(BENCH_ARGS)
+	$(BIN)/python -m bench.loop --serve --out bench/results/loop-serve.json $(BENCH_ARGS)
 
 # nexus serve under 50 concurrent loopback clients at 10k memories (issue 5)
 bench-serve: venv-dev

@@ -25,11 +25,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory
 from nexus_memory.domain.models import CognitiveMetadata, NewMemory
 from nexus_memory.storage.sqlite import SQLiteStore
 
+REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = ["the build", "the CI pipeline", "the database pool", "the auth service", "the cache", "the deploy script",
             "the test suite", "the API gateway", "the search index", "the queue worker", "the migration",
             "the frontend bundle", "the logging setup", "the retry policy", "the rate limiter", "the billing job"]
@@ -86,6 +88,10 @@ def settle(home: Path, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(statistics.median(values), 1), "p95_ms": round(pct(values, 0.95), 1)}
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -95,27 +101,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=40, help="samples per measurement (default 40)")
     parser.add_argument("--memories", type=int, default=10_000, help="memories for the recall test")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="another checkout (e.g. `git worktree add /tmp/base <rev>`) measured interleaved with "
+                             "this one, each on its own store seeded by its own code: the ratio is what counts")
     parser.add_argument("--out", default="bench/results/hook_latency.json")
     args = parser.parse_args()
-    nexus = str(Path(sys.executable).with_name("nexus"))
+    trees = {"this": REPO} | ({"baseline": Path(args.baseline).resolve()} if args.baseline else {})
     with tempfile.TemporaryDirectory(prefix="nexus-bench-hooks-", ignore_cleanup_errors=True) as tmp:
-        home = Path(tmp) / "home"
         cwd = Path(tmp) / "proj"
         cwd.mkdir()
         # As installed: bytecode is cached (pip compiles it; this sandbox sets PYTHONDONTWRITEBYTECODE).
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_") and k != "PYTHONDONTWRITEBYTECODE"}
-        env.update({"NEXUS_HOME": str(home), "NEXUS_EMBEDDING_BACKEND": "none", "NEXUS_PORT": "9"})
-        db = home / "data" / "nexus.db"
-        db.parent.mkdir(parents=True)
+        base_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("NEXUS_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+        envs: dict[str, dict[str, str]] = {}
         t0 = time.perf_counter()
-        seed(db, args.memories, str(cwd))
+        for name, tree in trees.items():
+            home = Path(tmp) / f"home-{name}"
+            envs[name] = {**base_env, "NEXUS_HOME": str(home), "NEXUS_EMBEDDING_BACKEND": "none", "NEXUS_PORT": "9",
+                          "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{tree}"}
+            (home / "data").mkdir(parents=True)
+            # each tree seeds its own store with its own code (schemas may differ between revisions)
+            subprocess.run([sys.executable, "-c", "import sys; from bench.hook_latency import seed; "
+                            "seed(__import__('pathlib').Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3])",
+                            str(home / "data" / "nexus.db"), str(args.memories), str(cwd)],
+                           env=envs[name], check=True)
         seeded = time.perf_counter() - t0
         output = "".join(f"test_module_{i:03d}.py::test_case PASSED [{i % 100:3d}%]\n" for i in range(80))[:4000]
         floor: list[float] = []
-        capture: list[float] = []
-        recall: list[float] = []
+        capture: dict[str, list[float]] = {name: [] for name in trees}
+        recall: dict[str, list[float]] = {name: [] for name in trees}
         prompts = ["which port does the database pool use?", "what timeout does the API gateway have",
                    "how is the billing job configured", "does the queue worker need redis"]
+        hook = [sys.executable, "-m", "nexus_memory.cli.entry", "hook", "claude-code"]
         for i in range(args.runs + 3):
             tool = json.dumps({"session_id": f"bench-{i}", "cwd": str(cwd), "hook_event_name": "PostToolUse",
                                "tool_name": "Bash", "tool_input": {"command": f"pytest -q tests/part_{i}"},
@@ -123,26 +140,38 @@ def main() -> None:
             # prompts arrive inside a running session (its runtime state is fresh); each is a new process
             prompt = json.dumps({"session_id": "bench-session", "cwd": str(cwd), "hook_event_name": "UserPromptSubmit",
                                  "prompt": prompts[i % len(prompts)]})
-            a = timed([sys.executable, "-c", "pass"], None, env)
-            b = timed([nexus, "hook", "claude-code", "PostToolUse"], tool, env)
-            settle(home)
-            c = timed([nexus, "hook", "claude-code", "UserPromptSubmit"], prompt, env)
-            settle(home)
-            if i >= 3:  # warm-up runs fill the OS page cache, as on a machine that ran a hook before
+            a = timed([sys.executable, "-c", "pass"], None, base_env)
+            for name in (list(trees) if i % 2 else list(trees)[::-1]):  # alternate which tree goes first
+                env, home = envs[name], Path(envs[name]["NEXUS_HOME"])
+                b = timed([*hook, "PostToolUse"], tool, env)
+                settle(home)
+                c = timed([*hook, "UserPromptSubmit"], prompt, env)
+                settle(home)
+                if i >= 3:  # warm-up runs fill the OS page cache, as on a machine that ran a hook before
+                    capture[name].append(b)
+                    recall[name].append(c)
+            if i >= 3:
                 floor.append(a)
-                capture.append(b)
-                recall.append(c)
-        settle(home)
-        result = {
+        for env in envs.values():
+            settle(Path(env["NEXUS_HOME"]))
+        result: dict[str, Any] = {
             "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
             "load_average_1m": round(os.getloadavg()[0], 2),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "runs": args.runs, "memories": args.memories, "seed_secs": round(seeded, 1),
             "payload_bytes": len(json.dumps({"tool_response": {"stdout": output}})),
+            "trees": {name: str(tree) for name, tree in trees.items()},
         }
-        for name, values in (("python_pass", floor), ("capture", capture), ("recall", recall)):
-            result[name] = {"p50_ms": round(statistics.median(values), 1), "p95_ms": round(pct(values, 0.95), 1)}
+        result["python_pass"] = _summary(floor)
+        for name in trees:
+            prefix = "" if name == "this" else f"{name}_"
+            result[f"{prefix}capture"] = _summary(capture[name])
+            result[f"{prefix}recall"] = _summary(recall[name])
         result["capture_p95_ratio"] = round(result["capture"]["p95_ms"] / result["python_pass"]["p95_ms"], 2)
+        if args.baseline:
+            result["vs_baseline_p95"] = {
+                "capture": round(result["capture"]["p95_ms"] / result["baseline_capture"]["p95_ms"], 2),
+                "recall": round(result["recall"]["p95_ms"] / result["baseline_recall"]["p95_ms"], 2)}
         result["targets"] = {
             "capture_p95_le_4x_python": result["capture_p95_ratio"] <= 4.0,
             "capture_p95_lt_100ms": result["capture"]["p95_ms"] < 100,

@@ -28,17 +28,9 @@ from nexus_memory.integrations.events import (
     HookEvent,
     normalize,
 )
-from nexus_memory.integrations.hook_store import (
-    Paths,
-    process,
-    project,
-    read_injected,
-    reset_injected,
-    session_key,
-    write_injected,
-)
 from nexus_memory.integrations.hook_worker import hand_off
 from nexus_memory.integrations.outputs import EMPTY, render
+from nexus_memory.integrations.paths import Paths
 from nexus_memory.integrations.spool import log_error
 
 if TYPE_CHECKING:
@@ -98,6 +90,8 @@ def _run(inp: HookInput, paths: Paths) -> str:
         if inp.sync or event.kind in TURN_END or paths.events.size() > HAND_OFF_BYTES:
             hand_off(inp.settings, sync=inp.sync)
         return render(event.agent, event.kind, event.event_name, "")
+    from nexus_memory.integrations.hook_store import process, project
+
     proj = project(event.cwd)
     try:
         from nexus_memory.app import build_app
@@ -133,6 +127,8 @@ def _run(inp: HookInput, paths: Paths) -> str:
 
 def _record(app: App, event: HookEvent, proj: ProjectIdentity, channel: str, pack: Pack, query: str = "") -> None:
     """Every injection is written down with its token count (`nexus stats`, the dashboard)."""
+    from nexus_memory.integrations.hook_store import session_key
+
     if not pack.ids:
         return
     try:
@@ -146,6 +142,7 @@ def _record(app: App, event: HookEvent, proj: ProjectIdentity, channel: str, pac
 
 # ----------------------------------------------------------------------------------------- context
 def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Paths) -> str:
+    from nexus_memory.integrations.hook_store import read_injected, reset_injected, write_injected
     from nexus_memory.services.recall import context_budget
 
     app.sessions.start(event.agent, event.session_id, event.cwd)
@@ -163,6 +160,7 @@ def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
 
 
 def _prompt_recall(app: App, event: HookEvent, proj: ProjectIdentity, paths: Paths) -> str:
+    from nexus_memory.integrations.hook_store import read_injected, session_key, write_injected
     from nexus_memory.services.recall import context_budget
 
     if not event.prompt:

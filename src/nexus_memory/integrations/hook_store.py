@@ -9,7 +9,6 @@ they write to the episode it came from (lineage), and never archive anything.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -28,11 +27,11 @@ from nexus_memory.integrations.events import (
     TOOL_FAILURE,
     HookEvent,
 )
-from nexus_memory.integrations.spool import Spool, log_error
+from nexus_memory.integrations.paths import Paths
+from nexus_memory.integrations.spool import log_error
 
 if TYPE_CHECKING:
     from nexus_memory.app import App
-    from nexus_memory.config import Settings
     from nexus_memory.domain.models import Memory
     from nexus_memory.project import ProjectIdentity
     from nexus_memory.services.memories import StoreRequest
@@ -42,20 +41,9 @@ TRANSCRIPT_AGENTS = frozenset({"claude-code", "codex", "gemini", "qwen"})
 RUNTIME_REFRESH_SECS = 60
 
 
-class Paths:
-    """Where the hooks keep their state: injected ids, transcript watermarks, seen texts, the spools."""
-
-    def __init__(self, settings: Settings) -> None:
-        root = settings.paths.state_dir / "hooks"
-        self.injected = root / "injected"
-        self.transcripts = root / "transcripts"
-        self.seen = root / "seen"
-        self.log_dir = settings.paths.log_dir
-        self.events = Spool(settings.paths.spool_dir, self.log_dir)
-        self.work = Spool(settings.paths.spool_dir / "work", self.log_dir)
-
-
 def text_hash(text: str) -> str:
+    import hashlib  # not at module level: the tool-call hook only spools, and OpenSSL costs ~10 ms to load
+
     return hashlib.sha1(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()[:16]
 
 

@@ -15,14 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_memory.integrations.events import HookEvent
-from nexus_memory.integrations.hook_store import (
-    Paths,
-    project,
-    read_transcript,
-    reset_injected,
-    seen_for,
-    store_records,
-)
+from nexus_memory.integrations.paths import Paths
 from nexus_memory.integrations.spool import log_error
 
 if TYPE_CHECKING:
@@ -96,6 +89,8 @@ def run_worker(settings: Settings) -> int:
 
 
 def _drain_all(settings: Settings, paths: Paths) -> int:
+    from nexus_memory.integrations.hook_store import store_records
+
     try:
         from nexus_memory.app import build_app
 
@@ -120,6 +115,8 @@ def _drain_all(settings: Settings, paths: Paths) -> int:
 
 
 def _do_work(app: App, records: list[dict[str, Any]], paths: Paths) -> None:
+    from nexus_memory.integrations.hook_store import project, read_transcript, reset_injected, seen_for
+
     timeout = float(app.settings.cognition.session_end_dream_timeout_secs)
     for rec in records:
         event = HookEvent.from_dict(rec.get("event") or {})
