@@ -10,6 +10,17 @@ Fusion (measured on LoCoMo on our machines, docs/search.md):
 - "rrf": reciprocal-rank fusion with k = 10, scaled to [0, 1]. Standard RRF
   (k = 60) fused worse than BM25 alone, so it is not the default.
 
+Neighbourhood stage (issue 14, measured on LoCoMo, docs/search.md), after fusion and before
+the priors, over the whole candidate pool:
+- session: a memory's relevance is fused with the best relevance among the candidates of its
+  session (`session_key`): `(rel + s * session_best) / (1 + s)`, s = 0.4. What else was said in
+  the same session is evidence that this session is the one asked about; a memory without a
+  session is its own neighbourhood (its relevance is unchanged).
+- entity: a query that names a memory's observer or subject (a person who spoke, the author of
+  an imported note) raises that memory: `+ e` with e = 0.3, then rescaled to [0, 1]. Only when
+  the name tells candidates apart (some match, some do not), and never the memory's own agent
+  namespace (hook captures have it as observer).
+
 Priors (upstream reference 5.7, made light; the step functions are shared with the
 working representation in `domain/ranking.py`): a prior in [0, 1] from confidence,
 reinforcement, a recency step and a level bonus moves the score by at most
@@ -20,7 +31,8 @@ priors break near-ties.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +57,10 @@ class RankingConfig:
     #: Vector candidates below this cosine that BM25 did not find either are dropped
     #: (unrelated MiniLM pairs score about -0.1 to 0.15), so vector search can say "nothing".
     min_cosine: float = 0.15
+    #: Neighbourhood stage (hybrid mode): weight of the best relevance in the memory's session,
+    #: and the boost of a memory whose observer or subject the query names. 0 turns one off.
+    session_weight: float = 0.4
+    entity_weight: float = 0.3
     prior_weight: float = 0.1
     raw_penalty: float = 0.1  # raw hook activity when include_raw (else it is filtered out)
     raw_penalty_excluded: float = 1.0
@@ -115,6 +131,70 @@ def fuse(bm25: Mapping[int, float], dense: Mapping[int, float], config: RankingC
         mm.update(bm25_norm=b_norm[i], cosine_norm=d_norm[i])
         mm["relevance"] = (1.0 - w) * b_norm[i] + w * d_norm[i]
         out[i] = mm
+    return out
+
+
+_WORD = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
+
+
+def entity_names(memory: Memory) -> tuple[str, ...]:
+    """Who a memory is by or about (observer, subject), casefolded; not its own agent namespace
+    (the default observer of everything an agent stores) and not names without a letter."""
+    cog = memory.cognitive
+    if cog is None:
+        return ()
+    agent = (memory.agent or "").casefold()
+    out: list[str] = []
+    for name in (cog.observer, cog.subject):
+        key = (name or "").strip().casefold()
+        if key and key != agent and key not in out and any(ch.isalpha() for ch in key):
+            out.append(key)
+    return tuple(out)
+
+
+def query_words(query: str) -> frozenset[str]:
+    """The query's words (and hyphen/underscore/dot compounds), casefolded, for entity matching."""
+    return frozenset(w.casefold() for w in _WORD.findall(query))
+
+
+def mentioned(names: Iterable[str], words: frozenset[str]) -> bool:
+    """Whether the query words contain one of the names (a name of several words needs them all)."""
+    return any(name in words or all(p in words for p in _WORD.findall(name)) for name in names if name)
+
+
+def neighbourhood(scored: Mapping[int, dict[str, float]], memories: Mapping[int, Memory], query: str,
+                  config: RankingConfig) -> dict[int, dict[str, float]]:
+    """The entity and session stage (module docstring) over the candidate pool; returns new
+    component dicts with `relevance` replaced, the fusion's kept as `fused_relevance`, and
+    `entity_match` / `session_best` where they apply. Candidates not loaded keep theirs."""
+    s_w, e_w = max(config.session_weight, 0.0), max(config.entity_weight, 0.0)
+    rel = {mid: parts["relevance"] for mid, parts in scored.items()}
+    matches: set[int] = set()
+    if e_w:
+        words = query_words(query)
+        matches = {mid for mid in scored if mid in memories and mentioned(entity_names(memories[mid]), words)}
+        if len(matches) == len(scored):  # every candidate matches: the name tells nothing apart
+            matches = set()
+        if matches:
+            rel = {mid: (r + e_w * (mid in matches)) / (1.0 + e_w) for mid, r in rel.items()}
+    keys = {mid: m.session_key for mid, m in memories.items() if mid in scored and m.session_key}
+    best: dict[str, float] = {}
+    if s_w:
+        for mid, key in keys.items():
+            best[key] = max(best.get(key, 0.0), rel[mid])
+    out: dict[int, dict[str, float]] = {}
+    for mid, parts in scored.items():
+        new = dict(parts)
+        new["fused_relevance"] = parts["relevance"]
+        if matches:
+            new["entity_match"] = 1.0 if mid in matches else 0.0
+        r = rel[mid]
+        if s_w:
+            session_best = best[keys[mid]] if mid in keys else r
+            new["session_best"] = session_best
+            r = (r + s_w * session_best) / (1.0 + s_w)
+        new["relevance"] = r
+        out[mid] = new
     return out
 
 

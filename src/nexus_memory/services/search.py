@@ -146,6 +146,8 @@ class SearchService:
         n = self.config.candidate_count(limit)
         model = self.vectors.model_id if self.vectors is not None and mode is not SearchMode.BM25 else None
         snippets: dict[int, str | None] = {}
+        #: Memories already loaded for the neighbourhood stage (hybrid), reused by ranking.
+        pool: dict[int, Memory] = {}
         if mode is SearchMode.BM25:
             bm25 = self._bm25(text, flt, n, snippets)
             scored = ranking.single(bm25, "bm25")
@@ -167,18 +169,22 @@ class SearchService:
             else:
                 self._complete(text, flt, bm25, dense)
                 scored = ranking.fuse(bm25, dense, self.config)
+                if self.config.session_weight > 0 or self.config.entity_weight > 0:
+                    pool = {m.id: m for m in self.db.get_many(sorted(scored))}
+                    scored = ranking.neighbourhood(scored, pool, text, self.config)
         now = self.clock()
-        memories, known_priors = self._load_contenders(scored, limit, flt.include_raw, now)
+        memories, known_priors = self._load_contenders(scored, limit, flt.include_raw, now, pool)
         ranked = ranking.rank({i: scored[i] for i in memories}, memories, now, include_raw=flt.include_raw,
                               config=self.config, limit=limit, known_priors=known_priors)
         hits = [SearchHit(memories[mid], score, parts, snippets.get(mid)) for mid, score, parts in ranked]
         return SearchOutcome(hits, mode, note, model)
 
     def _load_contenders(self, scored: dict[int, dict[str, float]], limit: int, include_raw: bool,
-                         now: datetime) -> tuple[dict[int, Memory], dict[int, dict[str, float]]]:
+                         now: datetime, loaded: dict[int, Memory]) -> tuple[dict[int, Memory], dict[int, dict[str, float]]]:
         """Load memories best relevance first, stopping once no remaining candidate can
         reach the top `limit`: priors add at most `max_prior_gain`, penalties only lower.
-        Returns the memories and their priors (ranking reuses them)."""
+        Memories in `loaded` are not read again. Returns the memories and their priors
+        (ranking reuses them)."""
         order = sorted(scored, key=lambda i: (-scored[i]["relevance"], i))
         gain = ranking.max_prior_gain(self.config)
         memories: dict[int, Memory] = {}
@@ -191,7 +197,8 @@ class SearchService:
                 if scored[order[start]]["relevance"] + gain < kth:
                     break
             chunk = order[start:start + step]
-            for m in self.db.get_many(chunk):
+            missing = [i for i in chunk if i not in loaded]
+            for m in [loaded[i] for i in chunk if i in loaded] + (self.db.get_many(missing) if missing else []):
                 memories[m.id] = m
                 priors[m.id] = ranking.priors(m, now, include_raw=include_raw, config=self.config)
                 finals.append(ranking.final_score({**scored[m.id], **priors[m.id]}, self.config))
