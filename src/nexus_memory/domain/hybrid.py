@@ -61,6 +61,8 @@ class RankingConfig:
     #: and the boost of a memory whose observer or subject the query names. 0 turns one off.
     session_weight: float = 0.4
     entity_weight: float = 0.3
+    #: When the query names who some candidates are by or about, search again without the names.
+    entity_requery: bool = True
     prior_weight: float = 0.1
     raw_penalty: float = 0.1  # raw hook activity when include_raw (else it is filtered out)
     raw_penalty_excluded: float = 1.0
@@ -140,13 +142,13 @@ _WORD = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
 def entity_names(memory: Memory) -> tuple[str, ...]:
     """Who a memory is by or about (observer, subject), casefolded; not its own agent namespace
     (the default observer of everything an agent stores) and not names without a letter."""
-    cog = memory.cognitive
-    if cog is None:
+    cog = memory.metadata.get("cognitive") if isinstance(memory.metadata, Mapping) else None
+    if not isinstance(cog, Mapping):  # read directly: this runs for every candidate of every search
         return ()
     agent = (memory.agent or "").casefold()
     out: list[str] = []
-    for name in (cog.observer, cog.subject):
-        key = (name or "").strip().casefold()
+    for name in (cog.get("observer"), cog.get("subject")):
+        key = name.strip().casefold() if isinstance(name, str) else ""
         if key and key != agent and key not in out and any(ch.isalpha() for ch in key):
             out.append(key)
     return tuple(out)
@@ -157,9 +159,34 @@ def query_words(query: str) -> frozenset[str]:
     return frozenset(w.casefold() for w in _WORD.findall(query))
 
 
-def mentioned(names: Iterable[str], words: frozenset[str]) -> bool:
-    """Whether the query words contain one of the names (a name of several words needs them all)."""
-    return any(name in words or all(p in words for p in _WORD.findall(name)) for name in names if name)
+def mentioned(name: str, words: frozenset[str]) -> bool:
+    """Whether the query words contain the name (a name of several words needs them all)."""
+    parts = _WORD.findall(name)
+    return len(name) >= 2 and bool(parts) and (name in words or all(p in words for p in parts))
+
+
+def named_entities(candidates: Iterable[int], memories: Mapping[int, Memory], query: str) -> tuple[set[str], set[int]]:
+    """(names the query mentions, candidates by or about one of them), both empty unless the
+    names tell candidates apart: some match and some do not."""
+    ids = list(candidates)
+    words = query_words(query)
+    names_of = {mid: entity_names(memories[mid]) for mid in ids if mid in memories}
+    named = {n for names in names_of.values() for n in names if mentioned(n, words)}
+    matches = {mid for mid, names in names_of.items() if any(n in named for n in names)}
+    if not matches or len(matches) == len(ids):
+        return set(), set()
+    return named, matches
+
+
+def without_names(query: str, names: Iterable[str]) -> str:
+    """The query with the names (and a possessive 's after them) taken out, for the retrievers to
+    search for the rest: the entity component already rewards a memory by or about them."""
+    out = query
+    for name in sorted(names, key=len, reverse=True):
+        words = [re.escape(w) for w in _WORD.findall(name)]
+        if words:
+            out = re.sub(r"(?<![\w-])" + r"\W+".join(words) + r"(?:['’]s)?(?![\w-])", " ", out, flags=re.IGNORECASE)
+    return " ".join(out.split())
 
 
 def neighbourhood(scored: Mapping[int, dict[str, float]], memories: Mapping[int, Memory], query: str,
@@ -169,14 +196,9 @@ def neighbourhood(scored: Mapping[int, dict[str, float]], memories: Mapping[int,
     `entity_match` / `session_best` where they apply. Candidates not loaded keep theirs."""
     s_w, e_w = max(config.session_weight, 0.0), max(config.entity_weight, 0.0)
     rel = {mid: parts["relevance"] for mid, parts in scored.items()}
-    matches: set[int] = set()
-    if e_w:
-        words = query_words(query)
-        matches = {mid for mid in scored if mid in memories and mentioned(entity_names(memories[mid]), words)}
-        if len(matches) == len(scored):  # every candidate matches: the name tells nothing apart
-            matches = set()
-        if matches:
-            rel = {mid: (r + e_w * (mid in matches)) / (1.0 + e_w) for mid, r in rel.items()}
+    matches = named_entities(scored, memories, query)[1] if e_w else set()
+    if matches:
+        rel = {mid: (r + e_w * (mid in matches)) / (1.0 + e_w) for mid, r in rel.items()}
     keys = {mid: m.session_key for mid, m in memories.items() if mid in scored and m.session_key}
     best: dict[str, float] = {}
     if s_w:
