@@ -7,14 +7,14 @@ import pytest
 from nexus_memory.domain import hybrid as ranking
 from nexus_memory.domain.enums import CognitiveLevel
 from nexus_memory.domain.hybrid import RankingConfig
-from nexus_memory.domain.models import CognitiveMetadata, Memory
+from nexus_memory.domain.models import CognitiveMetadata, Memory, Neighbourhood
 
 
 def turn(mid: int, *, observer: str | None = None, subject: str | None = None, session: str | None = None,
-         agent: str = "chat-import") -> Memory:
+         agent: str = "chat-import") -> Neighbourhood:
     cog = CognitiveMetadata(level=CognitiveLevel.EXPLICIT, observer=observer, subject=subject)
-    return Memory(id=mid, namespace_id=1, content=f"m{mid}", metadata=cog.merge_into({}), agent=agent,
-                  session_key=session)
+    return Neighbourhood.of(Memory(id=mid, namespace_id=1, content=f"m{mid}", metadata=cog.merge_into({}),
+                                   agent=agent, session_key=session))
 
 
 def rel(values: dict[int, float]) -> dict[int, dict[str, float]]:
@@ -26,7 +26,8 @@ def test_entity_names_are_observer_and_subject_but_not_the_agent_itself() -> Non
     # hooks store everything with the agent as observer: that names no one
     assert ranking.entity_names(turn(2, observer="claude-code", agent="claude-code")) == ()
     assert ranking.entity_names(turn(3, observer="42")) == ()
-    assert ranking.entity_names(Memory(id=4, namespace_id=1, content="x")) == ()
+    assert ranking.entity_names(Neighbourhood.of(Memory(id=4, namespace_id=1, content="x"))) == ()
+    assert ranking.entity_names(Neighbourhood(agent="a", observer=" Melanie ")) == ("melanie",)
 
 
 def test_names_are_matched_as_whole_words_and_taken_out_with_a_possessive() -> None:

@@ -209,7 +209,7 @@ def test_without_an_embedder_hybrid_falls_back_to_bm25_with_a_note(tmp_path: Pat
 class LoadEverything(SearchService):
     """The reference behaviour: load every candidate before ranking."""
 
-    def _load_contenders(self, scored, limit, include_raw, now, loaded):  # type: ignore[no-untyped-def]
+    def _load_contenders(self, scored, limit, include_raw, now):  # type: ignore[no-untyped-def]
         return {m.id: m for m in self.db.get_many(list(scored))}, {}  # no priors known: rank computes all
 
 

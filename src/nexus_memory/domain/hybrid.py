@@ -38,7 +38,7 @@ from datetime import datetime
 
 from nexus_memory.domain import ranking as rules
 from nexus_memory.domain.enums import CognitiveLevel
-from nexus_memory.domain.models import Memory
+from nexus_memory.domain.models import Memory, Neighbourhood
 
 DEFAULT_CONFIDENCE = rules.DEFAULT_CONFIDENCE
 _BONUS_LEVELS = frozenset({CognitiveLevel.DERIVED, CognitiveLevel.SUMMARY_SHORT, CognitiveLevel.SUMMARY_LONG})
@@ -49,7 +49,7 @@ _UPSTREAM_DECAY_MAX = 0.15
 @dataclass(frozen=True, slots=True)
 class RankingConfig:
     fusion: str = "minmax"  # minmax | rrf
-    dense_weight: float = 0.4
+    dense_weight: float = 0.5
     rrf_k: int = 10
     #: Candidates taken from each retriever: max(candidates, limit * candidate_factor).
     candidates: int = 50
@@ -59,8 +59,8 @@ class RankingConfig:
     min_cosine: float = 0.15
     #: Neighbourhood stage (hybrid mode): weight of the best relevance in the memory's session,
     #: and the boost of a memory whose observer or subject the query names. 0 turns one off.
-    session_weight: float = 0.4
-    entity_weight: float = 0.3
+    session_weight: float = 0.6
+    entity_weight: float = 0.5
     #: When the query names who some candidates are by or about, search again without the names.
     entity_requery: bool = True
     prior_weight: float = 0.1
@@ -139,16 +139,13 @@ def fuse(bm25: Mapping[int, float], dense: Mapping[int, float], config: RankingC
 _WORD = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
 
 
-def entity_names(memory: Memory) -> tuple[str, ...]:
+def entity_names(who: Neighbourhood) -> tuple[str, ...]:
     """Who a memory is by or about (observer, subject), casefolded; not its own agent namespace
     (the default observer of everything an agent stores) and not names without a letter."""
-    cog = memory.metadata.get("cognitive") if isinstance(memory.metadata, Mapping) else None
-    if not isinstance(cog, Mapping):  # read directly: this runs for every candidate of every search
-        return ()
-    agent = (memory.agent or "").casefold()
+    agent = (who.agent or "").casefold()
     out: list[str] = []
-    for name in (cog.get("observer"), cog.get("subject")):
-        key = name.strip().casefold() if isinstance(name, str) else ""
+    for name in (who.observer, who.subject):
+        key = name.strip().casefold() if name else ""
         if key and key != agent and key not in out and any(ch.isalpha() for ch in key):
             out.append(key)
     return tuple(out)
@@ -165,12 +162,13 @@ def mentioned(name: str, words: frozenset[str]) -> bool:
     return len(name) >= 2 and bool(parts) and (name in words or all(p in words for p in parts))
 
 
-def named_entities(candidates: Iterable[int], memories: Mapping[int, Memory], query: str) -> tuple[set[str], set[int]]:
+def named_entities(candidates: Iterable[int], who: Mapping[int, Neighbourhood],
+                   query: str) -> tuple[set[str], set[int]]:
     """(names the query mentions, candidates by or about one of them), both empty unless the
     names tell candidates apart: some match and some do not."""
     ids = list(candidates)
     words = query_words(query)
-    names_of = {mid: entity_names(memories[mid]) for mid in ids if mid in memories}
+    names_of = {mid: entity_names(who[mid]) for mid in ids if mid in who}
     named = {n for names in names_of.values() for n in names if mentioned(n, words)}
     matches = {mid for mid, names in names_of.items() if any(n in named for n in names)}
     if not matches or len(matches) == len(ids):
@@ -189,17 +187,17 @@ def without_names(query: str, names: Iterable[str]) -> str:
     return " ".join(out.split())
 
 
-def neighbourhood(scored: Mapping[int, dict[str, float]], memories: Mapping[int, Memory], query: str,
+def neighbourhood(scored: Mapping[int, dict[str, float]], who: Mapping[int, Neighbourhood], query: str,
                   config: RankingConfig) -> dict[int, dict[str, float]]:
     """The entity and session stage (module docstring) over the candidate pool; returns new
     component dicts with `relevance` replaced, the fusion's kept as `fused_relevance`, and
     `entity_match` / `session_best` where they apply. Candidates not loaded keep theirs."""
     s_w, e_w = max(config.session_weight, 0.0), max(config.entity_weight, 0.0)
     rel = {mid: parts["relevance"] for mid, parts in scored.items()}
-    matches = named_entities(scored, memories, query)[1] if e_w else set()
+    matches = named_entities(scored, who, query)[1] if e_w else set()
     if matches:
         rel = {mid: (r + e_w * (mid in matches)) / (1.0 + e_w) for mid, r in rel.items()}
-    keys = {mid: m.session_key for mid, m in memories.items() if mid in scored and m.session_key}
+    keys = {mid: n.session_key for mid, n in who.items() if mid in scored and n.session_key}
     best: dict[str, float] = {}
     if s_w:
         for mid, key in keys.items():

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from nexus_memory.domain import hybrid as ranking
 from nexus_memory.domain.enums import SearchMode
 from nexus_memory.domain.hybrid import RankingConfig
-from nexus_memory.domain.models import Memory, MemoryFilter
+from nexus_memory.domain.models import Memory, MemoryFilter, Neighbourhood
 from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.errors import InvalidInput, NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore
@@ -146,8 +146,8 @@ class SearchService:
         n = self.config.candidate_count(limit)
         model = self.vectors.model_id if self.vectors is not None and mode is not SearchMode.BM25 else None
         snippets: dict[int, str | None] = {}
-        #: Memories already loaded for the neighbourhood stage (hybrid), reused by ranking.
-        pool: dict[int, Memory] = {}
+        #: Agent, session and perspective of the candidates, for the neighbourhood stage (hybrid).
+        pool: dict[int, Neighbourhood] = {}
         if mode is SearchMode.BM25:
             bm25 = self._bm25(text, flt, n, snippets)
             scored = ranking.single(bm25, "bm25")
@@ -161,7 +161,7 @@ class SearchService:
             bm25 = self._bm25(text, flt, n, snippets)
             searched = text
             if self._stage():
-                pool.update({m.id: m for m in self.db.get_many(sorted(bm25))})
+                pool.update(self.db.neighbourhoods(sorted(bm25)))
                 rest = self._without_names(text, pool)
                 if rest:
                     # The name is the entity component's job; both retrievers look for the rest.
@@ -181,7 +181,7 @@ class SearchService:
                 if self._stage():
                     scored = self._neighbourhood(text, scored, pool, requery=searched != text)
         now = self.clock()
-        memories, known_priors = self._load_contenders(scored, limit, flt.include_raw, now, pool)
+        memories, known_priors = self._load_contenders(scored, limit, flt.include_raw, now)
         ranked = ranking.rank({i: scored[i] for i in memories}, memories, now, include_raw=flt.include_raw,
                               config=self.config, limit=limit, known_priors=known_priors)
         hits = [SearchHit(memories[mid], score, parts, snippets.get(mid)) for mid, score, parts in ranked]
@@ -190,7 +190,7 @@ class SearchService:
     def _stage(self) -> bool:
         return self.config.session_weight > 0 or self.config.entity_weight > 0
 
-    def _without_names(self, text: str, pool: dict[int, Memory]) -> str:
+    def _without_names(self, text: str, pool: dict[int, Neighbourhood]) -> str:
         """The query without the names of who candidates are by or about, when they tell the
         candidates apart ("" otherwise). Searching for the rest keeps a name from pulling in
         every memory that merely mentions it (measured on LoCoMo, docs/search.md)."""
@@ -200,12 +200,12 @@ class SearchService:
         rest = ranking.without_names(text, names) if names else ""
         return rest if any(ch.isalnum() for ch in rest) else ""
 
-    def _neighbourhood(self, text: str, scored: dict[int, dict[str, float]], pool: dict[int, Memory], *,
+    def _neighbourhood(self, text: str, scored: dict[int, dict[str, float]], pool: dict[int, Neighbourhood], *,
                        requery: bool) -> dict[int, dict[str, float]]:
-        """Load the candidates not in `pool` yet, then the entity and session stage."""
+        """Read the candidates not in `pool` yet, then the entity and session stage."""
         missing = [i for i in scored if i not in pool]
         if missing:
-            pool.update({m.id: m for m in self.db.get_many(missing)})
+            pool.update(self.db.neighbourhoods(missing))
         out = ranking.neighbourhood(scored, pool, text, self.config)
         if requery:
             for parts in out.values():
@@ -213,11 +213,10 @@ class SearchService:
         return out
 
     def _load_contenders(self, scored: dict[int, dict[str, float]], limit: int, include_raw: bool,
-                         now: datetime, loaded: dict[int, Memory]) -> tuple[dict[int, Memory], dict[int, dict[str, float]]]:
+                         now: datetime) -> tuple[dict[int, Memory], dict[int, dict[str, float]]]:
         """Load memories best relevance first, stopping once no remaining candidate can
         reach the top `limit`: priors add at most `max_prior_gain`, penalties only lower.
-        Memories in `loaded` are not read again. Returns the memories and their priors
-        (ranking reuses them)."""
+        Returns the memories and their priors (ranking reuses them)."""
         order = sorted(scored, key=lambda i: (-scored[i]["relevance"], i))
         gain = ranking.max_prior_gain(self.config)
         memories: dict[int, Memory] = {}
@@ -230,8 +229,7 @@ class SearchService:
                 if scored[order[start]]["relevance"] + gain < kth:
                     break
             chunk = order[start:start + step]
-            missing = [i for i in chunk if i not in loaded]
-            for m in [loaded[i] for i in chunk if i in loaded] + (self.db.get_many(missing) if missing else []):
+            for m in self.db.get_many(chunk):
                 memories[m.id] = m
                 priors[m.id] = ranking.priors(m, now, include_raw=include_raw, config=self.config)
                 finals.append(ranking.final_score({**scored[m.id], **priors[m.id]}, self.config))
