@@ -5,21 +5,23 @@ returned as a named component so `--explain` can show it.
 
 Fusion (measured on LoCoMo on our machines, docs/search.md):
 - "minmax" (default): each retriever's scores min-max normalised over the
-  candidate union, then `(1 - w) * bm25 + w * dense` with dense weight w = 0.4
-  (0.3-0.5 works); a candidate missing from one list scores 0 there.
+  candidate union, then `(1 - w) * bm25 + w * dense` with dense weight w = 0.5
+  (0.3-0.6 works; 0.5 won the leave-conversations-out check of issue 14); a candidate
+  missing from one list scores 0 there.
 - "rrf": reciprocal-rank fusion with k = 10, scaled to [0, 1]. Standard RRF
   (k = 60) fused worse than BM25 alone, so it is not the default.
 
 Neighbourhood stage (issue 14, measured on LoCoMo, docs/search.md), after fusion and before
 the priors, over the whole candidate pool:
+- entity: a query that names a memory's observer or subject (a person who spoke, the author of
+  an imported note) raises that memory: `(rel + e) / (1 + e)`, the others `rel / (1 + e)`,
+  e = 0.5. Only when the name tells candidates apart (some match, some do not), and never the
+  memory's own agent namespace (hook captures have it as observer). The service then searches
+  for the query without the names (`without_names`).
 - session: a memory's relevance is fused with the best relevance among the candidates of its
-  session (`session_key`): `(rel + s * session_best) / (1 + s)`, s = 0.4. What else was said in
+  session (`session_key`): `(rel + s * session_best) / (1 + s)`, s = 0.6. What else was said in
   the same session is evidence that this session is the one asked about; a memory without a
   session is its own neighbourhood (its relevance is unchanged).
-- entity: a query that names a memory's observer or subject (a person who spoke, the author of
-  an imported note) raises that memory: `+ e` with e = 0.3, then rescaled to [0, 1]. Only when
-  the name tells candidates apart (some match, some do not), and never the memory's own agent
-  namespace (hook captures have it as observer).
 
 Priors (upstream reference 5.7, made light; the step functions are shared with the
 working representation in `domain/ranking.py`): a prior in [0, 1] from confidence,
@@ -164,15 +166,16 @@ def mentioned(name: str, words: frozenset[str]) -> bool:
 
 def named_entities(candidates: Iterable[int], who: Mapping[int, Neighbourhood],
                    query: str) -> tuple[set[str], set[int]]:
-    """(names the query mentions, candidates by or about one of them), both empty unless the
-    names tell candidates apart: some match and some do not."""
+    """(names of candidates' observers or subjects that the query mentions, the candidates by or
+    about one of them). The candidates are empty unless the names tell them apart (some match,
+    some do not); the names are returned either way, so the retrievers can search without them."""
     ids = list(candidates)
     words = query_words(query)
     names_of = {mid: entity_names(who[mid]) for mid in ids if mid in who}
     named = {n for names in names_of.values() for n in names if mentioned(n, words)}
     matches = {mid for mid, names in names_of.items() if any(n in named for n in names)}
-    if not matches or len(matches) == len(ids):
-        return set(), set()
+    if len(matches) == len(ids):
+        matches = set()
     return named, matches
 
 
