@@ -260,14 +260,14 @@ def ingest(app: Any, conversations: list[Conversation], args: argparse.Namespace
     manifest = Path(args.cache) / "manifest.json" if args.cache else None
     key = {"format": INGEST_FORMAT, "data": str(Path(args.data).resolve()), "size": Path(args.data).stat().st_size,
            "mtime": Path(args.data).stat().st_mtime, "context": not args.no_context,
-           "embedder": app.embeddings.model_id if app.embeddings is not None else None,
-           "samples": [c.sample_id for c in conversations]}
+           "embedder": app.embeddings.model_id if app.embeddings is not None else None}
+    samples = [c.sample_id for c in conversations]
     if manifest is not None and manifest.is_file():
         saved = json.loads(manifest.read_text("utf-8"))
-        if saved.get("key") == key:
+        if saved.get("key") == key and set(samples) <= set(saved.get("samples", [])):
             return {int(k): v for k, v in saved["dia_of"].items()}, int(saved["turns"])
-        raise DataError(f"--cache {args.cache} holds another ingest (data, format or model changed): "
-                        "delete that folder or pass another one")
+        raise DataError(f"--cache {args.cache} holds another ingest (data, format, model or conversations "
+                        "differ): delete that folder or pass another one")
     dia_of: dict[int, list[str]] = {}
     ingested = 0
     for conv in conversations:
@@ -279,7 +279,8 @@ def ingest(app: Any, conversations: list[Conversation], args: argparse.Namespace
                 dia_of.setdefault(outcome.memory.id, []).append(dia_id)
             ingested += len(chunk)
     if manifest is not None:
-        manifest.write_text(json.dumps({"key": key, "turns": ingested, "dia_of": dia_of}), "utf-8")
+        manifest.write_text(json.dumps({"key": key, "samples": samples, "turns": ingested, "dia_of": dia_of}),
+                            "utf-8")
     return dia_of, ingested
 
 
