@@ -7,10 +7,14 @@ Input: a LoCoMo JSON file (the public format of locomo10.json): a list of sample
 `{question, answer, evidence: [dia_id, ...], category}`; category 5 is adversarial and skipped).
 
 Each conversation is ingested through the real MemoryService (embeddings included) into a fresh
-SQLite database, one agent namespace per conversation. A turn becomes one memory:
+SQLite database (or one kept in `--cache DIR` and reused while the data file and the ingest format
+are the same, so ranking experiments only re-run the queries), one agent namespace per
+conversation. A turn becomes one memory, as an importer of chat logs would store it:
   content = "<speaker>: <text>" (plus the photo caption, if any),
   context = "<session date>. <previous speaker>: <previous text>" (the retrieval context: indexed
-            by FTS5 at a lower weight and embedded as the second vector kind, see docs/search.md).
+            by FTS5 at a lower weight and embedded as the second vector kind, see docs/search.md),
+  session_key = "<sample id>/session-<n>" (the conversation's session, as hooks record theirs),
+  observer = the speaker (who said it; the perspective's observer).
 Every question of categories 1-4 is then asked as a search limited to its conversation, in each
 mode; a hit's dia_id(s) are compared with the question's evidence.
 
@@ -32,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +44,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "locomo" / "locomo-dev.json"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (5, 10, 20)
-MODES = ("bm25", "vector", "hybrid", "hybrid-rrf")
+MODES = ("bm25", "vector", "hybrid", "hybrid-fused", "hybrid-rrf")
+#: Bumped whenever turn_requests stores turns differently (a --cache built before is then rebuilt).
+INGEST_FORMAT = 2
 
 
 class DataError(Exception):
@@ -53,6 +59,7 @@ class Turn:
     speaker: str
     text: str
     date: str
+    session: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ def load_locomo(path: Path) -> list[Conversation]:
                     text = str(t.get("text") or "")
                     if t.get("blip_caption"):
                         text = f"{text} [shares a photo: {t['blip_caption']}]".strip()
-                    turns.append(Turn(str(t["dia_id"]).strip(), str(t.get("speaker") or "?"), text, date))
+                    turns.append(Turn(str(t["dia_id"]).strip(), str(t.get("speaker") or "?"), text, date, s))
         known = {t.dia_id for t in turns}
         questions, skipped = [], 0
         for qa in sample.get("qa") or []:
@@ -146,7 +153,9 @@ def turn_requests(conv: Conversation, agent: str, *, with_context: bool) -> list
                 parts.append(f"{prev.speaker}: {prev.text}")
             context = " ".join(p for p in parts if p) or None
         out.append((turn.dia_id, StoreRequest(content=f"{turn.speaker}: {turn.text}", agent=agent, context=context,
-                                              category="context", source_stage="locomo-bench")))
+                                              category="context", source_stage="locomo-bench",
+                                              session_key=f"{conv.sample_id}/session-{turn.session}",
+                                              observer=turn.speaker)))
         prev = turn
     return out
 
@@ -228,15 +237,72 @@ def build(tmp: Path, embedder: str) -> Any:
     return build_app(load_settings(env))
 
 
+def ranking_config(spec: str) -> Any:
+    """RankingConfig with `name=value,...` overrides (e.g. "session_weight=0,entity_weight=0.3")."""
+    from dataclasses import fields
+
+    from nexus_memory.domain.hybrid import RankingConfig
+
+    types = {f.name: f.type for f in fields(RankingConfig)}
+    values: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, raw = item.partition("=")
+        if name not in types:
+            raise DataError(f"--ranking: unknown setting {name!r} (one of {', '.join(sorted(types))})")
+        kind = str(types[name])
+        values[name] = raw if kind == "str" else int(raw) if kind == "int" else \
+            raw.lower() in ("1", "true", "yes") if kind == "bool" else float(raw)
+    return RankingConfig(**values)
+
+
+def ingest(app: Any, conversations: list[Conversation],
+           args: argparse.Namespace) -> tuple[dict[int, list[str]], int, bool]:
+    """Store every turn (memory id -> dia_ids, turns stored, False), or reuse the --cache
+    manifest (..., True)."""
+    manifest = Path(args.cache) / "manifest.json" if args.cache else None
+    key = {"format": INGEST_FORMAT, "data": str(Path(args.data).resolve()), "size": Path(args.data).stat().st_size,
+           "mtime": Path(args.data).stat().st_mtime, "context": not args.no_context,
+           "embedder": app.embeddings.model_id if app.embeddings is not None else None}
+    samples = [c.sample_id for c in conversations]
+    if manifest is not None and manifest.is_file():
+        saved = json.loads(manifest.read_text("utf-8"))
+        if saved.get("key") == key and set(samples) <= set(saved.get("samples", [])):
+            return {int(k): v for k, v in saved["dia_of"].items()}, int(saved["turns"]), True
+        raise DataError(f"--cache {args.cache} holds another ingest (data, format, model or conversations "
+                        "differ): delete that folder or pass another one")
+    dia_of: dict[int, list[str]] = {}
+    ingested = 0
+    for conv in conversations:
+        items = turn_requests(conv, f"locomo-{conv.sample_id}", with_context=not args.no_context)
+        for start in range(0, len(items), args.batch):
+            chunk = items[start:start + args.batch]
+            outcomes = app.memories.store_many([req for _, req in chunk])
+            for (dia_id, _), outcome in zip(chunk, outcomes, strict=True):
+                dia_of.setdefault(outcome.memory.id, []).append(dia_id)
+            ingested += len(chunk)
+    if manifest is not None:
+        manifest.write_text(json.dumps({"key": key, "samples": samples, "turns": ingested, "dia_of": dia_of}),
+                            "utf-8")
+    return dia_of, ingested, False
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from nexus_memory.domain.enums import SearchMode
-    from nexus_memory.domain.hybrid import RankingConfig
     from nexus_memory.domain.models import MemoryFilter
     from nexus_memory.services.search import SearchQuery, SearchService
 
-    conversations = load_locomo(Path(args.data))[: args.conversations or None]
+    conversations = load_locomo(Path(args.data))
+    if args.only:
+        wanted = {s.strip() for s in args.only.split(",") if s.strip()}
+        conversations = [c for c in conversations if c.sample_id in wanted]
+        if not conversations:
+            raise DataError(f"--only {args.only}: no such sample_id in {args.data}")
+    conversations = conversations[: args.conversations or None]
+    config = ranking_config(args.ranking)
     with tempfile.TemporaryDirectory(prefix="nexus-locomo-") as tmp:
-        app = build(Path(tmp), args.embedder)
+        home = Path(args.cache) if args.cache else Path(tmp)
+        home.mkdir(parents=True, exist_ok=True)
+        app = build(home, args.embedder)
         try:
             vectors = app.embeddings
             have_vectors = vectors is not None and vectors.available()
@@ -245,33 +311,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 reason = vectors.unavailable_reason() if vectors else "no embedding service"
                 print(f"note: vectors unavailable ({reason}); running bm25 only", file=sys.stderr)
                 modes = [m for m in modes if m == "bm25"]
+            main = SearchService(app.store, vectors, config=config)
             services = {
-                "bm25": (app.search, SearchMode.BM25),
-                "vector": (app.search, SearchMode.VECTOR),
-                "hybrid": (app.search, SearchMode.HYBRID),
-                "hybrid-rrf": (SearchService(app.store, vectors, config=RankingConfig(fusion="rrf", rrf_k=10)),
+                "bm25": (main, SearchMode.BM25),
+                "vector": (main, SearchMode.VECTOR),
+                "hybrid": (main, SearchMode.HYBRID),
+                # the fusion alone, without the neighbourhood stage (issue 14's starting point)
+                "hybrid-fused": (SearchService(app.store, vectors, config=replace(
+                    config, session_weight=0.0, entity_weight=0.0)), SearchMode.HYBRID),
+                "hybrid-rrf": (SearchService(app.store, vectors, config=replace(config, fusion="rrf", rrf_k=10)),
                                SearchMode.HYBRID),
             }
             if have_vectors and vectors is not None:
                 vectors.embed_query("warm up the model")  # load time is not query latency
-            dia_of: dict[int, list[str]] = {}
-            agents: dict[str, str] = {}
-            ingested = 0
             t0 = time.perf_counter()
-            for conv in conversations:
-                agent = agents[conv.sample_id] = f"locomo-{conv.sample_id}"
-                items = turn_requests(conv, agent, with_context=not args.no_context)
-                for start in range(0, len(items), args.batch):
-                    chunk = items[start:start + args.batch]
-                    outcomes = app.memories.store_many([req for _, req in chunk])
-                    for (dia_id, _), outcome in zip(chunk, outcomes, strict=True):
-                        dia_of.setdefault(outcome.memory.id, []).append(dia_id)
-                    ingested += len(chunk)
+            dia_of, ingested, reused = ingest(app, conversations, args)
             ingest_secs = time.perf_counter() - t0
             results = {m: ModeResult() for m in modes}
+            per_conv: dict[str, dict[str, list[float]]] = {}
             asked = 0
             for conv in conversations:
-                flt = MemoryFilter(agents=(agents[conv.sample_id],))
+                flt = MemoryFilter(agents=(f"locomo-{conv.sample_id}",))
                 for q in conv.questions[: args.max_questions or None]:
                     asked += 1
                     for mode in modes:
@@ -283,6 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         results[mode].latencies_ms.append((time.perf_counter() - t) * 1000)
                         ranked = ranked_dia_ids([h.memory.id for h in hits], dia_of)
                         results[mode].per_question.append((q.category, score(ranked, q.evidence)))
+                        per_conv.setdefault(mode, {}).setdefault(conv.sample_id, []).append(
+                            results[mode].per_question[-1][1]["recall@10"])
         finally:
             app.close()
     return {
@@ -290,8 +352,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "skipped_questions": sum(c.skipped_questions for c in conversations),
         "embedder": (vectors.model_id if have_vectors and vectors else None), "context": not args.no_context,
         "ingest_secs": ingest_secs, "ingest_per_sec": ingested / ingest_secs if ingest_secs else 0.0,
+        "ranking": args.ranking, "cached_ingest": reused,
         "modes": {m: {"table": r.table(), "latency_ms": {"p50": percentile(r.latencies_ms, 50),
-                                                         "p95": percentile(r.latencies_ms, 95)}}
+                                                         "p95": percentile(r.latencies_ms, 95)},
+                      "recall@10_by_conversation": {c: statistics.fmean(v) for c, v in per_conv.get(m, {}).items()}}
                   for m, r in results.items()},
     }
 
@@ -301,8 +365,10 @@ def render(report: dict[str, Any]) -> str:
              f"{report['questions']} questions (categories 1-4; {report['skipped_questions']} without usable "
              f"evidence skipped); embedder {report['embedder'] or '-'}; retrieval context "
              f"{'on' if report['context'] else 'off'}",
-             f"ingest: {report['turns']} memories in {report['ingest_secs']:.1f} s = "
-             f"{report['ingest_per_sec']:.0f} memories/s (embeddings included)"]
+             (f"ingest: reused the store in --cache ({report['turns']} memories)" if report.get("cached_ingest")
+              else f"ingest: {report['turns']} memories in {report['ingest_secs']:.1f} s = "
+                   f"{report['ingest_per_sec']:.0f} memories/s (embeddings included)"),
+             f"ranking overrides: {report.get('ranking') or 'none (defaults)'}"]
     cols = ["recall@5", "recall@10", "recall@20", "hit@10", "mrr@10", "ndcg@10"]
     for mode, res in report["modes"].items():
         lat = res["latency_ms"]
@@ -311,6 +377,9 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"{'category':<16}{'n':>6}" + "".join(f"{c:>11}" for c in cols))
         for name, row in res["table"].items():
             lines.append(f"{name:<16}{int(row['n']):>6}" + "".join(f"{row[c]:>11.3f}" for c in cols))
+        by_conv = res.get("recall@10_by_conversation") or {}
+        if len(by_conv) > 1:
+            lines.append("recall@10 by conversation: " + ", ".join(f"{c} {v:.3f}" for c, v in by_conv.items()))
     return "\n".join(lines)
 
 
@@ -321,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--embedder", default="onnx", help="onnx (default), http or none")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma separated subset of {','.join(MODES)}")
     parser.add_argument("--conversations", type=int, default=0, help="only the first N conversations")
+    parser.add_argument("--only", default="", help="only these sample_ids, comma separated (leave-conversations-out)")
+    parser.add_argument("--ranking", default="", help="RankingConfig overrides, e.g. session_weight=0.3,entity_weight=0")
+    parser.add_argument("--cache", metavar="DIR", help="keep the ingested store in DIR and reuse it on later runs")
     parser.add_argument("--max-questions", type=int, default=0, help="at most N questions per conversation")
     parser.add_argument("--batch", type=int, default=64, help="turns per store_many batch (default 64)")
     parser.add_argument("--no-context", action="store_true", help="ablation: store turns without retrieval context")
@@ -328,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report = run(args)
-    except DataError as exc:
+    except (DataError, ValueError, TypeError) as exc:
         print(f"locomo_retrieval: {exc}", file=sys.stderr)
         return 2
     print(render(report))

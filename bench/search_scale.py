@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from nexus_memory.domain.enums import SearchMode
+from nexus_memory.domain.hybrid import RankingConfig
 from nexus_memory.domain.models import MemoryFilter, NewMemory
 from nexus_memory.embeddings.onnx import OnnxEmbedder
 from nexus_memory.services.embeddings import EmbeddingService
@@ -47,6 +48,8 @@ from nexus_memory.services.memories import MemoryService, StoreRequest
 from nexus_memory.services.search import SearchQuery, SearchService
 from nexus_memory.storage.sqlite import SQLiteStore
 
+#: NEXUS_FTS_BUDGET's default before issue 14 (the `hybrid_before` row).
+BUDGET_BEFORE = 1000
 AGENTS = ["claude-code", "gemini", "codex", "qwen", "opencode", "droid", "cursor", "copilot"]
 
 
@@ -175,7 +178,8 @@ def build_corpus(path: Path, size: int, model: OnnxEmbedder, base_topics: list[s
     return {"build_secs": secs}
 
 
-def bench_size(path: Path, size: int, model: OnnxEmbedder, queries: list[str], repeat_note: str) -> dict[str, Any]:
+def bench_size(path: Path, size: int, model: OnnxEmbedder, queries: list[str], repeat_note: str,
+               plans: bool = True) -> dict[str, Any]:
     store = SQLiteStore(path)
     vectors = EmbeddingService(store, model, backend="onnx")
     search = SearchService(store, vectors)
@@ -192,13 +196,24 @@ def bench_size(path: Path, size: int, model: OnnxEmbedder, queries: list[str], r
     snapshot_ms = (time.perf_counter() - t) * 1000
     other.close()
     out: dict[str, Any] = {"size": size, "matrix_load_ms": load_ms, "snapshot_load_ms": snapshot_ms}
-    for label, mode in (("hybrid", SearchMode.HYBRID), ("bm25", SearchMode.BM25), ("vector", SearchMode.VECTOR)):
-        lat = []
-        for q in queries:
+    # Side by side, query by query (the machine is noisy): the default; the fusion alone (no
+    # neighbourhood stage, issue 14); the fusion alone with the FTS budget before issue 14.
+    fused = SearchService(store, vectors, config=RankingConfig(session_weight=0.0, entity_weight=0.0))
+    budget = store.fts_budget
+    variants = [("hybrid", search, SearchMode.HYBRID, budget), ("hybrid_fused", fused, SearchMode.HYBRID, budget),
+                ("hybrid_before", fused, SearchMode.HYBRID, BUDGET_BEFORE), ("bm25", search, SearchMode.BM25, budget),
+                ("vector", search, SearchMode.VECTOR, budget)]
+    lats: dict[str, list[float]] = {label: [] for label, *_ in variants}
+    for n, q in enumerate(queries):
+        # rotate who goes first: the first search of a query pays its cold pages for the others
+        for label, service, mode, fts_budget in variants[n % len(variants):] + variants[:n % len(variants)]:
+            store.fts_budget = fts_budget
             vectors.clear_query_cache()
             t = time.perf_counter()
-            search.run(SearchQuery(q, limit=10, mode=mode))
-            lat.append((time.perf_counter() - t) * 1000)
+            service.run(SearchQuery(q, limit=10, mode=mode))
+            lats[label].append((time.perf_counter() - t) * 1000)
+    store.fts_budget = budget
+    for label, lat in lats.items():
         out[label] = {"p50": statistics.median(lat), "p95": percentile(lat, 95)}
     lat = []
     for q in queries[:50]:
@@ -211,8 +226,8 @@ def bench_size(path: Path, size: int, model: OnnxEmbedder, queries: list[str], r
     out["query_embedding_ms_p50"] = statistics.median(embed)
     matrix = store._vec_cache[model.model_id]  # the store's own cached matrix
     out["matrix_mb"] = matrix.data[: matrix.n].nbytes / 1e6
-    plans = quantisation_plans(matrix.data[: matrix.n], np.asarray(model.embed(queries[:50]), dtype=np.float32))
-    out["plans"] = plans
+    out["plans"] = quantisation_plans(matrix.data[: matrix.n], np.asarray(model.embed(queries[:50]), dtype=np.float32)) \
+        if plans else {}
     store.close()
     del store, matrix
     gc.collect()
@@ -278,9 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="100000,1000000", help="corpus sizes (default 100000,1000000)")
     parser.add_argument("--queries", type=int, default=200, help="queries per size (default 200)")
-    parser.add_argument("--ingest", type=int, default=2000, help="memories for the ingest test (default 2000)")
+    parser.add_argument("--ingest", type=int, default=2000, help="memories for the ingest test (default 2000; 0 skips it)")
     parser.add_argument("--noise", type=float, default=0.6, help="noise added to topic vectors (default 0.6)")
     parser.add_argument("--keep", metavar="DIR", help="build the databases here and keep them")
+    parser.add_argument("--no-plans", action="store_true", help="skip the comparison of 1M vector search plans")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -292,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(args.keep) if args.keep else Path(tmpdir)
         tmp.mkdir(parents=True, exist_ok=True)
         print("ingest with embeddings ...", file=sys.stderr)
-        report["ingest"] = bench_ingest(model, args.ingest, tmp)
+        report["ingest"] = bench_ingest(model, args.ingest, tmp) if args.ingest else {}
         base_topics = sorted(set(topic_sentences(3000, vocab)))
         t = time.perf_counter()
         base_vecs = np.asarray(model.embed(base_topics), dtype=np.float32)
@@ -305,9 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"size {size}: building ...", file=sys.stderr)
             built = {} if path.exists() else build_corpus(path, size, model, base_topics, base_vecs, args.noise, size)
             print(f"size {size}: searching ...", file=sys.stderr)
-            report["sizes"][str(size)] = {**built, **bench_size(path, size, model, queries, "")}
+            report["sizes"][str(size)] = {**built, **bench_size(path, size, model, queries, "", not args.no_plans)}
             print(render_size(report["sizes"][str(size)]), flush=True)
-    print(render_ingest(report["ingest"]))
+    if report["ingest"]:
+        print(render_ingest(report["ingest"]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2), "utf-8")
     return 0
@@ -318,9 +335,10 @@ def render_size(r: dict[str, Any]) -> str:
              f"{r['matrix_load_ms']:.0f} ms, from the snapshot in a new process {r['snapshot_load_ms']:.0f} ms"
              + (f"; built in {r['build_secs']:.0f} s" if "build_secs" in r else "") + ")",
              f"   query embedding p50 {r['query_embedding_ms_p50']:.1f} ms"]
-    for key in ("hybrid", "hybrid_one_agent", "bm25", "vector"):
+    for key in ("hybrid", "hybrid_fused", "hybrid_before", "hybrid_one_agent", "bm25", "vector"):
         lines.append(f"   {key:<17} p50 {r[key]['p50']:7.1f} ms   p95 {r[key]['p95']:7.1f} ms")
-    lines.append("   vector search plans (per query, search only):")
+    if r["plans"]:
+        lines.append("   vector search plans (per query, search only):")
     for name, p in r["plans"].items():
         lines.append(f"     {name:<20} {p['ms_p50']:7.1f} ms  recall@10 {p['recall@10']:.3f}  {p['mb']:7.0f} MB")
     return "\n".join(lines)

@@ -133,7 +133,7 @@ class Settings:
     subconscious_mode: str = "whisper"
     busy_timeout_ms: int = 10_000
     # Postings scored with exact BM25 per full-text query; 0 = always exact (see docs/configuration.md)
-    fts_budget: int = 1000
+    fts_budget: int = 4000
     cognition: CognitionSettings = field(default_factory=CognitionSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -120,3 +120,27 @@ def test_end_to_end_prints_every_mode_and_the_final_line(data_file: Path, tmp_pa
     assert hybrid["overall"]["recall@10"] >= 0.8
     assert float(lines[-1].split("= ")[1]) == pytest.approx(hybrid["overall"]["recall@10"], abs=1e-3)
     assert report["ingest_per_sec"] > 0
+
+
+@pytest.mark.skipif(onnx.missing_packages() is not None, reason="the embeddings extra is not installed")
+def test_cache_is_reused_and_only_scores_the_named_conversations(data_file: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    args = [sys.executable, str(SCRIPT), "--data", str(data_file), "--cache", str(cache), "--modes", "hybrid,hybrid-fused"]
+    first = subprocess.run([*args, "--json", str(tmp_path / "a.json")], capture_output=True, text=True, timeout=180,
+                           check=False)
+    assert first.returncode == 0, first.stderr
+    assert "reused the store" not in first.stdout and (cache / "manifest.json").is_file()
+    # a subset of the cached conversations reuses the store and scores only those
+    again = subprocess.run([*args, "--only", "conv-2", "--ranking", "session_weight=0,entity_weight=0", "--json",
+                            str(tmp_path / "b.json")], capture_output=True, text=True, timeout=180, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "reused the store in --cache (24 memories)" in again.stdout
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["ranking"] == "session_weight=0,entity_weight=0" and report["questions"] == 5
+    assert set(report["modes"]["hybrid"]["recall@10_by_conversation"]) == {"conv-2"}
+    # another ingest format (here: no retrieval context) is refused with a hint, nothing overwritten
+    other = subprocess.run([*args, "--no-context"], capture_output=True, text=True, timeout=180, check=False)
+    assert other.returncode == 2 and "holds another ingest" in other.stderr
+    bad = subprocess.run([*args, "--ranking", "no_such_weight=1"], capture_output=True, text=True, timeout=180,
+                         check=False)
+    assert bad.returncode == 2 and "unknown setting 'no_such_weight'" in bad.stderr

@@ -34,6 +34,7 @@ from nexus_memory.domain.models import (
     MemoryFilter,
     MemoryPatch,
     MemoryRelation,
+    Neighbourhood,
     NewMemory,
     SessionDigest,
 )
@@ -174,6 +175,18 @@ class MemoryCrudContract:
         got = store.get_many([c, 999_999, a, b, a])
         assert [m.id for m in got] == [c, a, b]
         assert store.get_many([]) == []
+
+    def test_neighbourhoods_read_agent_session_and_perspective_like_get_many(self, store: Store) -> None:
+        cog = CognitiveMetadata(level=CognitiveLevel.EXPLICIT, observer="Melanie", subject="Caroline")
+        a = store.store(NewMemory(agent="chat", content="Melanie: I painted a sunrise", session_key="conv/s3",
+                                  metadata=cog.merge_into({}))).memory.id
+        b = store.store(NewMemory(agent="gemini", content="no perspective at all")).memory.id
+        got = store.neighbourhoods([b, 999_999, a])
+        assert set(got) == {a, b}
+        assert got[a] == Neighbourhood(agent="chat", session_key="conv/s3", observer="Melanie", subject="Caroline")
+        assert got[b] == Neighbourhood(agent="gemini")
+        assert all(got[m.id] == Neighbourhood.of(m) for m in store.get_many([a, b]))
+        assert store.neighbourhoods([]) == {}
 
     def test_store_many_one_call(self, store: Store) -> None:
         outs = store.store_many([mem("first"), mem("second", agent="gemini"), mem("FIRST ")])

@@ -181,3 +181,18 @@ def test_a_new_database_at_the_same_path_never_uses_the_old_snapshot(tmp_path: P
     hits = new.vector_search(M1, [0, 1], MemoryFilter(), limit=1)
     assert hits[0][1] == pytest.approx(1.0, abs=1e-6)
     new.close()
+
+
+def test_nearest_rows_takes_the_smallest_distances_like_a_sort() -> None:
+    import numpy as np
+
+    from nexus_memory.storage.sqlite import vectors
+
+    rng = np.random.default_rng(7)
+    dist = rng.binomial(384, 0.5, size=5000).astype(np.uint16)
+    dist[:100] = 385  # masked rows sit beyond any real distance
+    for count in (1, 10, 999, 4900):
+        rows = vectors.nearest_rows(dist, count, 385)
+        assert rows.shape[0] == count and np.unique(rows).shape[0] == count
+        assert np.array_equal(np.sort(dist[rows]), np.sort(dist)[:count])
+    assert not set(vectors.nearest_rows(dist, 4900, 385).tolist()) & set(range(100))

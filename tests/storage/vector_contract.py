@@ -134,3 +134,44 @@ class VectorIndexContract:
         hits = store.vector_search(M1, [1, 0], MemoryFilter(), limit=5)
         assert [h[0] for h in hits] == [b, a]
         assert store.vector_counts() == {M1: 2}
+
+    def test_hybrid_neighbourhood_stage_reads_sessions_and_observers(self, store: Any) -> None:
+        """Issue 14's stage on this backend, with the real model: the session key and the
+        observer come back from the store, a named speaker's turn wins, and a search without
+        the name runs (explained as `requery`)."""
+        from nexus_memory.embeddings import onnx
+
+        if onnx.missing_packages() is not None:
+            pytest.skip("the embeddings extra is not installed")
+        from nexus_memory.domain.hybrid import RankingConfig
+        from nexus_memory.services.embeddings import EmbeddingService
+        from nexus_memory.services.memories import MemoryService, StoreRequest
+        from nexus_memory.services.search import SearchQuery, SearchService
+
+        vectors = EmbeddingService(store, onnx.OnnxEmbedder(), backend="onnx")
+        memories = MemoryService(store, indexer=vectors.on_stored)
+        turns = [("s1", "Bob", "Bob: I adopted a kitten from the shelter on Friday."),
+                 ("s1", "Alice", "Alice: Lovely! My sister is visiting from Lisbon."),
+                 ("s2", "Alice", "Alice: We adopted a puppy last week and named him Biscuit."),
+                 ("s2", "Bob", "Bob: Biscuit is a great name for a dog.")]
+        ids = [memories.store(StoreRequest(content=c, agent="chat", session_key=s, observer=o)).memory.id
+               for s, o, c in turns]
+        search = SearchService(store, vectors)
+        hits = search.run(SearchQuery("What pet did Alice adopt?", limit=4)).hits
+        parts = {h.memory.id: h.components for h in hits}
+        assert hits[0].memory.id == ids[2]
+        assert parts[ids[2]]["entity_match"] == 1.0 and parts[ids[0]]["entity_match"] == 0.0
+        assert all(p["requery"] == 1.0 for p in parts.values())
+        e = RankingConfig().entity_weight
+        best: dict[str, set[float]] = {}
+        for h in hits:
+            c = h.components
+            before = (c["fused_relevance"] + e * c["entity_match"]) / (1 + e)  # relevance before the session term
+            assert c["session_best"] >= before - 1e-9
+            best.setdefault(str(h.memory.session_key), set()).add(round(c["session_best"], 9))
+        # turns of one session share its best; the sessions came back from the store
+        assert set(best) == {"s1", "s2"} and all(len(v) == 1 for v in best.values())
+        # the stage off: the fusion alone, nothing about names or sessions in the explanation
+        plain = SearchService(store, vectors, config=RankingConfig(session_weight=0.0, entity_weight=0.0))
+        for h in plain.run(SearchQuery("What pet did Alice adopt?", limit=4)).hits:
+            assert not {"entity_match", "session_best", "requery"} & set(h.components)

@@ -5,10 +5,23 @@ returned as a named component so `--explain` can show it.
 
 Fusion (measured on LoCoMo on our machines, docs/search.md):
 - "minmax" (default): each retriever's scores min-max normalised over the
-  candidate union, then `(1 - w) * bm25 + w * dense` with dense weight w = 0.4
-  (0.3-0.5 works); a candidate missing from one list scores 0 there.
+  candidate union, then `(1 - w) * bm25 + w * dense` with dense weight w = 0.5
+  (0.3-0.6 works; 0.5 won the leave-conversations-out check of issue 14); a candidate
+  missing from one list scores 0 there.
 - "rrf": reciprocal-rank fusion with k = 10, scaled to [0, 1]. Standard RRF
   (k = 60) fused worse than BM25 alone, so it is not the default.
+
+Neighbourhood stage (issue 14, measured on LoCoMo, docs/search.md), after fusion and before
+the priors, over the whole candidate pool:
+- entity: a query that names a memory's observer or subject (a person who spoke, the author of
+  an imported note) raises that memory: `(rel + e) / (1 + e)`, the others `rel / (1 + e)`,
+  e = 0.5. Only when the name tells candidates apart (some match, some do not), and never the
+  memory's own agent namespace (hook captures have it as observer). The service then searches
+  for the query without the names (`without_names`).
+- session: a memory's relevance is fused with the best relevance among the candidates of its
+  session (`session_key`): `(rel + s * session_best) / (1 + s)`, s = 0.6. What else was said in
+  the same session is evidence that this session is the one asked about; a memory without a
+  session is its own neighbourhood (its relevance is unchanged).
 
 Priors (upstream reference 5.7, made light; the step functions are shared with the
 working representation in `domain/ranking.py`): a prior in [0, 1] from confidence,
@@ -20,13 +33,14 @@ priors break near-ties.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from nexus_memory.domain import ranking as rules
 from nexus_memory.domain.enums import CognitiveLevel
-from nexus_memory.domain.models import Memory
+from nexus_memory.domain.models import Memory, Neighbourhood
 
 DEFAULT_CONFIDENCE = rules.DEFAULT_CONFIDENCE
 _BONUS_LEVELS = frozenset({CognitiveLevel.DERIVED, CognitiveLevel.SUMMARY_SHORT, CognitiveLevel.SUMMARY_LONG})
@@ -37,7 +51,7 @@ _UPSTREAM_DECAY_MAX = 0.15
 @dataclass(frozen=True, slots=True)
 class RankingConfig:
     fusion: str = "minmax"  # minmax | rrf
-    dense_weight: float = 0.4
+    dense_weight: float = 0.5
     rrf_k: int = 10
     #: Candidates taken from each retriever: max(candidates, limit * candidate_factor).
     candidates: int = 50
@@ -45,6 +59,12 @@ class RankingConfig:
     #: Vector candidates below this cosine that BM25 did not find either are dropped
     #: (unrelated MiniLM pairs score about -0.1 to 0.15), so vector search can say "nothing".
     min_cosine: float = 0.15
+    #: Neighbourhood stage (hybrid mode): weight of the best relevance in the memory's session,
+    #: and the boost of a memory whose observer or subject the query names. 0 turns one off.
+    session_weight: float = 0.6
+    entity_weight: float = 0.5
+    #: When the query names who some candidates are by or about, search again without the names.
+    entity_requery: bool = True
     prior_weight: float = 0.1
     raw_penalty: float = 0.1  # raw hook activity when include_raw (else it is filtered out)
     raw_penalty_excluded: float = 1.0
@@ -115,6 +135,89 @@ def fuse(bm25: Mapping[int, float], dense: Mapping[int, float], config: RankingC
         mm.update(bm25_norm=b_norm[i], cosine_norm=d_norm[i])
         mm["relevance"] = (1.0 - w) * b_norm[i] + w * d_norm[i]
         out[i] = mm
+    return out
+
+
+_WORD = re.compile(r"[^\W_]+(?:[-_.][^\W_]+)*")
+
+
+def entity_names(who: Neighbourhood) -> tuple[str, ...]:
+    """Who a memory is by or about (observer, subject), casefolded; not its own agent namespace
+    (the default observer of everything an agent stores) and not names without a letter."""
+    agent = (who.agent or "").casefold()
+    out: list[str] = []
+    for name in (who.observer, who.subject):
+        key = name.strip().casefold() if name else ""
+        if key and key != agent and key not in out and any(ch.isalpha() for ch in key):
+            out.append(key)
+    return tuple(out)
+
+
+def query_words(query: str) -> frozenset[str]:
+    """The query's words (and hyphen/underscore/dot compounds), casefolded, for entity matching."""
+    return frozenset(w.casefold() for w in _WORD.findall(query))
+
+
+def mentioned(name: str, words: frozenset[str]) -> bool:
+    """Whether the query words contain the name (a name of several words needs them all)."""
+    parts = _WORD.findall(name)
+    return len(name) >= 2 and bool(parts) and (name in words or all(p in words for p in parts))
+
+
+def named_entities(candidates: Iterable[int], who: Mapping[int, Neighbourhood],
+                   query: str) -> tuple[set[str], set[int]]:
+    """(names of candidates' observers or subjects that the query mentions, the candidates by or
+    about one of them). The candidates are empty unless the names tell them apart (some match,
+    some do not); the names are returned either way, so the retrievers can search without them."""
+    ids = list(candidates)
+    words = query_words(query)
+    names_of = {mid: entity_names(who[mid]) for mid in ids if mid in who}
+    named = {n for names in names_of.values() for n in names if mentioned(n, words)}
+    matches = {mid for mid, names in names_of.items() if any(n in named for n in names)}
+    if len(matches) == len(ids):
+        matches = set()
+    return named, matches
+
+
+def without_names(query: str, names: Iterable[str]) -> str:
+    """The query with the names (and a possessive 's after them) taken out, for the retrievers to
+    search for the rest: the entity component already rewards a memory by or about them."""
+    out = query
+    for name in sorted(names, key=len, reverse=True):
+        words = [re.escape(w) for w in _WORD.findall(name)]
+        if words:
+            out = re.sub(r"(?<![\w-])" + r"\W+".join(words) + r"(?:['’]s)?(?![\w-])", " ", out, flags=re.IGNORECASE)
+    return " ".join(out.split())
+
+
+def neighbourhood(scored: Mapping[int, dict[str, float]], who: Mapping[int, Neighbourhood], query: str,
+                  config: RankingConfig) -> dict[int, dict[str, float]]:
+    """The entity and session stage (module docstring) over the candidate pool; returns new
+    component dicts with `relevance` replaced, the fusion's kept as `fused_relevance`, and
+    `entity_match` / `session_best` where they apply. Candidates not loaded keep theirs."""
+    s_w, e_w = max(config.session_weight, 0.0), max(config.entity_weight, 0.0)
+    rel = {mid: parts["relevance"] for mid, parts in scored.items()}
+    matches = named_entities(scored, who, query)[1] if e_w else set()
+    if matches:
+        rel = {mid: (r + e_w * (mid in matches)) / (1.0 + e_w) for mid, r in rel.items()}
+    keys = {mid: n.session_key for mid, n in who.items() if mid in scored and n.session_key}
+    best: dict[str, float] = {}
+    if s_w:
+        for mid, key in keys.items():
+            best[key] = max(best.get(key, 0.0), rel[mid])
+    out: dict[int, dict[str, float]] = {}
+    for mid, parts in scored.items():
+        new = dict(parts)
+        new["fused_relevance"] = parts["relevance"]
+        if matches:
+            new["entity_match"] = 1.0 if mid in matches else 0.0
+        r = rel[mid]
+        if s_w:
+            session_best = best[keys[mid]] if mid in keys else r
+            new["session_best"] = session_best
+            r = (r + s_w * session_best) / (1.0 + s_w)
+        new["relevance"] = r
+        out[mid] = new
     return out
 
 

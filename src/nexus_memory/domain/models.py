@@ -248,6 +248,25 @@ class Memory:
 
 
 @dataclass(frozen=True, slots=True)
+class Neighbourhood:
+    """What hybrid ranking's neighbourhood stage reads of a candidate (`MemoryStore.neighbourhoods`):
+    its agent namespace, session and perspective, without loading the whole memory."""
+
+    agent: str | None = None
+    session_key: str | None = None
+    observer: str | None = None
+    subject: str | None = None
+
+    @classmethod
+    def of(cls, memory: Memory) -> Neighbourhood:
+        cog = memory.metadata.get("cognitive") if isinstance(memory.metadata, Mapping) else None
+        cog = cog if isinstance(cog, Mapping) else {}
+        observer, subject = cog.get("observer"), cog.get("subject")
+        return cls(memory.agent, memory.session_key, observer if isinstance(observer, str) else None,
+                   subject if isinstance(subject, str) else None)
+
+
+@dataclass(frozen=True, slots=True)
 class NewMemory:
     """What a caller hands the store; the store assigns id and times."""
 

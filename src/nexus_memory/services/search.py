@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from nexus_memory.domain import hybrid as ranking
 from nexus_memory.domain.enums import SearchMode
 from nexus_memory.domain.hybrid import RankingConfig
-from nexus_memory.domain.models import Memory, MemoryFilter
+from nexus_memory.domain.models import Memory, MemoryFilter, Neighbourhood
 from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.errors import InvalidInput, NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore
@@ -146,6 +146,8 @@ class SearchService:
         n = self.config.candidate_count(limit)
         model = self.vectors.model_id if self.vectors is not None and mode is not SearchMode.BM25 else None
         snippets: dict[int, str | None] = {}
+        #: Agent, session and perspective of the candidates, for the neighbourhood stage (hybrid).
+        pool: dict[int, Neighbourhood] = {}
         if mode is SearchMode.BM25:
             bm25 = self._bm25(text, flt, n, snippets)
             scored = ranking.single(bm25, "bm25")
@@ -157,22 +159,58 @@ class SearchService:
             assert self.vectors is not None
             pending = self._embedding_pool().submit(self.vectors.embed_query, text)
             bm25 = self._bm25(text, flt, n, snippets)
+            searched = text
+            if self._stage():
+                pool.update(self.db.neighbourhoods(sorted(bm25)))
+                rest = self._without_names(text, pool)
+                if rest:
+                    # The name is the entity component's job; both retrievers look for the rest.
+                    pending.cancel()
+                    pending = self._embedding_pool().submit(self.vectors.embed_query, rest)
+                    bm25, searched = self._bm25(rest, flt, n, snippets), rest
             try:
                 pending.result()
-                dense = dict(self._dense(text, flt, n))
+                dense = dict(self._dense(searched, flt, n))
             except NexusError as exc:
                 log.warning("vector search failed, using bm25 only: %s", exc.one_line())
                 mode, note, model = SearchMode.BM25, f"searched with bm25 only: {exc.message}", None
                 scored = ranking.single(bm25, "bm25")
             else:
-                self._complete(text, flt, bm25, dense)
+                self._complete(searched, flt, bm25, dense)
                 scored = ranking.fuse(bm25, dense, self.config)
+                if self._stage():
+                    scored = self._neighbourhood(text, scored, pool, requery=searched != text)
         now = self.clock()
         memories, known_priors = self._load_contenders(scored, limit, flt.include_raw, now)
         ranked = ranking.rank({i: scored[i] for i in memories}, memories, now, include_raw=flt.include_raw,
                               config=self.config, limit=limit, known_priors=known_priors)
         hits = [SearchHit(memories[mid], score, parts, snippets.get(mid)) for mid, score, parts in ranked]
         return SearchOutcome(hits, mode, note, model)
+
+    def _stage(self) -> bool:
+        return self.config.session_weight > 0 or self.config.entity_weight > 0
+
+    def _without_names(self, text: str, pool: dict[int, Neighbourhood]) -> str:
+        """The query without the names of who candidates are by or about, when they tell the
+        candidates apart ("" otherwise). Searching for the rest keeps a name from pulling in
+        every memory that merely mentions it (measured on LoCoMo, docs/search.md)."""
+        if not (self.config.entity_requery and self.config.entity_weight > 0):
+            return ""
+        names = ranking.named_entities(pool, pool, text)[0]
+        rest = ranking.without_names(text, names) if names else ""
+        return rest if any(ch.isalnum() for ch in rest) else ""
+
+    def _neighbourhood(self, text: str, scored: dict[int, dict[str, float]], pool: dict[int, Neighbourhood], *,
+                       requery: bool) -> dict[int, dict[str, float]]:
+        """Read the candidates not in `pool` yet, then the entity and session stage."""
+        missing = [i for i in scored if i not in pool]
+        if missing:
+            pool.update(self.db.neighbourhoods(missing))
+        out = ranking.neighbourhood(scored, pool, text, self.config)
+        if requery:
+            for parts in out.values():
+                parts["requery"] = 1.0
+        return out
 
     def _load_contenders(self, scored: dict[int, dict[str, float]], limit: int, include_raw: bool,
                          now: datetime) -> tuple[dict[int, Memory], dict[int, dict[str, float]]]:

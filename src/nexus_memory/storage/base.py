@@ -21,6 +21,7 @@ from nexus_memory.domain.models import (
     MemoryPatch,
     MemoryRelation,
     NamespaceStats,
+    Neighbourhood,
     NewMemory,
     SessionDigest,
     StoreOutcome,
@@ -69,6 +70,11 @@ class MemoryStore(Protocol):
 
     def get_many(self, ids: Sequence[int]) -> list[Memory]:
         """In the order of `ids`, skipping ids that do not exist."""
+        ...
+
+    def neighbourhoods(self, ids: Sequence[int]) -> dict[int, Neighbourhood]:
+        """Agent, session key, observer and subject of existing ids, without loading the
+        memories (hybrid ranking reads these for every candidate)."""
         ...
 
     def update(self, memory_id: int, patch: MemoryPatch) -> Memory:

@@ -79,6 +79,9 @@ class PostgresDialect(Dialect):
     def insert_ignore(self, into: str) -> str:
         return f"INSERT INTO {into} ON CONFLICT DO NOTHING"
 
+    def json_text(self, column: str, *path: str) -> str:
+        return column + "".join(f"->'{key}'" for key in path[:-1]) + f"->>'{path[-1]}'"
+
     def json_number(self, column: str, *path: str) -> str:
         # A non-numeric value sorts like a missing one instead of failing the query.
         expr = column + "".join(f"->'{key}'" for key in path)

@@ -28,7 +28,7 @@ from nexus_memory.storage.sql.queries import FROM
 Conn = psycopg.Connection[Any]
 TS_CONFIG = "english"
 #: Rows ranked exactly per query; also the newest-match window for common terms (as SQLite).
-DEFAULT_BUDGET = 1000
+DEFAULT_BUDGET = 4000
 #: Common terms fill from the newest WINDOW_ROWS * budget rows first.
 WINDOW_ROWS = 20
 _HEADLINE = (f"ts_headline('{TS_CONFIG}', h.content, q.tsq, "

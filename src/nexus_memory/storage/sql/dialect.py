@@ -107,6 +107,10 @@ class Dialect:
         """The number at `path` in a JSON column (NULL when missing), for sorting."""
         raise NotImplementedError
 
+    def json_text(self, column: str, *path: str) -> str:
+        """The value at `path` in a JSON column as text (NULL when missing)."""
+        raise NotImplementedError
+
     def day(self, column: str) -> str:
         """A timestamp column as its UTC day, `YYYY-MM-DD` text."""
         raise NotImplementedError

@@ -20,6 +20,7 @@ from nexus_memory.domain.models import (
     MemoryPatch,
     MemoryRelation,
     NamespaceStats,
+    Neighbourhood,
     NewMemory,
     SessionDigest,
     StoreOutcome,
@@ -147,6 +148,23 @@ class SQLStore(SQLJobsMixin):
                 rows = d.execute(conn, f"SELECT {MEMORY_COLUMNS} {FROM} WHERE {where}", params).fetchall()
                 out.update((int(r["id"]), row_to_memory(r, d)) for r in rows)
         return [out[i] for i in unique if i in out]
+
+    def neighbourhoods(self, ids: Sequence[int]) -> dict[int, Neighbourhood]:
+        """Agent, session key, observer and subject, without loading the memories (hybrid
+        ranking reads these for every candidate)."""
+        d = self.dialect
+        unique = list(dict.fromkeys(int(i) for i in ids))
+        observer, subject = d.json_text("m.metadata", "cognitive", "observer"), d.json_text("m.metadata", "cognitive",
+                                                                                            "subject")
+        out: dict[int, Neighbourhood] = {}
+        with self.read() as conn:
+            for chunk in d.chunks(unique):
+                where, params = d.in_list("m.id", chunk)
+                rows = d.execute(conn, f"SELECT m.id, n.name AS agent, m.session_key, {observer} AS observer, "
+                                       f"{subject} AS subject {FROM} WHERE {where}", params).fetchall()
+                out.update((int(r["id"]), Neighbourhood(r["agent"], r["session_key"], r["observer"], r["subject"]))
+                           for r in rows)
+        return out
 
     def update(self, memory_id: int, patch: MemoryPatch) -> Memory:
         d = self.dialect

@@ -65,6 +65,9 @@ class SQLiteDialect(Dialect):
     def json_number(self, column: str, *path: str) -> str:
         return f"CAST(json_extract({column}, '$.{'.'.join(path)}') AS INTEGER)"
 
+    def json_text(self, column: str, *path: str) -> str:
+        return f"CAST(json_extract({column}, '$.{'.'.join(path)}') AS TEXT)"
+
     def day(self, column: str) -> str:
         return f"substr({column}, 1, 10)"
 

@@ -31,7 +31,7 @@ from nexus_memory.domain.models import TextHit
 from nexus_memory.storage.common import common_cap, fill_scores, planned_search, split_terms
 
 #: Postings scored with exact BM25 per query; also the newest-match window for common terms.
-DEFAULT_BUDGET = 1000
+DEFAULT_BUDGET = 4000
 SNIPPET = "snippet(memories_fts, 0, '[', ']', '…', 16)"
 _JOIN = ("CROSS JOIN memories m ON m.id = f.rowid "
          "CROSS JOIN agent_namespaces n ON n.id = m.namespace_id")

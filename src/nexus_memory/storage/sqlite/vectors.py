@@ -135,10 +135,11 @@ class _Matrix:
         for w in range(words):
             np.bitwise_xor(codes[w], qwords[w], out=scratch)
             dist += np.bitwise_count(scratch)
+        beyond = words * 64 + 1  # farther than any code can be
         if mask is not None:
-            dist[~mask] = np.iinfo(np.uint16).max
+            dist[~mask] = beyond
         count = min(count, self.n)
-        rows = np.argpartition(dist, count - 1)[:count] if count < self.n else np.arange(self.n)
+        rows = nearest_rows(dist, count, beyond) if count < self.n else np.arange(self.n)
         return rows if mask is None else rows[mask[rows]]
 
     def rows_for(self, wanted: Sequence[int]) -> np.ndarray:
@@ -495,3 +496,15 @@ def _best_per_memory(scores: np.ndarray, memory_ids: np.ndarray, k: int) -> list
             seen.add(mid)
             out.append((mid, s))
     return out
+
+
+def nearest_rows(dist: np.ndarray, count: int, beyond: int) -> np.ndarray:
+    """`count` rows of smallest Hamming distance (ties at the edge in row order). Distances are
+    small integers, so a histogram finds the edge distance and one pass collects the rows:
+    2-3x faster than argpartition over 1M distances (BENCHMARKS.md, issue 14)."""
+    import numpy as np
+
+    cumulative = np.cumsum(np.bincount(dist, minlength=beyond + 1))
+    edge = int(np.searchsorted(cumulative, count))
+    inside = np.flatnonzero(dist < edge)
+    return np.concatenate([inside, np.flatnonzero(dist == edge)[: count - inside.shape[0]]])
