@@ -26,7 +26,7 @@ from nexus_memory.storage.base import Store
 SESSION_BUDGET = {"whisper": 900, "full": 2400, "off": 0}
 PROMPT_BUDGET = {"whisper": 350, "full": 900, "off": 0}
 PROMPT_MAX_ITEMS = 8
-RECALL_CANDIDATES = 30
+RECALL_CANDIDATES = 20  # 15, 20 and 30 recall the same on bench/loop.py; fewer rows to load
 PROMPT_ITEM_CHARS = 320
 PACK_ITEM_CHARS = 260
 #: The best few recalled memories bring the statement that followed them in their session.
