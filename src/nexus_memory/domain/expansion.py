@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nexus_memory.domain.recall import STOP_WORDS, coverage, stem, tokens
+from nexus_memory.domain.recall import STOP_WORDS, stem, tokens
 
 #: word -> its neighbours (word, cosine), best first: what a lexicon lookup returns.
 Lookup = Callable[[Sequence[str]], Mapping[str, Sequence[tuple[str, float]]]]
@@ -45,8 +45,6 @@ class Expansion:
     weight: float = 0.6
     #: Share of the query's weight a memory must hold when related words count.
     bar: float = 0.35
-    #: Share it must hold on words alone before related words count at all (0: related words alone may do).
-    floor: float = 0.0
 
     def __bool__(self) -> bool:
         return any(self.related.values())
@@ -77,13 +75,11 @@ class Expansion:
         return sum(w * self.credit(t, memory_terms) for t, w in query.items()) / total
 
     def passes(self, query: Mapping[str, float], memory_terms: set[str]) -> bool:
-        if self.floor > 0 and coverage(query, memory_terms) < self.floor:
-            return False
         return self.coverage(query, memory_terms) >= self.bar
 
 
 def expand(text: str, terms: Iterable[str], lookup: Lookup, *, min_similarity: float = 0.6, per_term: int = 4,
-           weight: float = 0.6, bar: float = 0.35, floor: float = 0.0) -> Expansion:
+           weight: float = 0.6, bar: float = 0.35) -> Expansion:
     """The related words of the query's terms: each content word of `text` (and its parts) is looked
     up as written, then as its stem; a neighbour that is itself a query term, a stop word or the
     same stem is left out (it already counts in full)."""
@@ -104,7 +100,7 @@ def expand(text: str, terms: Iterable[str], lookup: Lookup, *, min_similarity: f
                 if form not in forms:
                     forms.append(form)
     if not surface:
-        return Expansion(parts=parts, weight=weight, bar=bar, floor=floor)
+        return Expansion(parts=parts, weight=weight, bar=bar)
     found = lookup(sorted({f for forms in surface.values() for f in forms}))
     related: dict[str, tuple[Related, ...]] = {}
     for term, forms in surface.items():
@@ -118,4 +114,4 @@ def expand(text: str, terms: Iterable[str], lookup: Lookup, *, min_similarity: f
                     best[s] = Related(s, word, sim)
         if best:
             related[term] = tuple(sorted(best.values(), key=lambda r: -r.similarity)[:per_term])
-    return Expansion(related, parts, weight=weight, bar=bar, floor=floor)
+    return Expansion(related, parts, weight=weight, bar=bar)
