@@ -202,6 +202,7 @@ class RecallService:
         related = self.expansion(prompt)
         top = max((h.score for h in hits), default=0.0) or 1.0
         passing: list[tuple[float, Memory, float, float | None]] = []
+        via_related: dict[int, float] = {}  # memory id -> its coverage with related words, when they carried it
         for hit in hits:
             m = hit.memory
             if m.id in exclude_ids or not in_scope(m, project_root) or kind_of(m) == "summary":
@@ -217,7 +218,8 @@ class RecallService:
             if self.bar.passes(cover, hit.cosine):
                 passing.append((max(hit.score, 0.0) / top, m, cover, hit.cosine))
             elif hit.cosine is None and related and related.passes(query, terms):  # no model: related words
-                passing.append((max(hit.score, 0.0) / top, m, related.coverage(query, terms), None))
+                passing.append((max(hit.score, 0.0) / top, m, cover, None))
+                via_related[m.id] = related.coverage(query, terms)
         followers = self._followers([m for _, m, _, _ in passing[:ANCHORS]], exclude_ids)
         chosen: list[tuple[int, str]] = []
         reasons: dict[int, dict[str, float]] = {}
@@ -232,7 +234,8 @@ class RecallService:
             reasons[m.id] = why
 
         for _, m, cover, cosine in passing:
-            why = {"coverage": round(cover, 3), **({"cosine": round(cosine, 3)} if cosine is not None else {})}
+            why = {"coverage": round(cover, 3), **({"cosine": round(cosine, 3)} if cosine is not None else {}),
+                   **({"related": round(via_related[m.id], 3)} if m.id in via_related else {})}
             if kind_of(m) != "question":
                 take(m, why)
             follower = followers.get(m.id)
