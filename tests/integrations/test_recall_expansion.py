@@ -53,6 +53,7 @@ def test_a_paraphrase_with_no_shared_word_is_recalled_without_a_server(tmp_path:
 
     # words alone (the switch off) find nothing: the shipped table is what brings it back
     assert ask("exp-2", PARAPHRASE, {"NEXUS_RECALL_EXPANSION": "false"}) == ""
-    recalled = ask("exp-3", PARAPHRASE)
+    on = {"NEXUS_RECALL_EXPANSION": "true"}
+    recalled = ask("exp-3", PARAPHRASE, on)
     assert "conf/auth.toml" in recalled and "<nexus_recall>" in recalled
-    assert ask("exp-4", "which colour is the staging banner in the mobile app?") == ""
+    assert ask("exp-4", "which colour is the staging banner in the mobile app?", on) == ""
