@@ -131,8 +131,9 @@ class Settings:
     llm_api_key_env: str | None = None
     llm_daily_token_budget: int = 200_000
     subconscious_mode: str = "whisper"
-    #: Per-prompt recall without a model counts words related to the prompt's (shipped neighbour table).
-    recall_expansion: bool = True
+    #: Per-prompt recall without a model also counts words related to the prompt's (the shipped neighbour
+    #: table, domain/expansion.py). Off by default: measured neutral to +0.006 (BENCHMARKS.md, issue 12).
+    recall_expansion: bool = False
     busy_timeout_ms: int = 10_000
     # Postings scored with exact BM25 per full-text query; 0 = always exact (see docs/configuration.md)
     fts_budget: int = 4000
