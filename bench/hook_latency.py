@@ -9,6 +9,8 @@ a fresh process exactly as an agent tool starts it:
     with a measured process;
   * per-prompt recall, cold: `nexus hook claude-code UserPromptSubmit` over 10,000 memories,
     no `nexus serve` running (the in-process BM25 fallback; a refused loopback connection first).
+`--baseline DIR` measures another checkout the same way, `--variant NAME=VALUE` this checkout with
+other settings (e.g. `NEXUS_RECALL_EXPANSION=false`), interleaved, each on its own store.
 Targets: capture p95 <= 4x `python -c pass` p95 and < 100 ms; recall p95 <= 250 ms.
 """
 
@@ -104,9 +106,15 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="DIR",
                         help="another checkout (e.g. `git worktree add /tmp/base <rev>`) measured interleaved with "
                              "this one, each on its own store seeded by its own code: the ratio is what counts")
+    parser.add_argument("--variant", metavar="NAME=VALUE", action="append", default=[],
+                        help="also measure this checkout with these settings, interleaved, on its own store "
+                             "(e.g. NEXUS_RECALL_EXPANSION=false)")
     parser.add_argument("--out", default="bench/results/hook_latency.json")
     args = parser.parse_args()
     trees = {"this": REPO} | ({"baseline": Path(args.baseline).resolve()} if args.baseline else {})
+    variant = dict(item.split("=", 1) for item in args.variant if "=" in item)
+    if variant:
+        trees["variant"] = REPO
     with tempfile.TemporaryDirectory(prefix="nexus-bench-hooks-", ignore_cleanup_errors=True) as tmp:
         cwd = Path(tmp) / "proj"
         cwd.mkdir()
@@ -118,7 +126,7 @@ def main() -> None:
         for name, tree in trees.items():
             home = Path(tmp) / f"home-{name}"
             envs[name] = {**base_env, "NEXUS_HOME": str(home), "NEXUS_EMBEDDING_BACKEND": "none", "NEXUS_PORT": "9",
-                          "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{tree}"}
+                          "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{tree}", **(variant if name == "variant" else {})}
             (home / "data").mkdir(parents=True)
             # each tree seeds its own store with its own code (schemas may differ between revisions)
             subprocess.run([sys.executable, "-c", "import sys; from bench.hook_latency import seed; "
@@ -160,7 +168,7 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "runs": args.runs, "memories": args.memories, "seed_secs": round(seeded, 1),
             "payload_bytes": len(json.dumps({"tool_response": {"stdout": output}})),
-            "trees": {name: str(tree) for name, tree in trees.items()},
+            "trees": {name: str(tree) for name, tree in trees.items()}, "variant": variant,
         }
         result["python_pass"] = _summary(floor)
         for name in trees:
@@ -172,6 +180,9 @@ def main() -> None:
             result["vs_baseline_p95"] = {
                 "capture": round(result["capture"]["p95_ms"] / result["baseline_capture"]["p95_ms"], 2),
                 "recall": round(result["recall"]["p95_ms"] / result["baseline_recall"]["p95_ms"], 2)}
+        if variant:
+            result["vs_variant"] = {f"{kind}_{q}": round(result[kind][q] / result[f"variant_{kind}"][q], 3)
+                                    for kind in ("capture", "recall") for q in ("p50_ms", "p95_ms")}
         result["targets"] = {
             "capture_p95_le_4x_python": result["capture_p95_ratio"] <= 4.0,
             "capture_p95_lt_100ms": result["capture"]["p95_ms"] < 100,

@@ -73,6 +73,7 @@ class Probe:
     expect: list[str] = field(default_factory=list)  # coding: strings that must come back
     evidence: list[str] = field(default_factory=list)  # locomo: turn texts that must come back
     stale: list[str] = field(default_factory=list)
+    group: str = "base"  # the probe file it came from: `base`, or the stem of an --extra-probes file
 
     @property
     def answerable(self) -> bool:
@@ -90,17 +91,29 @@ class Scenario:
     probes: list[Probe]
 
 
-def load_coding(path: Path = CODING, noise: int = 0) -> list[Scenario]:
+def _probe(p: dict[str, Any], group: str) -> Probe:
+    return Probe(p["q"], p.get("kind", "fact"), expect=list(p.get("expect") or []), stale=list(p.get("stale") or []),
+                 group=group)
+
+
+def load_coding(path: Path = CODING, noise: int = 0, extra_probes: tuple[Path, ...] = ()) -> list[Scenario]:
     """The scenarios; with `noise`, each project's sessions sit among that many everyday ones
-    (half before, half after), so the answer is neither alone nor always the newest."""
+    (half before, half after), so the answer is neither alone nor always the newest. Each
+    `extra_probes` file adds probes to named scenarios (bench/data/paraphrase_probes.json)."""
     data = json.loads(path.read_text("utf-8"))
+    more: dict[str, list[Probe]] = {}
+    for extra_path in extra_probes:
+        for p in json.loads(extra_path.read_text("utf-8"))["probes"]:
+            more.setdefault(p["scenario"], []).append(_probe(p, extra_path.stem))
+    unknown = set(more) - {s["id"] for s in data["scenarios"]}
+    if unknown:
+        raise SystemExit(f"extra probes name unknown scenarios: {', '.join(sorted(unknown))}")
     out = []
     for s in data["scenarios"]:
         extra = noise_sessions(f"{s['project']}:{s['id']}", noise)
         sessions = extra[: noise // 2] + s["sessions"] + extra[noise // 2:]
         out.append(Scenario(s["id"], s["project"], sessions,
-                            [Probe(p["q"], p.get("kind", "fact"), expect=list(p.get("expect") or []),
-                                   stale=list(p.get("stale") or [])) for p in s["probes"]]))
+                            [_probe(p, "base") for p in s["probes"]] + more.get(s["id"], [])))
     return out
 
 
@@ -189,7 +202,8 @@ def item_hits(probe: Probe, item: str) -> bool:
 class World:
     """One store (NEXUS_HOME), its project folders, optionally a `nexus serve`, and the hook runner."""
 
-    def __init__(self, root: Path, name: str, agent: AgentFormat, serve: bool) -> None:
+    def __init__(self, root: Path, name: str, agent: AgentFormat, serve: bool,
+                 env: dict[str, str] | None = None) -> None:
         self.root = root / name
         self.home = self.root / "home"
         self.projects = self.root / "projects"
@@ -198,6 +212,7 @@ class World:
         self.port = _free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_") and k != "PYTHONDONTWRITEBYTECODE"}
         self.env.update({"NEXUS_HOME": str(self.home), "HOME": str(self.home), "NEXUS_PORT": str(self.port)})
+        self.env.update(env or {})
         self.serve = serve
         self.server: subprocess.Popen[bytes] | None = None
         self.latency: dict[str, list[float]] = {"capture": [], "prompt": [], "session_start": [], "other": []}
@@ -302,7 +317,8 @@ class World:
         stale = [i for i in recall_items if probe.stale and any(has_expect(i, x) for x in probe.stale)
                  and not any(has_expect(i, x) for x in probe.expect)]
         return {
-            "scenario": scenario.id, "q": probe.q, "kind": probe.kind, "answerable": probe.answerable,
+            "scenario": scenario.id, "q": probe.q, "kind": probe.kind, "group": probe.group,
+            "answerable": probe.answerable,
             "recall": sum(both) / len(both) if both else None,
             "recall_prompt": sum(in_recall) / len(in_recall) if in_recall else None,
             "recall_pack": sum(in_pack) / len(in_pack) if in_pack else None,
@@ -337,8 +353,8 @@ def _wait_http(port: int, timeout: float) -> None:
 
 
 def run_world(root: Path, name: str, agent: str, scenarios: list[Scenario], serve: bool,
-              max_probes: int | None) -> dict[str, Any]:
-    world = World(root, name, FORMATS[agent](), serve)
+              max_probes: int | None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    world = World(root, name, FORMATS[agent](), serve, env)
     t0 = time.monotonic()
     with world.running():
         for sc in scenarios:
@@ -375,6 +391,14 @@ def mean(values: list[float]) -> float | None:
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    out = _summary(results)
+    groups = sorted({r.get("group", "base") for r in results})
+    if len(groups) > 1:
+        out["groups"] = {g: _summary([r for r in results if r.get("group", "base") == g]) for g in groups}
+    return out
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     ans = [r for r in results if r["answerable"]]
     unans = [r for r in results if not r["answerable"]]
     items = sum(r["recall_items"] for r in ans)
@@ -412,12 +436,16 @@ def main() -> None:
     ap.add_argument("--source", choices=("coding", "locomo", "both"), default="both")
     ap.add_argument("--agents", default="claude-code,gemini,codex", help="agent formats for the coding set")
     ap.add_argument("--noise", type=int, default=8, help="everyday sessions around each coding scenario")
+    ap.add_argument("--extra-probes", type=Path, action="append", default=[],
+                    help="a file of more coding probes, by scenario (e.g. bench/data/paraphrase_probes.json)")
     ap.add_argument("--locomo", type=Path, default=LOCOMO, help="LoCoMo JSON file")
     ap.add_argument("--locomo-agent", default="claude-code", choices=sorted(FORMATS))
     ap.add_argument("--conversations", default="", help="comma-separated LoCoMo sample ids (default: all)")
     ap.add_argument("--questions", type=int, default=None, help="at most N probes per LoCoMo conversation")
     ap.add_argument("--speaker-names", action="store_true", help="replay LoCoMo turns as 'Name: text'")
     ap.add_argument("--serve", action="store_true", help="run `nexus serve` beside each store")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting for every hook and server, e.g. NEXUS_RECALL_EXPANSION=false")
     ap.add_argument("--jobs", type=int, default=2, help="stores replayed side by side")
     ap.add_argument("--keep", action="store_true", help="keep the stores (printed) for inspection")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "loop.json")
@@ -425,7 +453,7 @@ def main() -> None:
 
     plan: list[tuple[str, str, list[Scenario], int | None]] = []
     if args.source in ("coding", "both"):
-        coding = load_coding(noise=args.noise)
+        coding = load_coding(noise=args.noise, extra_probes=tuple(args.extra_probes))
         for agent in [a.strip() for a in args.agents.split(",") if a.strip()]:
             if agent not in FORMATS:
                 raise SystemExit(f"unknown agent format {agent!r} (use {', '.join(FORMATS)})")
@@ -434,11 +462,12 @@ def main() -> None:
         wanted = {c.strip() for c in args.conversations.split(",") if c.strip()} or None
         for sc in load_locomo(args.locomo, wanted, args.speaker_names):
             plan.append((f"locomo-{sc.id}", args.locomo_agent, [sc], args.questions))
+    env = dict(item.split("=", 1) for item in args.env if "=" in item)
     root = Path(tempfile.mkdtemp(prefix="nexus-bench-loop-"))
     t0 = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            worlds = list(pool.map(lambda p: run_world(root, p[0], p[1], p[2], args.serve, p[3]), plan))
+            worlds = list(pool.map(lambda p: run_world(root, p[0], p[1], p[2], args.serve, p[3], env), plan))
     finally:
         if args.keep:
             print(f"stores kept under {root}")
@@ -446,7 +475,7 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     report: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "serve": args.serve,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "serve": args.serve, "env": env,
         "load_average_1m": round(os.getloadavg()[0], 2), "wall_secs": round(time.monotonic() - t0, 1),
         "sets": {},
     }

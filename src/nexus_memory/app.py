@@ -156,7 +156,12 @@ class App:
 
         service = self.extras.get("recall")
         if service is None:
-            service = self.extras["recall"] = RecallService(self.store)
+            lexicon = None
+            if self.settings.recall_expansion:  # related words when no cosine is at hand (docs/search.md)
+                from nexus_memory.embeddings.lexicon import Lexicon
+
+                lexicon = Lexicon().neighbours
+            service = self.extras["recall"] = RecallService(self.store, lexicon=lexicon)
         return service
 
     @property

@@ -131,6 +131,9 @@ class Settings:
     llm_api_key_env: str | None = None
     llm_daily_token_budget: int = 200_000
     subconscious_mode: str = "whisper"
+    #: Per-prompt recall without a model also counts words related to the prompt's (the shipped neighbour
+    #: table, domain/expansion.py). Off by default: measured neutral to +0.006 (BENCHMARKS.md, issue 12).
+    recall_expansion: bool = False
     busy_timeout_ms: int = 10_000
     # Postings scored with exact BM25 per full-text query; 0 = always exact (see docs/configuration.md)
     fts_budget: int = 4000
@@ -237,6 +240,7 @@ _ENV_MAP = {
     "llm_api_key_env": "NEXUS_LLM_API_KEY_ENV",
     "llm_daily_token_budget": "NEXUS_LLM_DAILY_TOKEN_BUDGET",
     "subconscious_mode": "NEXUS_SUBCONSCIOUS_MODE",
+    "recall_expansion": "NEXUS_RECALL_EXPANSION",
     "busy_timeout_ms": "NEXUS_BUSY_TIMEOUT_MS",
     "fts_budget": "NEXUS_FTS_BUDGET",
 }

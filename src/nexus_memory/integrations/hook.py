@@ -195,6 +195,11 @@ def _search(app: App, prompt: str, project_root: str) -> list[Any]:
         levels = (CognitiveLevel.EXPLICIT, CognitiveLevel.DERIVED, CognitiveLevel.RAW)
         scope = MemoryFilter(include_raw=True, levels=levels, projects=(project_root, None))
         found = app.search.search(SearchQuery(text=query, limit=RECALL_CANDIDATES, filter=scope))
+        related = app.recall.expansion(query)
+        if related:  # no model here: memories holding words related to the prompt's (domain/expansion.py)
+            seen = {h.memory.id for h in found}
+            found += [h for h in app.search.search(SearchQuery(text=" ".join(related.words()), limit=RECALL_CANDIDATES,
+                                                               filter=scope)) if h.memory.id not in seen]
     except Exception as exc:  # e.g. a query of stop words only
         log_error(app.settings.paths.log_dir, f"recall search: {type(exc).__name__}: {exc}")
         return []

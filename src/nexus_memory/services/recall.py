@@ -16,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain import recall as rules
 from nexus_memory.domain.enums import CognitiveLevel
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.storage.base import Store
+
+if TYPE_CHECKING:
+    from nexus_memory.domain.expansion import Expansion, Lookup
 
 SESSION_BUDGET = {"whisper": 900, "full": 2400, "off": 0}
 PROMPT_BUDGET = {"whisper": 350, "full": 900, "off": 0}
@@ -150,9 +153,22 @@ def _fit(lines: Sequence[tuple[int, str]], budget: int, used: int) -> tuple[list
 
 
 class RecallService:
-    def __init__(self, store: Store, *, bar: rules.Bar | None = None) -> None:
+    def __init__(self, store: Store, *, bar: rules.Bar | None = None, lexicon: Lookup | None = None) -> None:
         self.store = store
         self.bar = bar or rules.Bar()
+        #: Word neighbours (embeddings/lexicon.py): related words count for hits without a cosine.
+        self.lexicon = lexicon
+        self._expansion: tuple[str, Expansion] | None = None
+
+    def expansion(self, prompt: str) -> Expansion | None:
+        """The related words of the prompt's terms (domain/expansion.py); None without a lexicon."""
+        if self.lexicon is None:
+            return None
+        from nexus_memory.domain.expansion import expand
+
+        if self._expansion is None or self._expansion[0] != prompt:
+            self._expansion = (prompt, expand(prompt, rules.query_terms(prompt), self.lexicon))
+        return self._expansion[1]
 
     # per prompt ---------------------------------------------------------------------------------
     def weights(self, prompt: str) -> dict[str, float]:
@@ -183,8 +199,10 @@ class RecallService:
         if not query:
             return EMPTY
         prompt_flat = " ".join(prompt.split()).casefold()
+        related = self.expansion(prompt)
         top = max((h.score for h in hits), default=0.0) or 1.0
         passing: list[tuple[float, Memory, float, float | None]] = []
+        via_related: dict[int, float] = {}  # memory id -> its coverage with related words, when they carried it
         for hit in hits:
             m = hit.memory
             if m.id in exclude_ids or not in_scope(m, project_root) or kind_of(m) == "summary":
@@ -195,9 +213,13 @@ class RecallService:
                 continue  # already in this conversation
             if " ".join(m.content.split()).casefold() == prompt_flat:
                 continue
-            cover = rules.coverage(query, rules.term_set(m.content + " " + " ".join(m.labels)))
+            terms = rules.term_set(m.content + " " + " ".join(m.labels))
+            cover = rules.coverage(query, terms)
             if self.bar.passes(cover, hit.cosine):
                 passing.append((max(hit.score, 0.0) / top, m, cover, hit.cosine))
+            elif hit.cosine is None and related and related.passes(query, terms):  # no model: related words
+                passing.append((max(hit.score, 0.0) / top, m, cover, None))
+                via_related[m.id] = related.coverage(query, terms)
         followers = self._followers([m for _, m, _, _ in passing[:ANCHORS]], exclude_ids)
         chosen: list[tuple[int, str]] = []
         reasons: dict[int, dict[str, float]] = {}
@@ -212,7 +234,8 @@ class RecallService:
             reasons[m.id] = why
 
         for _, m, cover, cosine in passing:
-            why = {"coverage": round(cover, 3), **({"cosine": round(cosine, 3)} if cosine is not None else {})}
+            why = {"coverage": round(cover, 3), **({"cosine": round(cosine, 3)} if cosine is not None else {}),
+                   **({"related": round(via_related[m.id], 3)} if m.id in via_related else {})}
             if kind_of(m) != "question":
                 take(m, why)
             follower = followers.get(m.id)
