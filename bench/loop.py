@@ -11,7 +11,9 @@ Sources:
   error -> fix, decisions revised later, paraphrased probes, unanswerable probes), each among
   `--noise` everyday sessions of its project (bench/loop_noise.py), replayed once per agent format
   (claude-code, gemini, codex), all scenarios of one agent in one store (one project folder, a git
-  repository, per project);
+  repository, per project); `--extra-probes bench/data/paraphrase_probes.json` adds paraphrases that
+  share no content word with what their scenario stored and unanswerable probes phrased near stored
+  facts (summarised per probe file under `groups`);
 - locomo: ../shared/data/locomo/locomo-dev.json (evaluation only, never shipped). One store per
   conversation; each LoCoMo session is one agent session, speaker A's turns are the user's prompts
   and speaker B's the assistant's final messages, verbatim (`--speaker-names` prefixes each with the
