@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nexus_memory.config import Settings, cognitive_system_settings, load_settings
 from nexus_memory.domain.enums import RuntimeShutdownReason
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from nexus_memory.services.recall import RecallService
     from nexus_memory.services.search import SearchService
     from nexus_memory.services.sessions import SessionService
+
+
+T = TypeVar("T")
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -111,58 +115,61 @@ def _rebuild_checkpoint(settings: Settings) -> tuple[Path, str]:
 
 @dataclass
 class App:
+    """The services of one process, wired by `build_app`. A `with` block closes it.
+
+    Services a command may not touch are built on first use from the `make_*` builders that
+    `build_app` sets (`nexus store` then imports neither search, the session runtime, cognition
+    nor the LLM layer); a builder of None means the service is not available in this process.
+    """
+
     settings: Settings
     store: Store
     events: EventBus
     memories: MemoryService
     clock: Clock = utcnow
     embeddings: EmbeddingService | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    make_search: Callable[[], SearchService] | None = field(default=None, repr=False)
+    make_sessions: Callable[[], SessionService] | None = field(default=None, repr=False)
+    make_cognition: Callable[[], CognitionService] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.store.close()
 
-    def _lazy(self, name: str) -> Any:
-        service = self.extras.get(name)
-        if service is None:
-            service = self.extras[name] = self.extras[f"{name}_factory"]()
-        return service
+    def __enter__(self) -> App:
+        return self
 
-    @property
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @cached_property
     def search(self) -> SearchService:
-        service: SearchService = self._lazy("search")
-        return service
+        return _built(self.make_search, "search")
 
-    @property
+    @cached_property
     def sessions(self) -> SessionService:
-        service: SessionService = self._lazy("sessions")
-        return service
+        return _built(self.make_sessions, "the session runtime")
 
-    @property
+    @cached_property
     def cognition(self) -> CognitionService:
         """The dream cycle, job queue, digests, lineage and working representation (issue 6)."""
-        service: CognitionService = self._lazy("cognition")
-        return service
+        return _built(self.make_cognition, "the cognition engine")
 
     @property
     def has_cognition(self) -> bool:
-        """Whether a cognition service is registered (built or buildable)."""
-        return self.extras.get("cognition") is not None or "cognition_factory" in self.extras
+        """Whether a cognition service is available (built or buildable)."""
+        return "cognition" in self.__dict__ or self.make_cognition is not None
 
-    @property
+    @cached_property
     def recall(self) -> RecallService:
         """What goes back to the model: the session pack and per-prompt recall (the memory loop)."""
         from nexus_memory.services.recall import RecallService
 
-        service = self.extras.get("recall")
-        if service is None:
-            lexicon = None
-            if self.settings.recall_expansion:  # related words when no cosine is at hand (docs/search.md)
-                from nexus_memory.embeddings.lexicon import Lexicon
+        lexicon = None
+        if self.settings.recall_expansion:  # related words when no cosine is at hand (docs/search.md)
+            from nexus_memory.embeddings.lexicon import Lexicon
 
-                lexicon = Lexicon().neighbours
-            service = self.extras["recall"] = RecallService(self.store, lexicon=lexicon)
-        return service
+            lexicon = Lexicon().neighbours
+        return RecallService(self.store, lexicon=lexicon)
 
     @property
     def runtime(self) -> RuntimeController:
@@ -174,6 +181,14 @@ class App:
         from nexus_memory.services.overview import OverviewService
 
         return OverviewService(self.store, self.sessions.controller)
+
+
+def _built(make: Callable[[], T] | None, what: str) -> T:
+    if make is None:
+        from nexus_memory.errors import NotAvailable
+
+        raise NotAvailable(f"{what} is not set up in this process", hint="build the app with build_app()")
+    return make()
 
 
 def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store: Store | None = None,
@@ -191,8 +206,6 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
                                checkpoint_path=checkpoint, database_label=label)
     memories = MemoryService(store, events=events, default_agent=settings.default_agent, clock=clock,
                              indexer=vectors.on_stored)
-    app = App(settings, store, events, memories, clock, embeddings=vectors)
-
     def make_search() -> SearchService:
         from nexus_memory.services.search import SearchService
 
@@ -234,7 +247,8 @@ def build_app(settings: Settings | None = None, *, clock: Clock = utcnow, store:
     def on_shutdown(agent: str, key: str, cwd: str | None, reason: RuntimeShutdownReason) -> None:
         app.cognition.on_runtime_shutdown(agent, key, cwd, reason)
 
-    app.extras.update(search_factory=make_search, sessions_factory=make_sessions, cognition_factory=make_cognition)
+    app = App(settings, store, events, memories, clock, embeddings=vectors, make_search=make_search,
+              make_sessions=make_sessions, make_cognition=make_cognition)
     return app
 
 

@@ -196,8 +196,8 @@ def test_without_a_cognition_service_the_tools_say_not_available(app: App) -> No
 
     from nexus_memory.mcp.server import build_server
 
-    app.extras.pop("cognition", None)
-    app.extras.pop("cognition_factory", None)
+    app.make_cognition = None  # a server without the cognition engine
+    assert not app.has_cognition
     mid = app.memories.store(StoreRequest(content="plain memory", agent="codex")).memory.id
     calls = {
         "get_session_digest": {"session_key": "k"},

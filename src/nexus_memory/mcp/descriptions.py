@@ -124,7 +124,7 @@ TOOL_DESCRIPTIONS: dict[str, str] = {
     ),
 }
 
-#: Tools served by the cognition service (`app.extras["cognition"]`); without it they report "not available yet".
+#: Tools served by the cognition service (`app.cognition`); without it they report "not available yet".
 COGNITION_TOOLS: tuple[str, ...] = (
     "get_session_digest",
     "run_reflective_cycle",

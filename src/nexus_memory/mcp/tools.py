@@ -1,7 +1,7 @@
 """The 16 MCP tools (upstream names and input fields), as plain methods over the services.
 
 The six cognition tools call the CognitionService the composition root registers as
-`app.extras["cognition"]` (dream cycle, digests, lineage, working representation).
+`app.cognition` (dream cycle, digests, lineage, working representation).
 When none is registered (an App built without it) they return a clear "not available
 yet" tool error, never made-up data.
 """
