@@ -126,11 +126,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def _with_app(args: argparse.Namespace, fn: Any) -> Any:
     from nexus_memory.cli.context import app_from
 
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         return fn(app)
-    finally:
-        app.close()
 
 
 def cmd_dream_run(args: argparse.Namespace) -> int:
@@ -409,12 +406,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         env.update({"NEXUS_HOME": tmp, "NEXUS_LLM_DAILY_TOKEN_BUDGET": str(base.llm_daily_token_budget)})
         if args.embeddings == "none":
             env["NEXUS_EMBEDDING_BACKEND"] = "none"
-        app = build_app(load_settings(env))
-        try:
+        with build_app(load_settings(env)) as app:
             report = evaluation.evaluate(app, utcnow())
             report["llm"] = app.cognition.llm_test() if app.cognition.llm is not None else None
-        finally:
-            app.close()
     cog = next(m for m in report["modes"] if m["mode"] == "cognition")
     score = round(100 * (cog["recall"] + cog["precision"] + cog["contradiction_surfacing"]) / 3)
     report["score"] = score

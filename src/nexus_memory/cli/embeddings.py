@@ -73,12 +73,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         assert app.embeddings is not None
         status = app.embeddings.status()
-    finally:
-        app.close()
     if args.json:
         emit_json(status)
         return 0
@@ -105,8 +102,7 @@ def _run(args: argparse.Namespace, action: str) -> int:
     from nexus_memory.cli.output import emit_json
 
     _check_batch(args.batch_size)
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         assert app.embeddings is not None
         bar = ProgressBar(action, enabled=not args.no_progress)
         if action == "rebuild":
@@ -114,8 +110,6 @@ def _run(args: argparse.Namespace, action: str) -> int:
                                          prune_other_models=args.prune)
         else:
             run = app.embeddings.backfill(batch_size=args.batch_size, progress=bar, max_memories=args.max)
-    finally:
-        app.close()
     if args.json:
         emit_json(run.to_dict())
     else:

@@ -88,15 +88,12 @@ def cmd_store(args: argparse.Namespace) -> int:
             raise InvalidInput("no content given", hint="pass --content TEXT or pipe the text on standard input")
         content = sys.stdin.read()
     metadata = _metadata(args.metadata_json)
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         outcome = app.memories.store(StoreRequest(
             content=content, agent=args.agent, category=args.category, labels=split_csv(args.labels),
             lane=args.lane, metadata=metadata, session_key=args.session_key, context=args.context,
             source_stage="cli",
         ))
-    finally:
-        app.close()
     m = outcome.memory
     if args.json:
         emit_json({"id": m.id, "created": outcome.created, "memory": m.to_dict()})
@@ -119,11 +116,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise InvalidInput("the search query is empty", hint="for example: nexus search database pool size")
     mode = SearchMode.parse(args.mode) if args.mode else SearchMode.HYBRID
     query = SearchQuery(text=text, filter=filter_from(args), limit=args.limit, mode=mode, explain=args.explain)
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         outcome = app.search.run(query)
-    finally:
-        app.close()
     hits = outcome.hits
     # Quiet when vectors were switched off on purpose and no mode was asked for.
     if outcome.note and (args.mode or args.explain or app.settings.embedding_backend != "none"):
@@ -154,12 +148,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     from nexus_memory.cli.output import emit_json, memory_line
 
     flt = filter_from(args)
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         items = app.memories.list_memories(flt, limit=args.limit, offset=args.offset)
         total = app.memories.count(flt)
-    finally:
-        app.close()
     if args.json:
         emit_json({"total": total, "offset": args.offset, "limit": args.limit,
                    "memories": [m.to_dict() for m in items]})
@@ -178,11 +169,8 @@ def cmd_get(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json, memory_detail
 
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         m = app.memories.get(args.memory_id, touch=True)
-    finally:
-        app.close()
     if args.json:
         emit_json(m.to_dict())
     else:
@@ -194,11 +182,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         m = app.memories.forget(args.memory_id)
-    finally:
-        app.close()
     if args.json:
         emit_json({"id": m.id, "forgotten": True})
     else:
@@ -210,11 +195,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         app.memories.delete(args.memory_id)
-    finally:
-        app.close()
     if args.json:
         emit_json({"id": args.memory_id, "deleted": True})
     else:
@@ -226,13 +208,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         stats = app.memories.stats(split_csv(args.agent) or None)
         jobs = app.store.count_jobs_by_status()
         llm = app.cognition.llm_status()
-    finally:
-        app.close()
     if args.json:
         emit_json({"namespaces": [s.to_dict() for s in stats], "jobs": jobs,
                    "total_active": sum(s.active_memories for s in stats), "llm": llm})

@@ -140,18 +140,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     agents = [validate_agent_name(a) for a in split_csv(args.agent)] or None
     since = parse_when(args.since) if args.since else None
-    app = app_from(args)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     counts: dict[str, Any] = {}
-    try:
-        for rec in export_records(app.store, agents=agents, since=since, embeddings=args.embeddings):
-            if rec["type"] == "end":
-                counts = rec["counts"]
-            out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
-    finally:
-        if args.output:
-            out.close()
-        app.close()
+    with app_from(args) as app:
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+        try:
+            for rec in export_records(app.store, agents=agents, since=since, embeddings=args.embeddings):
+                if rec["type"] == "end":
+                    counts = rec["counts"]
+                out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+        finally:
+            if args.output:
+                out.close()
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     sys.stderr.write((json.dumps({"exported": counts}) if args.json else f"nexus: exported {summary}") + "\n")
     return 0
@@ -181,8 +180,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InvalidInput("--batch-size must be at least 1", hint="the default is 500")
     fmt = args.format or _guess_format(path)
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         if fmt == "nexus":
             from nexus_memory.services.portability.importer import Importer, read_jsonl
 
@@ -199,8 +197,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = fn(app.memories, path, agent=agent, strict=args.strict).to_dict()
         _print_report(args, result, f"Imported {path.name} ({fmt}) into {agent}")
         return 0
-    finally:
-        app.close()
 
 
 def _copy(args: argparse.Namespace, *, to_postgres: bool) -> int:
@@ -242,14 +238,11 @@ def cmd_from_upstream(args: argparse.Namespace) -> int:
     reader = UpstreamReader(Path(args.path).expanduser())
     try:
         counts = reader.counts()
-        app = app_from(args)
-        try:
+        with app_from(args) as app:
             progress = Progress("importing upstream", None, args.quiet)
             report = Importer(app.store, strict=args.strict, redact=True, progress=progress,
                               unit="upstream record").run(reader.items())
             progress.done()
-        finally:
-            app.close()
     finally:
         reader.close()
     data = {"import": report.to_dict(), "source": counts, "notes": reader.notes}

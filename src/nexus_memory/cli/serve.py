@@ -78,11 +78,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     _require("mcp")
     from nexus_memory.mcp.server import run_stdio
 
-    app = _app(args)
-    try:
+    with _app(args) as app:
         run_stdio(app)
-    finally:
-        app.close()
     return 0
 
 
@@ -132,41 +129,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from nexus_memory.http.app import create_http_app
     from nexus_memory.http.security import SecurityPolicy, generate_token, is_loopback
 
-    app = _app(args, long_running=True, host=args.host, port=args.port)
-    settings = app.settings
-    host, port = settings.host, settings.port
-    token = settings.api_token
-    generated = False
-    if not is_loopback(host) and not token:
-        token, generated = generate_token(), True
-    _check_port(host, port)
-    policy = SecurityPolicy.from_settings(host, port, token, settings.cors_origins)
-    api = create_http_app(app, policy)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
-    if args.json:
-        emit_json({"url": url, "mcp": url + "mcp", "api": url + "api/v1", "token_required": bool(token),
-                   "token": token if generated else None})
-    else:
-        print(f"Nexus Memory dashboard: {url}{'#token=' + token if generated else ''}")
-        print(f"  REST API {url}api/v1   MCP {url}mcp   events {url.replace('http', 'ws', 1)}ws")
-        if generated:
-            print(f"  API token (shown once; set NEXUS_API_TOKEN to choose your own): {token}")
-        elif token:
-            print("  API token: required (from NEXUS_API_TOKEN)")
-    sys.stdout.flush()
-    # uvicorn shuts down on SIGTERM and then raises the signal again for whatever handler was there
-    # before: with the default one the process would die before the `finally` below stops the worker.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    background = _Background()
-    try:
-        # Store-time embedding and the cognition worker run beside the requests (services/background.py).
-        _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
-        background = _start_background(app)
-        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    finally:
-        background.stop()
-        app.close()
+    with _app(args, long_running=True, host=args.host, port=args.port) as app:
+        settings = app.settings
+        host, port = settings.host, settings.port
+        token = settings.api_token
+        generated = False
+        if not is_loopback(host) and not token:
+            token, generated = generate_token(), True
+        _check_port(host, port)
+        policy = SecurityPolicy.from_settings(host, port, token, settings.cors_origins)
+        api = create_http_app(app, policy)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+        if args.json:
+            emit_json({"url": url, "mcp": url + "mcp", "api": url + "api/v1", "token_required": bool(token),
+                       "token": token if generated else None})
+        else:
+            print(f"Nexus Memory dashboard: {url}{'#token=' + token if generated else ''}")
+            print(f"  REST API {url}api/v1   MCP {url}mcp   events {url.replace('http', 'ws', 1)}ws")
+            if generated:
+                print(f"  API token (shown once; set NEXUS_API_TOKEN to choose your own): {token}")
+            elif token:
+                print("  API token: required (from NEXUS_API_TOKEN)")
+        sys.stdout.flush()
+        # uvicorn shuts down on SIGTERM and then raises the signal again for whatever handler was there
+        # before: with the default one the process would die before the `finally` below stops the worker.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        background = _Background()
+        try:
+            # Store-time embedding and the cognition worker run beside the requests (services/background.py).
+            _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
+            background = _start_background(app)
+            uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        finally:
+            background.stop()
     return 0
 
 
@@ -252,35 +248,34 @@ def cmd_worker(args: argparse.Namespace) -> int:
     priority = lower_priority(args.nice, idle_class=not args.no_idle_class)
     # Beside a server (--yield-to) the server prepares the model's int8 kernel as it starts; this
     # low-priority process waits for that instead of holding the lock the server would wait on.
-    app = _app(args, long_running=True, embedding_kernel_prepare=False if args.yield_to else None)
-    worker = None
-    try:
-        emb = app.embeddings
-        model = emb.model_id
-        embedding = not args.no_embeddings and emb.index is not None and model is not None
-        # One watcher per thread (each keeps its own last sample).
-        server = ServerLoad(args.yield_to) if args.yield_to else None
-        gate = server.wait_quiet if server is not None else None
-        if not args.no_cognition:
-            worker = app.cognition.start_worker(
-                before_tick=ServerLoad(args.yield_to).wait_quiet if args.yield_to else None)
+    with _app(args, long_running=True, embedding_kernel_prepare=False if args.yield_to else None) as app:
+        worker = None
+        try:
+            emb = app.embeddings
+            model = emb.model_id
+            embedding = not args.no_embeddings and emb.index is not None and model is not None
+            # One watcher per thread (each keeps its own last sample).
+            server = ServerLoad(args.yield_to) if args.yield_to else None
+            gate = server.wait_quiet if server is not None else None
+            if not args.no_cognition:
+                worker = app.cognition.start_worker(
+                    before_tick=ServerLoad(args.yield_to).wait_quiet if args.yield_to else None)
 
-        def extra() -> dict[str, Any]:
-            return {"cognition": worker.status.to_dict() if worker is not None else None,
-                    "embed_errors": emb.store_errors, "last_error": emb.last_error,
-                    "yielded_secs": round(server.waited, 1) if server is not None else None,
-                    "priority": priority}
+            def extra() -> dict[str, Any]:
+                return {"cognition": worker.status.to_dict() if worker is not None else None,
+                        "embed_errors": emb.store_errors, "last_error": emb.last_error,
+                        "yielded_secs": round(server.waited, 1) if server is not None else None,
+                        "priority": priority}
 
-        loop = WorkerLoop(
-            index=emb.index_safely if embedding else None,
-            missing=emb.missing_ids if embedding else None,
-            load=app.store.get_many, newest=emb.newest_id if embedding else None, extra=extra,
-            before_unit=gate, scan_secs=args.scan_secs,
-        )
-        # Protocol input only from a pipe (`nexus serve`); from a terminal or /dev/null run until stopped.
-        piped = stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) if sys.stdin is not None else False
-        return loop.run(sys.stdin if piped else None, sys.stdout)
-    finally:
-        if worker is not None:
-            worker.stop()
-        app.close()
+            loop = WorkerLoop(
+                index=emb.index_safely if embedding else None,
+                missing=emb.missing_ids if embedding else None,
+                load=app.store.get_many, newest=emb.newest_id if embedding else None, extra=extra,
+                before_unit=gate, scan_secs=args.scan_secs,
+            )
+            # Protocol input only from a pipe (`nexus serve`); from a terminal or /dev/null run until stopped.
+            piped = stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode) if sys.stdin is not None else False
+            return loop.run(sys.stdin if piped else None, sys.stdout)
+        finally:
+            if worker is not None:
+                worker.stop()

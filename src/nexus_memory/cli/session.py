@@ -55,11 +55,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     from nexus_memory.domain.enums import RuntimeMode
 
     mode = RuntimeMode.from_cli(args.mode)
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         r = app.sessions.start(args.agent, args.session_key, args.cwd, mode)
-    finally:
-        app.close()
     _warn(r.warnings)
     if args.json:
         emit_json({"agent_type": r.state.agent_type, "session_key": r.state.session_key,
@@ -74,11 +71,8 @@ def cmd_event(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         m = app.sessions.event(args.agent, args.session_key, args.cwd, args.kind, args.detail)
-    finally:
-        app.close()
     if args.json:
         emit_json({"memory_id": m.id, "agent_type": m.agent, "kind": args.kind})
     else:
@@ -92,11 +86,8 @@ def cmd_end(args: argparse.Namespace) -> int:
     from nexus_memory.domain.enums import RuntimeShutdownReason
 
     reason = RuntimeShutdownReason.from_label(args.reason)
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         r = app.sessions.end(args.agent, args.session_key, args.cwd, reason)
-    finally:
-        app.close()
     _warn(r.warnings)
     if args.json:
         emit_json({"agent_type": r.agent_type, "session_key": r.session_key, "reason": r.reason.label,
@@ -112,11 +103,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from nexus_memory.domain.timeutil import to_iso
 
     warnings: list[str] = []
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         sessions = app.sessions.status(warnings)
-    finally:
-        app.close()
     _warn(warnings)
     if args.json:
         emit_json([{"agent_type": s.state.agent_type, "session_key": s.state.session_key,
@@ -139,11 +127,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from nexus_memory.cli.output import emit_json
 
     warnings: list[str] = []
-    app = app_from(args)
-    try:
+    with app_from(args) as app:
         results = app.sessions.sweep(warnings)
-    finally:
-        app.close()
     _warn(warnings)
     if args.json:
         emit_json([{"agent_type": r.agent_type, "session_key": r.session_key, "reason": r.reason.label}
