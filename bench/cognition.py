@@ -23,10 +23,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from nexus_memory.app import build_app
-from nexus_memory.cognition import evaluation
 from nexus_memory.config import load_settings
 from nexus_memory.domain.enums import CognitiveLevel
 from nexus_memory.domain.timeutil import utcnow
+from nexus_memory.services import evaluation
 from nexus_memory.services.memories import StoreRequest
 
 SUBJECTS = ["the billing service", "the search index", "the auth gateway", "the mobile app", "the CLI",

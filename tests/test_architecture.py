@@ -227,13 +227,8 @@ def test_every_module_has_a_layer() -> None:
     assert {layer_of(name) for name in GRAPH} == set(LAYERS)
 
 
-#: The evaluation harness drives the whole App from inside cognition (a cycle: services import
-#: cognition); issue 17, step 4, moves it above the services and empties this set.
-KNOWN_VIOLATIONS = frozenset({"nexus_memory.cli.cognition", "nexus_memory.cognition.evaluation"})
-
-
 def test_layers_import_only_what_they_may() -> None:
-    assert [v for v in layer_violations(GRAPH) if v.split(":")[0] not in KNOWN_VIOLATIONS] == []
+    assert layer_violations(GRAPH) == []
 
 
 def test_adapters_never_import_each_other_and_others_use_their_ports() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from nexus_memory.app import App
-from nexus_memory.cognition import evaluation
 from nexus_memory.domain import reflection as rules
 from nexus_memory.domain.timeutil import utcnow
+from nexus_memory.services import evaluation
 from tests.conftest import run_nexus
 
 

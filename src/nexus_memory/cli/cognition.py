@@ -396,9 +396,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from nexus_memory.app import build_app
     from nexus_memory.cli.context import settings_from
     from nexus_memory.cli.output import emit_json
-    from nexus_memory.cognition import evaluation
     from nexus_memory.config import load_settings
     from nexus_memory.domain.timeutil import utcnow
+    from nexus_memory.services import evaluation
 
     base = settings_from(args)
     with tempfile.TemporaryDirectory(prefix="nexus-eval-") as tmp:

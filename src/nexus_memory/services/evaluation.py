@@ -27,16 +27,40 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nexus_memory.domain.enums import CognitiveLevel, EvidenceRole, JobType, MemoryCategory, SearchMode
 from nexus_memory.domain.models import CognitiveMetadata, MemoryFilter, NewMemory
 
 if TYPE_CHECKING:
-    from nexus_memory.app import App
+    from nexus_memory.services.cognition import CognitionService
+    from nexus_memory.services.embeddings import EmbeddingService
+    from nexus_memory.services.memories import MemoryService
+    from nexus_memory.services.search import SearchService
+    from nexus_memory.storage.base import Store
 
 AGENT = "nexus-eval"
 TOP_K = 5
+
+
+class AppServices(Protocol):
+    """The services the harness drives, end to end. The composition root's App has them; the
+    harness names only this protocol, so it sits above the services without importing `app`."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def memories(self) -> MemoryService: ...
+
+    @property
+    def search(self) -> SearchService: ...
+
+    @property
+    def cognition(self) -> CognitionService: ...
+
+    @property
+    def embeddings(self) -> EmbeddingService | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +147,7 @@ QUERIES: tuple[EvalQuery, ...] = (
 )
 
 
-def load_fixture(app: App, now: datetime) -> dict[str, int]:
+def load_fixture(app: AppServices, now: datetime) -> dict[str, int]:
     """Store the fixture; returns fixture key -> memory id."""
     ids: dict[str, int] = {}
     for f in FIXTURE:
@@ -147,7 +171,7 @@ def load_fixture(app: App, now: datetime) -> dict[str, int]:
     return ids
 
 
-def run_dream(app: App) -> dict[str, Any]:
+def run_dream(app: AppServices) -> dict[str, Any]:
     out: dict[str, Any] = {"drain": app.cognition.drain("eval", agent=AGENT, rounds=5).to_dict()}
     out["reflect"] = app.cognition.reflect(AGENT)
     out["digests"] = [app.cognition.digest(AGENT, s, rebuild=True)["status"]
@@ -183,7 +207,7 @@ class ModeScore:
 Retriever = Callable[[str], list[int]]
 
 
-def _sources(app: App, ids: list[int]) -> dict[int, set[int]]:
+def _sources(app: AppServices, ids: list[int]) -> dict[int, set[int]]:
     """memory id -> the ids it was made from (transitively, two hops), for relevance by lineage."""
     out: dict[int, set[int]] = {i: set() for i in ids}
     rows = app.store.lineage_batch(ids)
@@ -203,7 +227,7 @@ def _sources(app: App, ids: list[int]) -> dict[int, set[int]]:
     return out
 
 
-def score_mode(app: App, mode: str, retrieve: Retriever, ids: dict[str, int]) -> ModeScore:
+def score_mode(app: AppServices, mode: str, retrieve: Retriever, ids: dict[str, int]) -> ModeScore:
     result = ModeScore(mode)
     for q in QUERIES:
         t0 = time.perf_counter()
@@ -235,13 +259,13 @@ def score_mode(app: App, mode: str, retrieve: Retriever, ids: dict[str, int]) ->
     return result
 
 
-def text_retriever(app: App) -> Retriever:
+def text_retriever(app: AppServices) -> Retriever:
     def run(text: str) -> list[int]:
         return [h.memory_id for h in app.store.text_search(text, MemoryFilter(agents=(AGENT,)), limit=TOP_K)]
     return run
 
 
-def hybrid_retriever(app: App) -> Retriever:
+def hybrid_retriever(app: AppServices) -> Retriever:
     from nexus_memory.services.search import SearchQuery
 
     def run(text: str) -> list[int]:
@@ -250,14 +274,14 @@ def hybrid_retriever(app: App) -> Retriever:
     return run
 
 
-def cognition_retriever(app: App) -> Retriever:
+def cognition_retriever(app: AppServices) -> Retriever:
     def run(text: str) -> list[int]:
         rep = app.cognition.represent(AGENT, query=text, max_items=24)
         return [i.memory.id for i in rep.ranked()]
     return run
 
 
-def evaluate(app: App, now: datetime) -> dict[str, Any]:
+def evaluate(app: AppServices, now: datetime) -> dict[str, Any]:
     """Load the fixture into an empty app, score text-only and hybrid, dream, score cognition."""
     ids = load_fixture(app, now)
     if app.embeddings is not None and app.embeddings.available():
