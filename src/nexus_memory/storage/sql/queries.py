@@ -59,14 +59,19 @@ def check_content(new: NewMemory) -> None:
         raise InvalidInput("the memory content is empty", hint="pass some text to store")
 
 
-def new_memory_row(new: NewMemory, namespace_id: int, d: Dialect, now: datetime) -> tuple[Any, ...]:
-    """The NEW_COLUMNS values of a memory to insert (labels merged, derived columns filled)."""
+def new_memory_row(new: NewMemory, namespace_id: int, d: Dialect, now: datetime, *,
+                   digest: str | None = None, stamp: Any = None) -> tuple[Any, ...]:
+    """The NEW_COLUMNS values of a memory to insert (labels merged, derived columns filled).
+
+    A caller that already has the content hash or `now` in the dialect's form passes them
+    (`digest`, `stamp`): each costs microseconds per memory on a bulk store."""
     check_content(new)
     labels = merge_labels([], new.labels)
     derived = derived_columns(labels, new.metadata)
-    stamp = d.time(now)
+    if stamp is None:
+        stamp = d.time(now)
     return (
-        namespace_id, new.content, content_hash(new.content), new.context, new.category.value,
+        namespace_id, new.content, digest or content_hash(new.content), new.context, new.category.value,
         new.memory_lane_type.value if new.memory_lane_type else None, d.json(labels), d.json(new.metadata),
         derived["level"], derived["session_key"] or new.session_key, d.boolean(derived["is_raw"]),
         d.boolean(derived["is_bookkeeping"]), derived["project"],

@@ -130,7 +130,7 @@ class SQLiteStore(SQLStore, SQLiteVectorsMixin):
                 return int(row["id"]), False
         cur = conn.execute(
             f"INSERT INTO memories(id, {NEW_NAMES}) VALUES (?, {NEW_MARKS})",
-            (new.id, *new_memory_row(new, ns_id, SQLITE, moment)),
+            (new.id, *new_memory_row(new, ns_id, SQLITE, moment, digest=digest, stamp=now)),
         )
         return int(cur.lastrowid or 0), True
 
