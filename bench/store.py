@@ -116,35 +116,54 @@ def agreement(store: SQLiteStore, qs: list[str]) -> float:
     return sum(shares) / len(shares) if shares else 1.0
 
 
-def cold_start(runs: int, home: Path) -> dict[str, float]:
+def cold_start(runs: int, home: Path, baseline: Path | None = None) -> dict[str, float]:
+    """Cold `nexus store` beside `python -c pass`, interleaved. With `baseline` (another checkout),
+    both trees run `python -m nexus_memory.cli.entry store` from their own sources (PYTHONPATH), on
+    stores of their own, alternating which goes first: the CPU ratio between them is what counts."""
     nexus = str(Path(sys.executable).with_name("nexus"))
     # As after any install: bytecode caches exist (pip compiles wheels at install time). Without
     # them every start recompiles ~50 modules (~40 ms), which is not what a user sees.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NEXUS_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
     env.update(NEXUS_HOME=str(home), NEXUS_EMBEDDING_BACKEND="none")
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(nexus_memory.__file__).parent)],
-                   env=env, check=True, capture_output=True)
-    subprocess.run([nexus, "init"], env=env, check=True, capture_output=True)
+    trees = {"this": Path(nexus_memory.__file__).resolve().parents[2]} | ({"baseline": baseline} if baseline else {})
+    commands: dict[str, list[str]] = {}
+    envs: dict[str, dict[str, str]] = {}
+    for name, tree in trees.items():
+        envs[name] = env if baseline is None else {**env, "NEXUS_HOME": str(home / name),
+                                                   "PYTHONPATH": str(tree / "src")}
+        commands[name] = [nexus] if baseline is None else [sys.executable, "-m", "nexus_memory.cli.entry"]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "src" / "nexus_memory")],
+                       env=envs[name], check=True, capture_output=True)
+        subprocess.run([*commands[name], "init"], env=envs[name], check=True, capture_output=True)
     base: list[float] = []
-    cold: list[float] = []
     base_cpu: list[float] = []
-    cold_cpu: list[float] = []
+    wall: dict[str, list[float]] = {name: [] for name in trees}
+    cpu: dict[str, list[float]] = {name: [] for name in trees}
 
-    def timed(cmd: list[str], wall: list[float], cpu: list[float]) -> None:
+    def timed(cmd: list[str], run_env: dict[str, str], wall_out: list[float], cpu_out: list[float]) -> None:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-        wall.append(time.perf_counter() - t)
+        subprocess.run(cmd, env=run_env, check=True, capture_output=True)
+        wall_out.append(time.perf_counter() - t)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        cpu_out.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
 
-    for i in range(runs):  # interleaved, so both see the same machine
-        timed([sys.executable, "-c", "pass"], base, base_cpu)
-        timed([nexus, "store", "--agent", "bench", "--content", f"cold start run {i}"], cold, cold_cpu)
-    b, c = statistics.median(base), statistics.median(cold)
-    bc, cc = statistics.median(base_cpu), statistics.median(cold_cpu)
-    return {"python_pass_ms": b * 1000, "nexus_store_ms": c * 1000, "ratio": c / b,
-            "python_pass_cpu_ms": bc * 1000, "nexus_store_cpu_ms": cc * 1000, "cpu_ratio": cc / bc if bc else 0.0}
+    for i in range(runs):  # interleaved, so every variant sees the same machine
+        timed([sys.executable, "-c", "pass"], env, base, base_cpu)
+        for name in (list(trees) if i % 2 else list(trees)[::-1]):
+            timed([*commands[name], "store", "--agent", "bench", "--content", f"cold start run {i}"], envs[name],
+                  wall[name], cpu[name])
+    b, bc = statistics.median(base), statistics.median(base_cpu)
+    out = {"python_pass_ms": b * 1000, "python_pass_cpu_ms": bc * 1000}
+    for name in trees:
+        prefix = "" if name == "this" else f"{name}_"
+        c, cc = statistics.median(wall[name]), statistics.median(cpu[name])
+        out.update({f"{prefix}nexus_store_ms": c * 1000, f"{prefix}ratio": c / b,
+                    f"{prefix}nexus_store_cpu_ms": cc * 1000, f"{prefix}cpu_ratio": cc / bc if bc else 0.0})
+    if baseline is not None:
+        out["cpu_vs_baseline"] = out["nexus_store_cpu_ms"] / out["baseline_nexus_store_cpu_ms"]
+    return out
 
 
 def main() -> int:
@@ -155,6 +174,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15, help="cold-start runs (median)")
     ap.add_argument("--service-share", type=float, default=0.1, help="share of memories stored via MemoryService")
     ap.add_argument("--out", default="bench/results/store.json", help="where to write the JSON results")
+    ap.add_argument("--baseline", metavar="DIR", type=Path,
+                    help="another checkout whose cold `nexus store` is measured interleaved with this one's")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     corpus = Corpus(seed=42)
@@ -185,11 +206,15 @@ def main() -> int:
                   f"search p50 {lat['service_p50_ms']:.2f} ms p95 {lat['service_p95_ms']:.2f} ms  "
                   f"top-10 agreement with exact BM25 {lat['agreement_at_10']:.2f}", flush=True)
         store.close()
-        cold = cold_start(args.runs, Path(tmp) / "cold-home")
+        cold = cold_start(args.runs, Path(tmp) / "cold-home", args.baseline)
     results["cold_start"] = cold
     print(f"cold: python -c pass {cold['python_pass_ms']:.1f} ms, nexus store {cold['nexus_store_ms']:.1f} ms, "
           f"ratio {cold['ratio']:.2f}x; CPU time {cold['python_pass_cpu_ms']:.1f} vs {cold['nexus_store_cpu_ms']:.1f} ms, "
           f"ratio {cold['cpu_ratio']:.2f}x (median of {args.runs})")
+    if args.baseline:
+        print(f"baseline {args.baseline}: nexus store {cold['baseline_nexus_store_ms']:.1f} ms, CPU "
+              f"{cold['baseline_nexus_store_cpu_ms']:.1f} ms; this tree's CPU / the baseline's: "
+              f"{cold['cpu_vs_baseline']:.3f}")
     results["load_average"] = os.getloadavg()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
