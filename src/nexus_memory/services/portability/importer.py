@@ -7,6 +7,8 @@
   the id map. Active duplicates merge through the store's own dedup.
 * Memories go in with `store_many`, one transaction per batch: an interrupted
   import leaves whole batches behind and can simply be run again.
+* Every record is redacted (content, context, labels, session keys, metadata) and its
+  metadata checked, whatever the caller asked: nothing reaches the store unredacted.
 * A malformed record is reported with its line number and skipped, or stops the
   import when `strict`.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nexus_memory.domain.jsonsafe import check_metadata, clean_text, sanitize
 from nexus_memory.domain.models import (
     Evidence,
     Memory,
@@ -97,13 +100,14 @@ def read_jsonl(path: Path) -> Iterator[Item]:
 
 
 class Importer:
-    def __init__(self, store: Store, *, strict: bool = False, batch_size: int = 500, redact: bool = False,
+    def __init__(self, store: Store, *, strict: bool = False, batch_size: int = 500, redact: bool = True,
                  progress: Callable[[ImportReport], None] | None = None, unit: str = "line") -> None:
         self.store = store
         self.unit = unit
         self.strict = strict
         self.batch_size = batch_size
-        self.redact = redact
+        #: Kept for callers; redaction always runs: a file never decides what reaches the store.
+        self.redact = True
         self.progress = progress
         self.report = ImportReport()
         self._memories: list[tuple[int, dict[str, Any]]] = []
@@ -225,7 +229,8 @@ class Importer:
         self.store.add_relation(MemoryRelation(
             source_memory_id=src, target_memory_id=dst, relation_type=str(need(rec, "relation_type", str)),
             strength=float(strength) if isinstance(strength, int | float) else 1.0,
-            metadata=metadata if isinstance(metadata, dict) else None, created_at=when(rec, "created_at"),
+            metadata=redact_value(sanitize(metadata)) if isinstance(metadata, dict) else None,
+            created_at=when(rec, "created_at"),
         ))
         self.report.relations += 1
 
@@ -282,9 +287,11 @@ class Importer:
             except BadRecord as exc:
                 self._bad(line, str(exc))
                 continue
-            if self.redact:
-                new = replace(new, content=redact_text(new.content), metadata=redact_value(new.metadata),
-                              context=redact_text(new.context) if new.context else None)
+            try:
+                new = _redacted(new)
+            except InvalidInput as exc:
+                self._bad(line, exc.message)
+                continue
             assert new.created_at is not None
             parsed.append((src_id, new, memory_uid(new.agent, new.created_at, new.content), vectors))
         if not parsed:
@@ -353,6 +360,17 @@ class Importer:
                              include_archived=True, include_inactive=True), limit=50)]
             found.update((_uid(m), m.id) for m in window)
         return found
+
+
+def _redacted(new: NewMemory) -> NewMemory:
+    """What the store may keep of a record: secrets redacted in every field (whatever the file
+    claims about itself), metadata checked like any other (NaN, depth, size), lone surrogates replaced."""
+    return replace(
+        new, content=redact_text(clean_text(new.content)), metadata=redact_value(check_metadata(new.metadata)),
+        context=redact_text(clean_text(new.context)) if new.context else None,
+        labels=tuple(redact_text(clean_text(label)) for label in new.labels),
+        session_key=redact_text(clean_text(new.session_key)) if new.session_key else None,
+    )
 
 
 def _has_pointers(metadata: dict[str, Any]) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nexus_memory.domain.timeutil import to_iso, utcnow
-from nexus_memory.errors import DatabaseBusy, DatabaseCorrupt, StorageError
+from nexus_memory.errors import DatabaseBusy, DatabaseCorrupt, InvalidInput, StorageError
 
 
 def corrupt_error(path: Path | str, exc: BaseException) -> DatabaseCorrupt:
@@ -20,15 +20,32 @@ def corrupt_error(path: Path | str, exc: BaseException) -> DatabaseCorrupt:
     )
 
 
-def map_error(path: Path | str, exc: sqlite3.Error) -> StorageError:
+#: SQLITE_CORRUPT and SQLITE_NOTADB (primary result codes): the only errors that mean the file is damaged.
+_CORRUPT_CODES = frozenset({11, 26})
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    """Real damage only: "malformed JSON" or "malformed MATCH expression" are not a broken file."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) in _CORRUPT_CODES
+    text = str(exc)
+    return "database disk image is malformed" in text or "not a database" in text or "file is encrypted" in text
+
+
+def map_error(path: Path | str, exc: sqlite3.Error) -> StorageError | InvalidInput:
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return DatabaseBusy(
             f"the database {path} stayed locked by another process",
             hint="retry in a moment; raise NEXUS_BUSY_TIMEOUT_MS if this keeps happening",
         )
-    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+    if _is_corrupt(exc):
         return corrupt_error(path, exc)
+    if "malformed JSON" in text or "JSON cannot hold BLOB" in text:
+        # SQLite's JSON functions refusing a value (NaN, Infinity): bad input, the file is fine
+        return InvalidInput(f"invalid metadata: not JSON that SQLite can read ({text})",
+                            hint="use null, numbers and strings; NaN and Infinity are not JSON")
     if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
         return StorageError(f"cannot open the database {path}", hint="check the folder exists and is writable")
     if isinstance(exc, sqlite3.OperationalError) and "readonly" in text:

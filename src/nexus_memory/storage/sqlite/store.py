@@ -128,9 +128,12 @@ class SQLiteStore(SQLStore, SQLiteVectorsMixin):
                     (SQLITE.json(labels), SQLITE.json(metadata), now, now, row["id"]),
                 )
                 return int(row["id"]), False
+        wanted = new.id
+        if wanted is not None and conn.execute("SELECT 1 FROM memories WHERE id = ?", (wanted,)).fetchone():
+            wanted = None  # taken since the caller looked (an import beside other writers): a fresh id
         cur = conn.execute(
             f"INSERT INTO memories(id, {NEW_NAMES}) VALUES (?, {NEW_MARKS})",
-            (new.id, *new_memory_row(new, ns_id, SQLITE, moment)),
+            (wanted, *new_memory_row(new, ns_id, SQLITE, moment)),
         )
         return int(cur.lastrowid or 0), True
 
