@@ -10,7 +10,15 @@ import os
 import sys
 
 
+def private_files() -> None:
+    """Files and folders a nexus process creates are the user's alone (0600/0700): the store, its WAL,
+    exports, spools, logs and state hold a person's work. Settings files of the agent tools are written
+    with their own modes (integrations/settings_file.py), so they keep theirs."""
+    os.umask(0o077)
+
+
 def main() -> None:
+    private_files()
     argv = sys.argv[1:]
     if argv[:1] != ["hook"] or "-h" in argv or "--help" in argv:
         from nexus_memory.cli.main import run

@@ -56,7 +56,7 @@ def map_error(path: Path | str, exc: sqlite3.Error) -> StorageError | InvalidInp
 def open_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     """One connection with our pragmas; autocommit mode, explicit transactions."""
     if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     conn = sqlite3.connect(
         str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
@@ -74,6 +74,19 @@ def open_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
         conn.close()
         raise map_error(path, exc) from None
     return conn
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 in a 0700 folder before SQLite does (its WAL and shared-memory files
+    take the database file's mode); tighten a file of ours that others could read."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        st = path.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # SQLite reports what matters (read-only, missing folder) with its own error
 
 
 def _retry_busy(fn: object, busy_timeout_ms: int) -> None:
