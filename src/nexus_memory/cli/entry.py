@@ -17,9 +17,23 @@ def private_files() -> None:
     os.umask(0o077)
 
 
+def _quiet_stop_until_ready() -> None:
+    """`nexus serve` stops with exit 0 on SIGTERM/SIGINT at any moment: until its own handlers are in place
+    (after the imports), a stop signal ends the process at once; nothing has been opened yet."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        os._exit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
 def main() -> None:
     private_files()
     argv = sys.argv[1:]
+    if argv[:1] == ["serve"]:
+        _quiet_stop_until_ready()
     if argv[:1] != ["hook"] or "-h" in argv or "--help" in argv:
         from nexus_memory.cli.main import run
 
