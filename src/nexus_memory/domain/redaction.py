@@ -158,15 +158,16 @@ def _is_placeholder(value: str, following: str = "", *, quoted: bool = False) ->
         "_" in v or re.search(r"[a-z][A-Z]", v) is not None or v.lower() in _ROOTS or v.lower() == "password")
 
 
-def _secret_value(name: str, value: str, following: str = "", *, quoted: bool = False) -> bool:
-    """Would `value`, given for `name`, be a credential?"""
+def _secret_value(name: str, value: str, following: str = "", *, quoted: bool = False, keyed: bool = False) -> bool:
+    """Would `value`, given for `name`, be a credential? `keyed`: the value of a JSON key of that name,
+    where the name is certain, so a weak name takes short values too (`{"token": "Zq672"}`)."""
     bare = _SCHEME.sub("", value, count=1) if _SCHEME.match(value) else value
     if _is_placeholder(value, following, quoted=quoted) or (bare != value and _is_placeholder(bare)):
         return False
     if _STRONG_NAME.search(name.strip("\"' ")):
         # `PWD=/home/me` is the shell's working directory
         return not (name.lower().strip("\"' ") == "pwd" and value[:1] in "/~")
-    if len(bare) < 8 or bare.replace(".", "").replace("-", "").isdigit():
+    if bare.replace(".", "").replace("-", "").isdigit() or (len(bare) < 8 and not keyed):
         return False
     return not (quoted and _has_root(bare) and " " not in bare)  # token="my_token" in an example
 
@@ -191,7 +192,7 @@ _BARE = r"[^\s\"',;&()\[\]{}<>]{1,300}"
 _NAME_AT = re.compile(
     rf"(?P<name>{_STRONG}|{_WEAK}){_SUFFIX}(?P<sep>[\"']?\s{{0,4}}(?:=>|:=|=|:)\s{{0,4}})(?P<val>{_QUOTED}|{_BARE})",
     re.I)
-_ENV_KEY = re.compile(rf"(?m)^(?P<key>[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]{{0,60}}_KEY=)(?P<val>{_QUOTED}|[^\s\"'#]{{1,300}})")
+_ENV_KEY = re.compile(rf"(?<![\w.\-$])(?P<key>[A-Z][A-Z0-9_]{{0,60}}_KEY=)(?P<val>{_QUOTED}|[^\s\"'#]{{1,300}})")
 _CONN_STRING = re.compile(
     r"(?i)(?<![\w.\-])(?P<key>(?:password|pwd|accountkey|sharedaccesskey|sharedaccesssignature)\s{0,4}=\s{0,4})"
     r"(?P<val>[^;\"'\r\n]{1,200}?)(?=\s{0,4};)")
@@ -348,12 +349,12 @@ def _assignments(text: str, low: str) -> str:
                 continue
             prefix = text[key_start:name_at]
             value, quoted = _unquote(m.group("val"))
-            following = text[m.end():m.end() + 3].lstrip()
+            following = text[m.end():m.end() + 1]  # `(` right after the value: a call, `get_password()`
             name = m.group("name")
             if not _bounded_name(prefix, name):
                 break
             if ":" in m.group("sep") and not quoted:
-                if following[:1] in ("|", "=", ",", ")") and _IDENT.fullmatch(value):
+                if text[m.end():m.end() + 3].lstrip()[:1] in ("|", "=", ",", ")") and _IDENT.fullmatch(value):
                     break  # a type annotation: `password: HiddenText | None`
                 if name.lower() == "pass" and not prefix and value.isalpha():
                     break  # "first pass: check ..." is prose
@@ -427,7 +428,8 @@ def redact_value(value: Any) -> Any:
         out: dict[Any, Any] = {}
         for k, v in value.items():
             key = redact_text(k) if isinstance(k, str) else k
-            if isinstance(v, str) and isinstance(k, str) and is_secret_key(k) and _secret_value(k, v, quoted=True):
+            if isinstance(v, str) and isinstance(k, str) and is_secret_key(k) and _secret_value(k, v, quoted=True,
+                                                                                                keyed=True):
                 out[key] = REDACTED
             else:
                 out[key] = redact_value(v)

@@ -156,11 +156,12 @@ def _read_once(transcript: Path, mark: dict[str, Any]) -> tuple[list[Turn], dict
         return [], mark
     offset = int(mark.get("offset") or 0)
     with transcript.open("rb") as fh:
-        head = fh.read(64).hex()
+        first = fh.read(64)
+        head = _fingerprint(first)
         # another file at the same path (a new inode, or a reused one with other first bytes), or shrunk;
         # the first bytes seen last time must still be the first bytes (a short file may have grown)
         same = (mark.get("path") == str(transcript) and mark.get("inode") == st.st_ino
-                and head.startswith(str(mark.get("head") or "")) and st.st_size >= offset)
+                and _same_start(first, str(mark.get("head") or "")) and st.st_size >= offset)
         if not same:
             offset = 0
         base = {"path": str(transcript), "inode": st.st_ino, "head": head,
@@ -186,6 +187,22 @@ def _read_once(transcript: Path, mark: dict[str, Any]) -> tuple[list[Turn], dict
         if turn:
             turns.append(turn)
     return turns, {**base, "offset": offset + end + 1}
+
+
+def _fingerprint(first: bytes) -> str:
+    """`<length>:<hash>` of a transcript's first bytes: identifies the file without keeping its text in the
+    state folder (the first line may hold a secret; the mark used to keep it in hex)."""
+    import hashlib
+
+    return f"{len(first)}:{hashlib.sha256(first).hexdigest()[:32]}"
+
+
+def _same_start(first: bytes, mark: str) -> bool:
+    """The bytes seen last time are still the first bytes (a short file may have grown since)."""
+    size, _, _digest = mark.partition(":")
+    if not size.isdigit() or int(size) > len(first):
+        return False
+    return _fingerprint(first[:int(size)]) == mark
 
 
 _SKIP_KEYS = ("skipped_lines", "skipped_bytes", "last_skip_offset")

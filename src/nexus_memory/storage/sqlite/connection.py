@@ -81,7 +81,10 @@ def _private_file(path: Path) -> None:
     take the database file's mode); tighten a file of ours that others could read."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # O_EXCL: never open (and close) a file this process may already hold open through SQLite: closing
+        # any descriptor of a file drops every POSIX lock the process holds on it (sqlite.org/howtocorrupt).
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         st = path.stat()
         if st.st_mode & 0o077 and st.st_uid == os.getuid():
             os.chmod(path, 0o600)
