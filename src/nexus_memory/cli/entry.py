@@ -29,11 +29,13 @@ def _quiet_stop_until_ready() -> None:
         signal.signal(sig, stop)
 
 
+if sys.argv[1:2] == ["serve"]:  # as early as Python lets us: the console script imports this module first
+    _quiet_stop_until_ready()
+
+
 def main() -> None:
     private_files()
     argv = sys.argv[1:]
-    if argv[:1] == ["serve"]:
-        _quiet_stop_until_ready()
     if argv[:1] != ["hook"] or "-h" in argv or "--help" in argv:
         from nexus_memory.cli.main import run
 

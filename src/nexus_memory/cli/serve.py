@@ -124,9 +124,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _require("fastapi")
     _require("uvicorn")
     _require("mcp")
-    # SIGTERM and SIGINT stop the server cleanly at any moment, with exit 0: before uvicorn runs (and
-    # after it, when it hands the signal back) they raise _Stopped; inside it uvicorn shuts down
-    # gracefully and our handle_exit stops the worker child at once. Cleanup itself is never interrupted.
+    # SIGTERM and SIGINT stop the server cleanly at any moment, with exit 0. The handler only notes the
+    # request (raising from it could land inside a library's C code and come out as its error); start-up
+    # looks at it between steps, uvicorn looks at it as soon as its own handlers are in place, and
+    # inside uvicorn our handle_exit stops the worker child at once. Cleanup itself is never interrupted.
     stop = _Signals().install()
     app: Any = None
     background = _Background()
@@ -134,11 +135,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         try:
             app = _app(args, long_running=True, host=args.host, port=args.port)
+            stop.check()
             api, host, port = _prepare(app, args)
+            stop.check()
             # Store-time embedding and the cognition worker run beside the requests (services/background.py).
             warm = _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
             background = _start_background(app)
-            _run_uvicorn(api, host, port, on_exit=lambda: _stop_soon(background))
+            stop.check()
+            _run_uvicorn(api, host, port, stop=stop, on_exit=lambda: _stop_soon(background))
         finally:
             stop.cleaning = True
             background.stop(timeout=STOP_WORKER_SECS)
@@ -157,13 +161,13 @@ WARM_UP_JOIN_SECS = 60.0
 
 
 class _Stopped(BaseException):
-    """A stop signal outside uvicorn: unwinds `cmd_serve` through its cleanup (not an `Exception`, so no
-    handler on the way swallows it)."""
+    """A stop was requested during start-up: unwinds `cmd_serve` through its cleanup."""
 
 
 class _Signals:
     def __init__(self) -> None:
         self.cleaning = False
+        self.requested = False
 
     def install(self) -> _Signals:
         import signal
@@ -173,8 +177,10 @@ class _Signals:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if not self.cleaning:
-            self.cleaning = True
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested and not self.cleaning:
             raise _Stopped()
 
 
@@ -208,14 +214,26 @@ def _prepare(app: Any, args: argparse.Namespace) -> tuple[Any, str, int]:
     return api, host, port
 
 
-def _run_uvicorn(api: Any, host: str, port: int, *, on_exit: Any) -> None:
-    """uvicorn.run, with `on_exit` called the moment a stop signal arrives (before requests drain)."""
+def _run_uvicorn(api: Any, host: str, port: int, *, stop: _Signals, on_exit: Any) -> None:
+    """uvicorn.run, with `on_exit` called the moment a stop signal arrives (before requests drain), and a
+    stop requested while uvicorn was still starting honoured as soon as its handlers are in place."""
+    import contextlib
+    import signal
+    from collections.abc import Iterator
+
     import uvicorn
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             on_exit()
             super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                if stop.requested:
+                    self.handle_exit(signal.SIGTERM, None)
+                yield
 
     config = uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=5)
