@@ -35,6 +35,22 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 REDACTED = "[REDACTED]"
+
+
+class _Lazy:
+    """A pattern compiled on first use: the hook's fast path and `nexus --help` import this module, and
+    compiling every rule up front cost them about 10 ms."""
+
+    __slots__ = ("_compiled", "flags", "source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self.source, self.flags = source, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return getattr(self._compiled, name)
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _KEY_CHARS = _WORD | {".", "-"}
 
@@ -122,9 +138,9 @@ _ROOTS = ("pass", "pwd", "secret", "token", "key", "auth", "credential")
 #: Short names a longer word may end with: `bypass`, `oauth`, `OLDPWD` are not secrets.
 _NEEDS_BOUNDARY = frozenset({"pass", "pwd", "auth", "token"})
 
-_KEY_NAME = re.compile(rf"(?P<prefix>[\w.\- ]{{0,48}}?)(?P<name>{_STRONG}|{_WEAK}){_SUFFIX}", re.I)
-_STRONG_NAME = re.compile(rf"(?:{_STRONG}){_SUFFIX}$", re.I)
-_SCHEME = re.compile(r"(?i)(?:bearer|basic|token|digest)\s+")
+_KEY_NAME = _Lazy(rf"(?P<prefix>[\w.\- ]{{0,48}}?)(?P<name>{_STRONG}|{_WEAK}){_SUFFIX}", re.I)
+_STRONG_NAME = _Lazy(rf"(?:{_STRONG}){_SUFFIX}$", re.I)
+_SCHEME = _Lazy(r"(?i)(?:bearer|basic|token|digest)\s+")
 
 _PLACEHOLDERS = frozenset({
     "", "null", "none", "nil", "true", "false", "undefined", "yes", "no", "required", "optional",
@@ -133,8 +149,8 @@ _PLACEHOLDERS = frozenset({
     "here", "below", "above", "same", "missing", "unset", "redacted", "hidden", "masked", "bearer", "basic",
     "digest", "...", "…",
 })
-_IDENT = re.compile(r"[A-Za-z_][\w.]*")
-_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_IDENT = _Lazy(r"[A-Za-z_][\w.]*")
+_DOTTED = _Lazy(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
 
 def _has_root(value: str) -> bool:
@@ -189,42 +205,42 @@ def is_secret_key(key: str) -> bool:
 # --------------------------------------------------------------------------------------- context rules
 _QUOTED = r"\"(?:[^\"\\\n]|\\.){0,300}\"|'[^'\n]{0,300}'"
 _BARE = r"[^\s\"',;&()\[\]{}<>]{1,300}"
-_NAME_AT = re.compile(
+_NAME_AT = _Lazy(
     rf"(?P<name>{_STRONG}|{_WEAK}){_SUFFIX}(?P<sep>[\"']?\s{{0,4}}(?:=>|:=|=|:)\s{{0,4}})(?P<val>{_QUOTED}|{_BARE})",
     re.I)
-_ENV_KEY = re.compile(rf"(?<![\w.\-$])(?P<key>[A-Z][A-Z0-9_]{{0,60}}_KEY=)(?P<val>{_QUOTED}|[^\s\"'#]{{1,300}})")
-_CONN_STRING = re.compile(
+_ENV_KEY = _Lazy(rf"(?<![\w.\-$])(?P<key>[A-Z][A-Z0-9_]{{0,60}}_KEY=)(?P<val>{_QUOTED}|[^\s\"'#]{{1,300}})")
+_CONN_STRING = _Lazy(
     r"(?i)(?<![\w.\-])(?P<key>(?:password|pwd|accountkey|sharedaccesskey|sharedaccesssignature)\s{0,4}=\s{0,4})"
     r"(?P<val>[^;\"'\r\n]{1,200}?)(?=\s{0,4};)")
-_URL_PASSWORD = re.compile(r"(?P<key>://[^\s:/@\"'<>]{0,200}:)(?P<val>[^\s/\"'<>]{1,300})"
+_URL_PASSWORD = _Lazy(r"(?P<key>://[^\s:/@\"'<>]{0,200}:)(?P<val>[^\s/\"'<>]{1,300})"
                            r"(?=@[^\s@/\"'<>]{1,300}(?:[/?#:\s\"'<>]|$))")
-_PRIVATE_BLOCK = re.compile(r"(?i)<private>.*?(?:</private>|$)", re.S)
-_PRIVATE_KEY = re.compile(
+_PRIVATE_BLOCK = _Lazy(r"(?i)<private>.*?(?:</private>|$)", re.S)
+_PRIVATE_KEY = _Lazy(
     r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----|$)"
     r"|PuTTY-User-Key-File-\d+:.*?(?:Private-MAC:\s*[0-9a-fA-F]+|$)", re.S)
-_BEARER = re.compile(r"(?i)\b(?P<key>bearer\s+)(?P<val>[A-Za-z0-9._~+/\-]{12,}=*)")
-_BASIC = re.compile(r"(?i)\b(?P<key>basic\s+)(?P<val>[A-Za-z0-9+/]{10,}={0,2})(?![A-Za-z0-9+/=])")
-_AUTH_HEADER = re.compile(
+_BEARER = _Lazy(r"(?i)\b(?P<key>bearer\s+)(?P<val>[A-Za-z0-9._~+/\-]{12,}=*)")
+_BASIC = _Lazy(r"(?i)\b(?P<key>basic\s+)(?P<val>[A-Za-z0-9+/]{10,}={0,2})(?![A-Za-z0-9+/=])")
+_AUTH_HEADER = _Lazy(
     r"(?i)(?<![\w\-])(?P<key>(?:proxy-)?authorization[\"']?\s{0,4}[:=]\s{0,4}[\"']?"
     r"(?:(?:token|bearer|basic|digest|apikey|sso-key|key|otp)\s+)?)(?P<val>[^\s\"',;]{6,})")
-_AWS_CONTEXT = re.compile(
+_AWS_CONTEXT = _Lazy(
     r"(?i)(?P<key>\b(?:aws|amazon|(?:AKIA|ASIA)[0-9A-Z]{16})\b[^\n]{0,80}?)"
     r"(?<![A-Za-z0-9/+=])(?P<val>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
-_FLAG = re.compile(r"(?i)(?P<key>(?<![\w\-])--(?!no-)[\w\-]{0,30}?(?:password|passwd|pass|pwd|token|api-?key|secret"
+_FLAG = _Lazy(r"(?i)(?P<key>(?<![\w\-])--(?!no-)[\w\-]{0,30}?(?:password|passwd|pass|pwd|token|api-?key|secret"
                    r"|access-key|credentials?)(?P<sep>=|\s+))(?P<val>\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'-]\S{0,300})")
 #: (literals, lower-cased, one of which must be in the text; the rule)
-_CLI: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
+_CLI: list[tuple[tuple[str, ...], _Lazy]] = [
     # mysql -pSECRET (no space: with a space -p asks for the password)
-    (("mysql", "mariadb"), re.compile(
+    (("mysql", "mariadb"), _Lazy(
         r"(?i)(?P<key>\b(?:mysql\w*|mariadb\w*)\b[^\n|;&]{0,200}?\s-p)(?P<val>[^\s'\"-][^\s'\"]*|'[^'\n]*'|\"[^\"\n]*\")")),
-    (("sshpass",), re.compile(r"(?i)(?P<key>\bsshpass\b[^\n|;&]{0,100}?\s-p\s*)(?P<val>[^\s-]\S*)")),
-    (("redis-cli",), re.compile(r"(?i)(?P<key>\bredis-cli\b[^\n|;&]{0,200}?\s(?:-a|--pass)\s+)(?P<val>[^\s-]\S*)")),
-    (("sqlcmd", "bcp"), re.compile(
+    (("sshpass",), _Lazy(r"(?i)(?P<key>\bsshpass\b[^\n|;&]{0,100}?\s-p\s*)(?P<val>[^\s-]\S*)")),
+    (("redis-cli",), _Lazy(r"(?i)(?P<key>\bredis-cli\b[^\n|;&]{0,200}?\s(?:-a|--pass)\s+)(?P<val>[^\s-]\S*)")),
+    (("sqlcmd", "bcp"), _Lazy(
         r"(?P<key>\b(?:sqlcmd|bcp)\b[^\n|;&]{0,200}?\s-P\s*)(?P<val>'[^'\n]*'|\"[^\"\n]*\"|[^\s-]\S*)")),
-    (("docker",), re.compile(r"(?i)(?P<key>\bdocker\s+login\b[^\n|;&]{0,200}?\s-p\s+)(?P<val>[^\s-]\S*)")),
-    (("curl", "wget"), re.compile(r"(?i)(?P<key>\b(?:curl|wget)\b[^\n|;&]{0,300}?\s(?:-u|--user)\s*['\"]?"
+    (("docker",), _Lazy(r"(?i)(?P<key>\bdocker\s+login\b[^\n|;&]{0,200}?\s-p\s+)(?P<val>[^\s-]\S*)")),
+    (("curl", "wget"), _Lazy(r"(?i)(?P<key>\b(?:curl|wget)\b[^\n|;&]{0,300}?\s(?:-u|--user)\s*['\"]?"
                                   r"[^:\s'\"]{1,100}:)(?P<val>[^\s'\"]{1,200})")),
-    (("-pass",), re.compile(r"(?i)(?P<key>\s-pass(?:in|out)?\s+(?:pass|env):)(?P<val>\S{1,200})")),
+    (("-pass",), _Lazy(r"(?i)(?P<key>\s-pass(?:in|out)?\s+(?:pass|env):)(?P<val>\S{1,200})")),
 ]
 
 Rule = Callable[[str, str], str]
@@ -274,7 +290,7 @@ def _basic(m: re.Match[str]) -> str:
     return _keep_name(m) if re.search(r"[\d+/=]", m.group("val")) else m.group(0)  # "basic Authentication"
 
 
-def _sub(pattern: re.Pattern[str], repl: str | Callable[[re.Match[str]], str]) -> Rule:
+def _sub(pattern: _Lazy, repl: str | Callable[[re.Match[str]], str]) -> Rule:
     return lambda text, _low: pattern.sub(repl, text)
 
 
@@ -295,8 +311,29 @@ def _guarded(literals: Iterable[str], rule: Rule, *, lower: bool = True) -> Rule
 _HOST_FRAGMENTS = ("hooks", "\\.webhook", "discord", "outlook", "chat\\.", "(?<=")
 
 
+def _literal_prefix(source: str) -> str:
+    """The plain characters a pattern starts with (its cheapest guard)."""
+    out = []
+    i = 0
+    while i < len(source):
+        c = source[i]
+        if c == "\\" and i + 1 < len(source) and source[i + 1] in ".$-/":
+            out.append(source[i + 1])
+            i += 2
+            continue
+        if not (c.isalnum() or c in "_-/:~"):
+            break
+        out.append(c)
+        i += 1
+    text = "".join(out)
+    # a quantifier or alternative right after the last character makes it optional
+    return text[:-1] if i < len(source) and source[i] in "?*{|" else text
+
+
 def _shape(literals: tuple[str, ...], source: str) -> Rule:
-    pattern = re.compile(source)
+    pattern = _Lazy(source)
+    if not literals and len(_literal_prefix(source)) >= 2:
+        literals = (_literal_prefix(source),)
 
     inside_url = source.startswith(_HOST_FRAGMENTS)
 
@@ -310,7 +347,7 @@ def _shape(literals: tuple[str, ...], source: str) -> Rule:
 
 
 #: Every shape holds a run of at least this many token characters; text without one skips them all.
-_TOKEN_RUN = re.compile(r"[\w\-.+/=~$:%@]{12}")
+_TOKEN_RUN = _Lazy(r"[\w\-.+/=~$:%@]{12}")
 
 
 def _shapes(rules: list[Rule]) -> Rule:
