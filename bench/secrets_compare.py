@@ -40,8 +40,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nexus_memory.domain.redaction import redact_text  # noqa: E402
 from tests.security.secret_corpus import corpus  # noqa: E402
+
+from nexus_memory.domain.redaction import redact_text  # noqa: E402
 
 Finder = Callable[[str], list[tuple[int, int]]]  # spans (start, end) in the text
 
@@ -56,7 +57,7 @@ def benign_lines(files: int, seed: int = 1) -> list[str]:
             lines += Path(path).read_text("utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             continue
-    for path in sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]:
+    for path in [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]:
         lines += path.read_text("utf-8").splitlines()
     for i in range(2000):
         digest = hashlib.sha1(str(i).encode()).hexdigest()
@@ -184,7 +185,7 @@ def hook_cost(find: Finder, repeat: int = 30) -> dict[str, float]:
     rng = random.Random(3)
     command = "cd /srv/app && pytest -x tests/test_api.py::test_login --maxfail=1 -q"
     small = "\n".join(f"tests/test_{i}.py::test_case_{i} PASSED [{i}%]" for i in range(40))[:2048]
-    words = "the request took 35 ms and returned 200 with a json body of items and a cursor".split()
+    words = ["the", "request", "took", "35", "ms", "and", "returned", "200", "with", "a", "json", "body", "of", "items", "and", "a", "cursor"]
     large = "\n".join(" ".join(rng.choice(words) for _ in range(12)) for _ in range(300))[:20_480]
     out = {}
     for name, text in (("command", command), ("output 2 KB", small), ("output 20 KB", large)):
