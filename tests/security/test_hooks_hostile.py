@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from nexus_memory.config import load_settings
-from nexus_memory.integrations.hook import Paths, run_worker
+from nexus_memory.integrations.hook import Paths
+from nexus_memory.integrations.hook_worker import run_worker
 from nexus_memory.integrations.spool import ERROR_LOG, REJECTED_NAME, Spool
 from nexus_memory.integrations.transcripts import MAX_READ_BYTES, read_new
 from tests.conftest import nexus_executable
@@ -46,7 +47,7 @@ def test_a_record_that_cannot_be_stored_is_set_aside_once(tmp_path: Path) -> Non
                                         "tool_response": f"built {i}",
                                         "raw": {"tool_input": {"command": f"cargo build {i}"}}}} for i in range(3)]
     poisoned = json.loads(json.dumps(good[0]))
-    poisoned["event"]["raw"] = {"score": float("nan")}  # a spool line as an older version wrote it
+    poisoned["event"]["session_id"] = {"not": ["a", "string"]}  # a spool line no normaliser wrote
     poisoned["event"]["tool_input"] = {"command": "cargo poison"}
     poisoned["event"]["tool_response"] = "poison"
     assert paths.events.append([good[0], poisoned, good[1], good[2]])
@@ -55,7 +56,8 @@ def test_a_record_that_cannot_be_stored_is_set_aside_once(tmp_path: Path) -> Non
     assert all(f"cargo build {i}" in stored for i in range(3))
     assert not paths.events.pending(), "the bad record does not go back to the spool"
     rejected = (settings.paths.spool_dir / REJECTED_NAME).read_text().splitlines()
-    assert len(rejected) == 1 and "invalid metadata" in json.loads(rejected[0])["reason"]
+    assert len(rejected) == 1 and json.loads(rejected[0])["reason"]
+    assert json.loads(rejected[0])["record"]["event"]["tool_input"] == {"command": "cargo poison"}
     log = (settings.paths.log_dir / ERROR_LOG).read_text()
     assert log.count("cannot be stored") == 1
     run_worker(settings)  # nothing left to retry: logged once, not once per hand-off
