@@ -266,6 +266,13 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> Non
     os.chmod(db, 0o644)
     assert run_nexus("store", "--db", str(db), "-m", "x").returncode == 0
     assert db.stat().st_mode & 0o777 == 0o600
+    # only the database file itself: a folder passed as --db keeps its mode (as root, `--db /` once made
+    # the root folder 0600)
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    assert run_nexus("list", "--db", str(folder)).returncode == 1
+    assert run_nexus("store", "-m", "x", "--db", str(folder)).returncode == 1
+    assert folder.stat().st_mode & 0o777 == 0o755
 
 
 # 13: one-line CLI errors --------------------------------------------------------------------------------------

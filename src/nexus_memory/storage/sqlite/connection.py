@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +87,8 @@ def _private_file(path: Path) -> None:
         with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         st = path.stat()
-        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        # Only a regular file that is ours: never a folder (`--db /`), a device or someone else's file.
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
             os.chmod(path, 0o600)
     except OSError:
         pass  # SQLite reports what matters (read-only, missing folder) with its own error
