@@ -32,7 +32,7 @@ from nexus_memory.domain.models import (
     SessionDigest,
 )
 from nexus_memory.domain.redaction import redact_text, redact_value
-from nexus_memory.errors import InvalidInput
+from nexus_memory.errors import Conflict, InvalidInput
 from nexus_memory.services.portability.records import (
     FORMAT,
     VERSION,
@@ -314,7 +314,7 @@ class Importer:
             new = replace(new, id=keep_id, metadata=remap_metadata(original, self.report.id_map))
             todo.append((src_id, new, vectors, original))
         if todo:
-            outcomes = self.store.store_many([t[1] for t in todo])
+            outcomes = self._store_todo(todo)
             per_model: dict[str, list[tuple[int, str, list[float]]]] = {}
             for (src_id, _, vectors, _), outcome in zip(todo, outcomes, strict=True):
                 if src_id is not None:
@@ -338,6 +338,24 @@ class Importer:
                 for model, rows in per_model.items():
                     self.report.vectors += self.store.upsert_vectors(model, rows)
         self._tick()
+
+    def _store_todo(self, todo: list[Any]) -> list[Any]:
+        """store_many, taking fresh ids for original ids another writer took since `_flush_memories`
+        looked (an import beside a running `nexus store` loop): the store refuses a taken id with a
+        Conflict inside its write transaction, and the batch is tried again."""
+        for attempt in range(5):
+            try:
+                return self.store.store_many([t[1] for t in todo])
+            except Conflict:
+                if attempt == 4:
+                    raise
+                wanted = [t[1].id for t in todo if t[1].id is not None]
+                taken = {m.id for m in self.store.get_many(wanted)} if wanted else set()
+                if not taken:
+                    raise
+                todo[:] = [(src, replace(new, id=None) if new.id in taken else new, vec, orig)
+                           for src, new, vec, orig in todo]
+        raise AssertionError("unreachable")
 
     def _present_uids(self, parsed: list[tuple[int | None, NewMemory, str, Any]]) -> dict[str, int]:
         """uid -> id of batch memories already in the store, found by namespace and time window."""

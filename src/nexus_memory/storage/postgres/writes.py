@@ -13,7 +13,6 @@ an explicit id (imports) or inactive rows go one by one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -61,8 +60,6 @@ def store_batch(conn: Conn, items: Sequence[NewMemory], ns_id: Callable[[str], i
 
 
 def _store_one(conn: Conn, new: NewMemory, row: tuple[Any, ...]) -> tuple[int, bool]:
-    if new.id is not None and conn.execute("SELECT 1 FROM memories WHERE id = %s", (new.id,)).fetchone():
-        new = replace(new, id=None)  # taken since the caller looked (an import beside other writers)
     if new.id is None:
         insert = f"INSERT INTO memories({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
         values: tuple[Any, ...] = row
