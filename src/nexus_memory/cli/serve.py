@@ -155,7 +155,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 #: How long the worker child may take to finish after its input closes before it is killed.
-STOP_WORKER_SECS = 0.8
+STOP_WORKER_SECS = 0.5
 #: How long the exit waits for a model load in flight (interpreter teardown under it aborts the process).
 WARM_UP_JOIN_SECS = 60.0
 
