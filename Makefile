@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: bench-loop bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
+.PHONY: bench-secrets bench-loop bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ bench-serve: venv-dev
 # How fast the local embedding model is on this machine (quoted with every serve result).
 bench-embed: venv-dev
 	$(BIN)/python -m bench.embed_speed $(BENCH_ARGS)
+
+# Our secret redaction against detect-secrets and gitleaks' rules (GITLEAKS_TOML=path/to/gitleaks.toml).
+bench-secrets: venv-dev
+	$(BIN)/python -m bench.secrets_compare $(if $(GITLEAKS_TOML),--gitleaks-toml $(GITLEAKS_TOML)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info

@@ -10,7 +10,31 @@ import os
 import sys
 
 
+def private_files() -> None:
+    """Files and folders a nexus process creates are the user's alone (0600/0700): the store, its WAL,
+    exports, spools, logs and state hold a person's work. Settings files of the agent tools are written
+    with their own modes (integrations/settings_file.py), so they keep theirs."""
+    os.umask(0o077)
+
+
+def _quiet_stop_until_ready() -> None:
+    """`nexus serve` stops with exit 0 on SIGTERM/SIGINT at any moment: until its own handlers are in place
+    (after the imports), a stop signal ends the process at once; nothing has been opened yet."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        os._exit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
+if sys.argv[1:2] == ["serve"]:  # as early as Python lets us: the console script imports this module first
+    _quiet_stop_until_ready()
+
+
 def main() -> None:
+    private_files()
     argv = sys.argv[1:]
     if argv[:1] != ["hook"] or "-h" in argv or "--help" in argv:
         from nexus_memory.cli.main import run

@@ -106,8 +106,21 @@ def cmd_hook(args: argparse.Namespace) -> int:
     stdin = ""
     try:
         if not sys.stdin.isatty():
-            stdin = sys.stdin.buffer.read().decode("utf-8", errors="replace")
-    except (OSError, ValueError, AttributeError):
+            from nexus_memory.integrations.events import MAX_STDIN_BYTES
+
+            # Bounded: a tool (or /dev/zero) can send more than memory holds; past the cap the event is
+            # skipped, not half-parsed, and the hook answers at once.
+            data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+            if len(data) > MAX_STDIN_BYTES:
+                from nexus_memory.integrations.spool import log_error
+
+                log_error(settings.paths.log_dir, f"hook {args.agent} {args.event}: payload over "
+                          f"{MAX_STDIN_BYTES} bytes skipped (not stored)")
+                sys.stdout.write("{}\n")
+                sys.stdout.flush()
+                return 0
+            stdin = data.decode("utf-8", errors="replace")
+    except (OSError, ValueError, AttributeError, MemoryError):
         stdin = ""
     project_dir = next((os.environ[v] for v in PROJECT_DIR_VARS if os.environ.get(v)), None)
     out = hook.run(hook.HookInput(agent=args.agent or "unknown", event=args.event, stdin=stdin,

@@ -57,6 +57,8 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
+        if len(message) > 300:  # argparse quotes the bad value whole (a 5000-digit id)
+            message = message[:300] + "…"
         sys.stderr.write(f"nexus: usage error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 
@@ -101,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nexus_memory.errors import NexusError
 
     arglist = list(sys.argv[1:] if argv is None else argv)
+    bad = _not_utf8(arglist)
+    if bad is not None:
+        sys.stderr.write(f"nexus: error: argument {bad} is not valid UTF-8 text (pass the text in UTF-8, e.g. "
+                         "convert it with iconv)\n")
+        return 2
     parser = build_parser(arglist[0] if arglist and not arglist[0].startswith("-") else None)
     args = parser.parse_args(arglist)
     handler = getattr(args, "handler", None)
@@ -118,6 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except RecursionError:
+        sys.stderr.write("nexus: error: the input is nested too deeply to read (flatten the JSON you passed)\n")
+        return 1
+    except MemoryError:
+        sys.stderr.write("nexus: error: not enough memory for this input (pass a smaller one)\n")
+        return 1
+    except OSError as exc:  # a file or device the command was pointed at
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"nexus: error: {exc.strerror or exc}{where} (check the path, its permissions and free "
+                         "space)\n")
+        return 1
     except Exception as exc:  # the last line of defence: one line, no traceback
         if os.environ.get("NEXUS_DEBUG"):
             raise
@@ -128,10 +146,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _not_utf8(args: Sequence[str]) -> int | None:
+    """The 1-based position of an argument that was not UTF-8 (Python keeps such bytes as surrogates)."""
+    for i, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return i
+    return None
+
+
 def run() -> None:
     """The `nexus` console script: `main`, then a quick exit (see `entry.quick_exit`)."""
-    from nexus_memory.cli.entry import quick_exit
+    from nexus_memory.cli.entry import private_files, quick_exit
 
+    private_files()
     quick_exit(main())
 
 if __name__ == "__main__":  # pragma: no cover

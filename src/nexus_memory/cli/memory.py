@@ -66,6 +66,8 @@ def _metadata(text: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise InvalidInput("--metadata-json is nested too deeply", hint="flatten it (at most 32 levels)") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"--metadata-json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})",
@@ -74,6 +76,25 @@ def _metadata(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidInput("--metadata-json must be a JSON object", hint='for example \'{"source": "notes"}\'')
     return value
+
+
+#: More than a memory holds (200,000 characters, up to 4 bytes each): the rest is not read.
+MAX_STDIN_BYTES = 1024 * 1024
+
+
+def read_stdin_text() -> str:
+    """Standard input as UTF-8 text, bounded; invalid UTF-8 is a clear error, not a crash later."""
+    from nexus_memory.errors import InvalidInput
+
+    data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    if len(data) > MAX_STDIN_BYTES:
+        raise InvalidInput(f"standard input holds more than {MAX_STDIN_BYTES} bytes",
+                           hint="a memory holds at most 200000 characters; split the text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"standard input is not UTF-8 text (byte {exc.start})",
+                           hint="convert it first, e.g. `iconv -f latin1 -t utf-8`") from None
 
 
 def cmd_store(args: argparse.Namespace) -> int:
@@ -86,7 +107,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     if content is None:
         if sys.stdin.isatty():
             raise InvalidInput("no content given", hint="pass --content TEXT or pipe the text on standard input")
-        content = sys.stdin.read()
+        content = read_stdin_text()
     metadata = _metadata(args.metadata_json)
     with app_from(args) as app:
         outcome = app.memories.store(StoreRequest(
@@ -116,7 +137,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise InvalidInput("the search query is empty", hint="for example: nexus search database pool size")
     mode = SearchMode.parse(args.mode) if args.mode else SearchMode.HYBRID
     query = SearchQuery(text=text, filter=filter_from(args), limit=args.limit, mode=mode, explain=args.explain)
-    with app_from(args) as app:
+    with app_from(args, existing=True) as app:
         outcome = app.search.run(query)
     hits = outcome.hits
     # Quiet when vectors were switched off on purpose and no mode was asked for.
@@ -148,7 +169,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from nexus_memory.cli.output import emit_json, memory_line
 
     flt = filter_from(args)
-    with app_from(args) as app:
+    with app_from(args, existing=True) as app:
         items = app.memories.list_memories(flt, limit=args.limit, offset=args.offset)
         total = app.memories.count(flt)
     if args.json:
@@ -169,7 +190,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json, memory_detail
 
-    with app_from(args) as app:
+    with app_from(args, existing=True) as app:
         m = app.memories.get(args.memory_id, touch=True)
     if args.json:
         emit_json(m.to_dict())
@@ -182,7 +203,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    with app_from(args) as app:
+    with app_from(args, existing=True) as app:
         m = app.memories.forget(args.memory_id)
     if args.json:
         emit_json({"id": m.id, "forgotten": True})
@@ -195,7 +216,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    with app_from(args) as app:
+    with app_from(args, existing=True) as app:
         app.memories.delete(args.memory_id)
     if args.json:
         emit_json({"id": args.memory_id, "deleted": True})
@@ -208,7 +229,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
 
-    with app_from(args) as app:
+    with app_from(args, existing=True) as app:
         stats = app.memories.stats(split_csv(args.agent) or None)
         jobs = app.store.count_jobs_by_status()
         llm = app.cognition.llm_status()

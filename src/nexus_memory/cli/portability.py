@@ -140,20 +140,64 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     agents = [validate_agent_name(a) for a in split_csv(args.agent)] or None
     since = parse_when(args.since) if args.since else None
+    target = Path(args.output).expanduser() if args.output else None
+    if target is not None:
+        _check_export_target(target)
+    app = app_from(args, existing=True)
     counts: dict[str, Any] = {}
-    with app_from(args) as app:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        out = _open_export(target) if target is not None else sys.stdout
         try:
             for rec in export_records(app.store, agents=agents, since=since, embeddings=args.embeddings):
                 if rec["type"] == "end":
                     counts = rec["counts"]
                 out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+            out.flush()
         finally:
-            if args.output:
+            if target is not None:
                 out.close()
+    except OSError as exc:
+        _export_failed(target, exc)
+    finally:
+        app.close()
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     sys.stderr.write((json.dumps({"exported": counts}) if args.json else f"nexus: exported {summary}") + "\n")
     return 0
+
+
+def _check_export_target(target: Path) -> None:
+    from nexus_memory.errors import InvalidInput
+
+    if target.is_dir():
+        raise InvalidInput(f"{target} is a folder", hint=f"name a file, e.g. -o {target / 'nexus-export.jsonl'}")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"the folder {target.parent} does not exist", hint="create it first, or pick another -o")
+
+
+def _open_export(target: Path) -> Any:
+    """The export file, created 0600 (it holds every memory)."""
+    import os
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    fd = os.open(target, flags, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+def _export_failed(target: Path | None, exc: OSError) -> None:
+    """One line for a write that failed (a full disk, /dev/full); a partial regular file is removed."""
+    import stat
+
+    from nexus_memory.errors import StorageError
+
+    if target is not None:
+        try:
+            if stat.S_ISREG(target.stat().st_mode):
+                target.unlink()
+        except OSError:
+            pass
+    where = str(target) if target is not None else "standard output"
+    raise StorageError(f"cannot write the export to {where}: {exc.strerror or exc}",
+                       hint="free some space or choose another -o FILE; nothing was exported") from None
 
 
 def _guess_format(path: Path) -> str:

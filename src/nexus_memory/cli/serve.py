@@ -121,60 +121,153 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _require("fastapi")
     _require("uvicorn")
     _require("mcp")
-    import signal
+    # SIGTERM and SIGINT stop the server cleanly at any moment, with exit 0. The handler only notes the
+    # request (raising from it could land inside a library's C code and come out as its error); start-up
+    # looks at it between steps, uvicorn looks at it as soon as its own handlers are in place, and
+    # inside uvicorn our handle_exit stops the worker child at once. Cleanup itself is never interrupted.
+    stop = _Signals().install()
+    app: Any = None
+    background = _Background()
+    warm: Any = None
+    try:
+        try:
+            app = _app(args, long_running=True, host=args.host, port=args.port)
+            stop.check()
+            api, host, port = _prepare(app, args)
+            stop.check()
+            # Store-time embedding and the cognition worker run beside the requests (services/background.py).
+            warm = _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
+            background = _start_background(app)
+            stop.check()
+            _run_uvicorn(api, host, port, stop=stop, on_exit=lambda: _stop_soon(background))
+        finally:
+            stop.cleaning = True
+            background.stop(timeout=STOP_WORKER_SECS)
+            if app is not None:
+                app.close()
+            _finish_warm_up(warm)
+    except _Stopped:
+        pass
+    return 0
 
-    import uvicorn
 
+#: How long the worker child may take to finish after its input closes before it is killed.
+STOP_WORKER_SECS = 0.5
+#: How long the exit waits for a model load in flight (interpreter teardown under it aborts the process).
+WARM_UP_JOIN_SECS = 60.0
+
+
+class _Stopped(BaseException):
+    """A stop was requested during start-up: unwinds `cmd_serve` through its cleanup."""
+
+
+class _Signals:
+    def __init__(self) -> None:
+        self.cleaning = False
+        self.requested = False
+
+    def install(self) -> _Signals:
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested and not self.cleaning:
+            raise _Stopped()
+
+
+def _prepare(app: Any, args: argparse.Namespace) -> tuple[Any, str, int]:
     from nexus_memory.cli.output import emit_json
     from nexus_memory.http.app import create_http_app
     from nexus_memory.http.security import SecurityPolicy, generate_token, is_loopback
 
-    with _app(args, long_running=True, host=args.host, port=args.port) as app:
-        settings = app.settings
-        host, port = settings.host, settings.port
-        token = settings.api_token
-        generated = False
-        if not is_loopback(host) and not token:
-            token, generated = generate_token(), True
-        _check_port(host, port)
-        policy = SecurityPolicy.from_settings(host, port, token, settings.cors_origins)
-        api = create_http_app(app, policy)
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
-        if args.json:
-            emit_json({"url": url, "mcp": url + "mcp", "api": url + "api/v1", "token_required": bool(token),
-                       "token": token if generated else None})
-        else:
-            print(f"Nexus Memory dashboard: {url}{'#token=' + token if generated else ''}")
-            print(f"  REST API {url}api/v1   MCP {url}mcp   events {url.replace('http', 'ws', 1)}ws")
-            if generated:
-                print(f"  API token (shown once; set NEXUS_API_TOKEN to choose your own): {token}")
-            elif token:
-                print("  API token: required (from NEXUS_API_TOKEN)")
+    settings = app.settings
+    host, port = settings.host, settings.port
+    token = settings.api_token
+    generated = False
+    if not is_loopback(host) and not token:
+        token, generated = generate_token(), True
+    _check_port(host, port)
+    policy = SecurityPolicy.from_settings(host, port, token, settings.cors_origins)
+    api = create_http_app(app, policy)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+    if args.json:
+        emit_json({"url": url, "mcp": url + "mcp", "api": url + "api/v1", "token_required": bool(token),
+                   "token": token if generated else None})
+    else:
+        print(f"Nexus Memory dashboard: {url}{'#token=' + token if generated else ''}")
+        print(f"  REST API {url}api/v1   MCP {url}mcp   events {url.replace('http', 'ws', 1)}ws")
+        if generated:
+            print(f"  API token (shown once; set NEXUS_API_TOKEN to choose your own): {token}")
+        elif token:
+            print("  API token: required (from NEXUS_API_TOKEN)")
+    sys.stdout.flush()
+    return api, host, port
+
+
+def _run_uvicorn(api: Any, host: str, port: int, *, stop: _Signals, on_exit: Any) -> None:
+    """uvicorn.run, with `on_exit` called the moment a stop signal arrives (before requests drain), and a
+    stop requested while uvicorn was still starting honoured as soon as its handlers are in place."""
+    import contextlib
+    import signal
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            on_exit()
+            super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                if stop.requested:
+                    self.handle_exit(signal.SIGTERM, None)
+                yield
+
+    config = uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=5)
+    Server(config).run()
+
+
+def _stop_soon(background: Any) -> None:
+    import threading
+
+    threading.Thread(target=background.stop, kwargs={"timeout": STOP_WORKER_SECS}, name="nexus-stop-worker",
+                     daemon=True).start()
+
+
+def _finish_warm_up(thread: Any) -> None:
+    """Wait for a model load in flight: onnxruntime inside a daemon thread while the interpreter finalises
+    aborts the process ("terminate called without an active exception", exit 134)."""
+    if thread is None or not thread.is_alive():
+        return
+    thread.join(WARM_UP_JOIN_SECS)
+    if thread.is_alive():  # still loading: leave without finalising rather than abort under it
+        import os
+
         sys.stdout.flush()
-        # uvicorn shuts down on SIGTERM and then raises the signal again for whatever handler was there
-        # before: with the default one the process would die before the `finally` below stops the worker.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        background = _Background()
-        try:
-            # Store-time embedding and the cognition worker run beside the requests (services/background.py).
-            _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
-            background = _start_background(app)
-            uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-        finally:
-            background.stop()
-    return 0
+        sys.stderr.flush()
+        os._exit(0)
 
 
-def _warm_model(app: Any) -> None:
+def _warm_model(app: Any) -> Any:
     """Load the embedding model on a thread while the server starts, so the first search does not wait
-    for it (nor, on a new machine, for the int8 kernel's one-off preparation: about a second)."""
+    for it (nor, on a new machine, for the int8 kernel's one-off preparation: about a second).
+    Returns the thread (joined at exit), or None."""
     import logging
     import threading
 
     load = getattr(app.embeddings.embedder, "load", None)
     if load is None or app.embeddings.unavailable_reason() is not None:
-        return
+        return None
 
     def run() -> None:
         try:
@@ -182,22 +275,31 @@ def _warm_model(app: Any) -> None:
         except Exception as exc:  # the first search reports it properly; a warm-up never stops the server
             logging.getLogger(__name__).warning("could not preload the embedding model: %s", exc)
 
-    threading.Thread(target=run, name="nexus-model-warmup", daemon=True).start()
-
-
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
+    thread = threading.Thread(target=run, name="nexus-model-warmup", daemon=True)
+    thread.start()
+    return thread
 
 
 class _Background:
     """What `cmd_serve` stops on the way out, whichever way the background work runs."""
 
     def __init__(self, *parts: Any) -> None:
-        self.parts = [p for p in parts if p is not None]
+        import threading
 
-    def stop(self) -> None:
-        for part in self.parts:
-            part.stop()
+        self.parts = [p for p in parts if p is not None]
+        self._lock = threading.Lock()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Idempotent; may run from the signal path and from the exit at once (one does the work)."""
+        from nexus_memory.services.background import BackgroundProcess
+
+        with self._lock:
+            for part in self.parts:
+                if isinstance(part, BackgroundProcess) and timeout is not None:
+                    part.stop(timeout=timeout)
+                else:
+                    part.stop()
+            self.parts = []
 
 
 def _start_background(app: Any) -> _Background:

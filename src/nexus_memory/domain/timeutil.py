@@ -46,7 +46,11 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     if raw and raw[-1].lower() in units and raw[:-1].isdigit():
         base = now or utcnow()
-        return base - timedelta(seconds=int(raw[:-1]) * units[raw[-1].lower()])
+        try:
+            return base - timedelta(seconds=int(raw[:-1]) * units[raw[-1].lower()])
+        except (OverflowError, ValueError):
+            raise InvalidInput(f"the age '{text[:40]}' reaches before the year 1",
+                               hint="give a smaller age such as 30d, or an ISO date") from None
     parsed = from_iso(raw)
     if parsed is None:
         raise InvalidInput(

@@ -256,6 +256,7 @@ def prepare(source: Path, cache_dir: Path, runtime_version: str, *, setting: str
     try:
         key = cache_key(source, runtime_version)
         model, record_path = cache_dir / f"minilm-int8-{key}.onnx", cache_dir / f"minilm-int8-{key}.json"
+        clean_stale(cache_dir)
         cached = _cached(record_path, model, setting)
         if cached is not None:
             return cached
@@ -304,6 +305,27 @@ def prepare(source: Path, cache_dir: Path, runtime_version: str, *, setting: str
         log.warning("the int8 embedding kernel could not be prepared, using float32: %s: %s",
                     type(exc).__name__, exc)
         return Choice("fp32", f"preparing the int8 kernel failed ({type(exc).__name__}: {exc})")
+
+
+def clean_stale(cache_dir: Path) -> int:
+    """Remove the temporary files of a conversion that was killed half-way (24 MB each). Only with the
+    preparation lock free: a process converting right now holds it, and its file is not stale."""
+    if not cache_dir.is_dir():
+        return 0
+    stale = [*cache_dir.glob(".convert-*.onnx"), *cache_dir.glob(".record-*")]
+    if not stale:
+        return 0
+    removed = 0
+    with _locked(cache_dir / ".prepare.lock", 0.0) as got:
+        if not got:
+            return 0
+        for path in (*cache_dir.glob(".convert-*.onnx"), *cache_dir.glob(".record-*")):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    if removed:
+        log.info("removed %d temporary file(s) of an interrupted int8 kernel preparation", removed)
+    return removed
 
 
 def _cached(record_path: Path, model: Path, setting: str) -> Choice | None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from nexus_memory.domain.agents import validate_agent_name
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
+from nexus_memory.domain.jsonsafe import check_metadata
 from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.domain.timeutil import from_iso, to_iso
 from nexus_memory.errors import InvalidInput
@@ -45,6 +46,11 @@ def _when(name: str, value: datetime | None) -> datetime | None:
     except (OverflowError, ValueError):
         raise FieldError(name, InvalidInput(f"the time {name}={value} is out of range",
                                             hint="use an ISO date such as 2026-11-25T00:00:00Z")) from None
+
+
+def _metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Metadata checked here so an error names the `metadata` field (NaN, Infinity, depth, size)."""
+    return None if value is None else in_field("metadata", lambda: check_metadata(value))
 
 
 def _agent(name: str | None) -> str | None:
@@ -103,9 +109,10 @@ def build_memories_router(app: App) -> APIRouter:
                  summary="Store a memory (identical content in the same agent merges)")
     def store_memory(body: MemoryCreate) -> dict[str, Any]:
         agent = _agent(body.agent_type)
+        metadata = _metadata(body.metadata)
         with field("content", hint="send a non-empty `content` of at most 200000 characters"):
             req = StoreRequest(content=body.content, agent=agent, category=body.category,
-                               labels=tuple(body.labels), lane=body.memory_lane_type, metadata=body.metadata,
+                               labels=tuple(body.labels), lane=body.memory_lane_type, metadata=metadata,
                                session_key=body.session_key, source_stage="http")
             outcome = app.memories.store(req)
         return {"id": outcome.memory.id, "created": outcome.created, "merged": not outcome.created,
@@ -138,10 +145,11 @@ def build_memories_router(app: App) -> APIRouter:
     @router.put("/{memory_id}", response_model=MemoryOut,
                 summary="Change a memory (content, category, lane, labels, metadata, active, archived)")
     def update_memory(memory_id: MemoryId, body: MemoryUpdate) -> dict[str, Any]:
+        metadata = _metadata(body.metadata)
         with memory_hint(), field("content", hint="send a non-empty `content`, or leave it out"):
             memory = app.memories.update(
                 memory_id, content=body.content, category=body.category, lane=body.memory_lane_type,
-                labels=body.labels, metadata=body.metadata, is_active=body.is_active, is_archived=body.is_archived,
+                labels=body.labels, metadata=metadata, is_active=body.is_active, is_archived=body.is_archived,
             )
         return memory.to_dict()
 

@@ -89,12 +89,18 @@ class SecurityPolicy:
         if self.token is None:
             return True
         auth = headers.get("authorization", "")
-        if auth.lower().startswith("bearer ") and secrets.compare_digest(auth[7:].strip(), self.token):
+        if auth.lower().startswith("bearer ") and _same(auth[7:].strip(), self.token):
             return True
         protocols = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",")]
         if len(protocols) >= 2 and protocols[0] == TOKEN_SUBPROTOCOL:
-            return secrets.compare_digest(protocols[1], self.token)
+            return _same(protocols[1], self.token)
         return False
+
+
+def _same(given: str, token: str) -> bool:
+    """Constant-time comparison of bytes: `compare_digest` refuses non-ASCII text (a 500 before), and
+    headers arrive as latin-1, so any header value has a byte form."""
+    return secrets.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape"))
 
 
 class SecurityMiddleware:
@@ -136,7 +142,44 @@ class SecurityMiddleware:
             await _refuse(scope, receive, send, 413, "too_large",
                           f"the request body is {int(length)} bytes", f"send at most {MAX_BODY_BYTES} bytes")
             return
+        if scope["type"] == "http" and not length.isdigit() and "chunked" in headers.get("transfer-encoding", ""):
+            # No length announced: read the body here, up to the cap, then hand it on whole.
+            body = await _read_capped(receive)
+            if body is None:
+                await _refuse(scope, receive, send, 413, "too_large", "the request body is too large",
+                              f"send at most {MAX_BODY_BYTES} bytes")
+                return
+            receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+
+async def _read_capped(receive: Receive) -> bytes | None:
+    """The whole body of a chunked request, or None once it passes MAX_BODY_BYTES (the rest is not read)."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(parts)  # the client went away; the app sees an empty or partial body
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # later messages (http.disconnect) come from the server
+    return replay
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nexus_memory.domain.agents import canonicalize_agent_type
+from nexus_memory.domain.jsonsafe import sanitize
 from nexus_memory.domain.redaction import redact_text, redact_value
 
 # Normalised kinds
@@ -62,6 +63,15 @@ _ECHO_BLOCKS = re.compile(
 )
 
 MAX_FIELD_CHARS = 50_000
+#: Largest hook payload read from stdin; a larger one is logged and skipped (the hook still answers `{}`
+#: at once). Tools send a few KB; 4 MiB is the HTTP API's body cap too.
+MAX_STDIN_BYTES = 4 * 1024 * 1024
+#: Deepest nesting kept from a payload; deeper parts become a marker string.
+MAX_PAYLOAD_DEPTH = 24
+#: Identifiers (session, turn, tool name, model) longer than this are cut: a tool name becomes a label.
+MAX_NAME_CHARS = 64
+MAX_ID_CHARS = 512
+MAX_PATH_CHARS = 4096
 
 
 def event_kind(name: str) -> str:
@@ -112,6 +122,15 @@ def _cap(text: str | None) -> str | None:
     if text is None:
         return None
     return text if len(text) <= MAX_FIELD_CHARS else text[:MAX_FIELD_CHARS] + " …[truncated]"
+
+
+def _redacted(text: str | None) -> str | None:
+    """Capped, then redacted, then capped again: redaction never pays for text that is dropped anyway
+    (a 20 MB tool output costs what 50 KB does), and a secret cut by the first cap is past the second."""
+    if not text:
+        return None
+    pre = text if len(text) <= MAX_FIELD_CHARS + 2000 else text[:MAX_FIELD_CHARS + 2000]
+    return _cap(redact_text(pre)) or None
 
 
 def _timestamp(value: Any) -> str:
@@ -215,6 +234,9 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
     """Map any tool's payload to a HookEvent (redacted)."""
     if not isinstance(payload, dict):
         payload = {"value": payload} if payload not in (None, "") else {}
+    # Made safe before anything reads it: NaN/Infinity become strings, lone surrogates U+FFFD, nesting
+    # past MAX_PAYLOAD_DEPTH a marker, every string at most MAX_FIELD_CHARS (so redaction below is bounded).
+    payload = sanitize(payload, max_depth=MAX_PAYLOAD_DEPTH, max_chars=MAX_FIELD_CHARS)
     canonical = detect_agent(agent, payload)
     name = str(event_arg or _pick(payload, "hook_event_name", "hookEventName", "hookName", "event", "type") or "")
     kind = event_kind(name)
@@ -249,33 +271,38 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
         agent=canonical,
         kind=kind,
         event_name=name or "unknown",
-        observed_at=_timestamp(_pick(payload, "timestamp", "time", "ts")),
-        session_id=_str(_pick(payload, "session_id", "sessionId", "sessionID", "conversation_id",
-                              "conversationId", "thread-id", "thread_id", "taskId")),
-        cwd=_str(cwd),
-        transcript_path=_str(_pick(payload, "transcript_path", "transcriptPath")),
-        turn_id=_str(_pick(payload, "turn_id", "turnId", "turn-id", "generation_id", "prompt_id")),
-        tool_name=_str(tool_name),
+        observed_at=_str(_timestamp(_pick(payload, "timestamp", "time", "ts")), MAX_NAME_CHARS) or _timestamp(None),
+        session_id=_secret_free(_str(_pick(payload, "session_id", "sessionId", "sessionID", "conversation_id",
+                                           "conversationId", "thread-id", "thread_id", "taskId"), MAX_ID_CHARS)),
+        cwd=_str(cwd, MAX_PATH_CHARS),
+        transcript_path=_str(_pick(payload, "transcript_path", "transcriptPath"), MAX_PATH_CHARS),
+        turn_id=_secret_free(_str(_pick(payload, "turn_id", "turnId", "turn-id", "generation_id", "prompt_id"),
+                                  MAX_ID_CHARS)),
+        tool_name=_secret_free(_str(tool_name, MAX_NAME_CHARS)),
         tool_input=redact_value(tool_input),
-        tool_response=_cap(redact_text(_text(response) or "")) or None,
-        error=_cap(redact_text(_text(error) or "")) or None,
-        prompt=_cap(redact_text(prompt_text)) if prompt_text else None,
-        assistant_text=_cap(redact_text(assistant_text)) if assistant_text else None,
-        source=_str(_pick(payload, "source")),
-        reason=_str(_pick(payload, "reason", "stopReason", "stop_reason", "status")),
-        trigger=_str(_pick(payload, "trigger")),
-        summary=_cap(redact_text(strip_echoes(_text(_pick(payload, "compact_summary", "compactSummary")) or "")))
-        or None,
-        model=_str(_pick(payload, "model")) if isinstance(payload.get("model"), str) else None,
+        tool_response=_redacted(_text(response)),
+        error=_redacted(_text(error)),
+        prompt=_redacted(prompt_text),
+        assistant_text=_redacted(assistant_text),
+        source=_secret_free(_str(_pick(payload, "source"), MAX_NAME_CHARS)),
+        reason=_secret_free(_str(_pick(payload, "reason", "stopReason", "stop_reason", "status"), MAX_ID_CHARS)),
+        trigger=_secret_free(_str(_pick(payload, "trigger"), MAX_NAME_CHARS)),
+        summary=_redacted(strip_echoes(_text(_pick(payload, "compact_summary", "compactSummary")) or "")),
+        model=_str(_pick(payload, "model"), MAX_NAME_CHARS) if isinstance(payload.get("model"), str) else None,
         raw=_redact_raw(payload),
     )
 
 
-def _str(value: Any) -> str | None:
+def _str(value: Any, cap: int = MAX_ID_CHARS) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = str(value).strip()[:cap]
     return text or None
+
+
+def _secret_free(value: str | None) -> str | None:
+    """Identifiers become session keys, labels and file names: a secret in one must not."""
+    return redact_text(value) if value else value
 
 
 def _redact_raw(payload: dict[str, Any]) -> dict[str, Any]:

@@ -70,8 +70,8 @@ def parse_payload(text: str, log_dir: Path) -> Any:
         return {}
     try:
         return json.loads(text)
-    except ValueError:
-        log_error(log_dir, f"hook stdin is not JSON ({len(text)} chars); kept as text")
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
+        log_error(log_dir, f"hook stdin is not JSON ({len(text)} chars, {type(exc).__name__}); kept as text")
         return {"text": text}
 
 

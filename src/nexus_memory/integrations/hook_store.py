@@ -355,7 +355,11 @@ def read_transcript(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pa
         return 0
     marks = Watermarks(paths.transcripts)
     with marks.locked(event.agent, event.session_id or str(transcript)) as mark_path:
-        turns, new_mark = read_new(transcript, marks.read(mark_path))
+        old_mark = marks.read(mark_path)
+        turns, new_mark = read_new(transcript, old_mark)
+        if new_mark.get("skipped_lines", 0) != old_mark.get("skipped_lines", 0):
+            log_error(paths.log_dir, f"transcript {transcript}: a line over the read cap at byte "
+                      f"{new_mark.get('last_skip_offset')} was skipped")
         if turns:
             pairs = [(t.role, t.text) for t in turns]
             try:

@@ -102,8 +102,8 @@ def _drain_all(settings: Settings, paths: Paths) -> int:
     done = 0
     try:
         for _ in range(20):
-            n = paths.events.drain(lambda recs: store_records(app, recs, paths))
-            n += paths.work.drain(lambda recs: _do_work(app, recs, paths))
+            n = paths.events.drain(lambda recs: store_records(app, recs, paths), transient=transient)
+            n += paths.work.drain(lambda recs: _do_work(app, recs, paths), transient=transient)
             done += n
             if not n:
                 break
@@ -112,6 +112,17 @@ def _drain_all(settings: Settings, paths: Paths) -> int:
     finally:
         app.close()
     return done
+
+
+def transient(exc: BaseException) -> bool:
+    """An error that says nothing about the record: the database is busy, broken or gone, a disk is
+    full. The record waits in the spool. Anything else (invalid input, a bug the record's shape hits)
+    sets the record aside instead of blocking every event behind it."""
+    import sqlite3
+
+    from nexus_memory.errors import StorageError
+
+    return isinstance(exc, StorageError | OSError | sqlite3.Error | MemoryError)
 
 
 def _do_work(app: App, records: list[dict[str, Any]], paths: Paths) -> None:

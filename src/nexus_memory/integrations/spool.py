@@ -22,6 +22,7 @@ SPOOL_MAX_BYTES = 32 * 1024 * 1024
 LOG_MAX_BYTES = 1024 * 1024
 SPOOL_NAME = "events.jsonl"
 ERROR_LOG = "hook-errors.log"
+REJECTED_NAME = "rejected.jsonl"
 
 
 @contextlib.contextmanager
@@ -80,10 +81,16 @@ class Spool:
         except FileNotFoundError:
             return 0
 
-    def drain(self, handle: Callable[[list[dict[str, Any]]], None], *, limit: int = 500) -> int:
-        """Claim the spool, hand its records to `handle` in one batch; put back what is left.
+    def drain(self, handle: Callable[[list[dict[str, Any]]], None], *, limit: int = 500,
+              transient: Callable[[BaseException], bool] | None = None) -> int:
+        """Claim the spool and hand its records to `handle`, one at a time; put back what is left.
 
-        `handle` raising means nothing was stored: every record returns to the spool.
+        A record whose `handle` raises a `transient` error (the database is busy or gone) goes back with
+        every record after it, and the error propagates: nothing was lost, the next drain retries. Any
+        other error means the record itself cannot be stored (NaN, a value too large, a bug its shape
+        triggers): it is set aside in `rejected.jsonl` with the reason, logged once, and the records
+        after it are stored. One bad event never holds the others back. Without `transient` every
+        error is transient (the old all-or-nothing behaviour).
         """
         if not self.pending() and not any(self.folder.glob("draining-*.jsonl")):
             return 0
@@ -100,24 +107,56 @@ class Spool:
                 if not line.strip():
                     continue
                 try:
-                    records.append(json.loads(line))
-                except ValueError:
+                    value = json.loads(line)
+                except (ValueError, RecursionError):
+                    bad += 1
+                    continue
+                if isinstance(value, dict):
+                    records.append(value)
+                else:
                     bad += 1
         if bad:
             log_error(self.log_dir, f"spool: {bad} unreadable line(s) skipped")
         batch, rest = records[:limit], records[limit:]
+        done = 0
         try:
-            if batch:
-                handle(batch)
+            for rec in batch:
+                try:
+                    handle([rec])
+                except Exception as exc:
+                    if transient is None or transient(exc):
+                        raise
+                    self.set_aside(rec, exc)
+                done += 1
         except BaseException:
-            rest = records
+            rest = batch[done:] + rest
             raise
         finally:
             if rest:
                 self.append(rest)
             claimed.unlink(missing_ok=True)
-        return len(batch)
+        return done
 
+    def set_aside(self, record: dict[str, Any], exc: BaseException) -> None:
+        """Keep a record that cannot be stored, with why, in `rejected.jsonl` (capped like the spool)."""
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        line = json.dumps({"reason": reason, "record": record}, ensure_ascii=False, default=str) + "\n"
+        path = self.folder / REJECTED_NAME
+        data = line.encode("utf-8", errors="replace")
+        with _locked(self.lock):
+            size = path.stat().st_size if path.exists() else 0
+            if size + len(data) <= self.max_bytes:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(fd, data)
+                finally:
+                    os.close(fd)
+                where = f"set aside in {path}"
+            else:
+                where = f"dropped ({path} is full)"
+        kind = (record.get("event") or {}).get("event_name") if isinstance(record.get("event"), dict) else None
+        log_error(self.log_dir, f"spool: a {record.get('type', 'record')} record ({kind or 'unknown event'}) "
+                  f"cannot be stored and was {where}: {reason}")
 
     def _adopt_orphans(self) -> None:
         """A drainer that died mid-drain left its claimed file: its records go back (lock held)."""

@@ -122,36 +122,111 @@ class Watermarks:
 
 
 def read_new(transcript: Path, mark: dict[str, Any]) -> tuple[list[Turn], dict[str, Any]]:
-    """Turns after the watermark and the watermark to save once they are stored."""
+    """Turns after the watermark and the watermark to save once they are stored.
+
+    After skipping an oversized line the read goes on from its end (a few lines at most per call).
+    """
+    turns: list[Turn] = []
+    current = mark
+    for _ in range(4):
+        more, new = _read_once(transcript, current)
+        turns += more
+        if new.get("scan") or new.get("offset") == current.get("offset"):
+            break
+        try:
+            if int(new["offset"]) >= transcript.stat().st_size:
+                break
+        except OSError:
+            break
+        current = new
+    return turns, new
+
+
+def _read_once(transcript: Path, mark: dict[str, Any]) -> tuple[list[Turn], dict[str, Any]]:
+    """One read from the watermark: the complete lines of at most MAX_READ_BYTES.
+
+    A line longer than MAX_READ_BYTES (a pasted screenshot) is skipped: the watermark moves past its
+    end (or, while it is still being written, remembers how far it was scanned), and the skip is
+    counted in the mark (`skipped_lines`, `skipped_bytes`, `last_skip_offset`). Without that the mark
+    would stay before the line for good and every later turn would be lost.
+    """
     try:
         st = transcript.stat()
     except OSError:
         return [], mark
     offset = int(mark.get("offset") or 0)
     with transcript.open("rb") as fh:
-        head = fh.read(64).hex()
+        first = fh.read(64)
+        head = _fingerprint(first)
         # another file at the same path (a new inode, or a reused one with other first bytes), or shrunk;
         # the first bytes seen last time must still be the first bytes (a short file may have grown)
-        if (mark.get("path") != str(transcript) or mark.get("inode") != st.st_ino
-                or not head.startswith(str(mark.get("head") or "")) or st.st_size < offset):
+        same = (mark.get("path") == str(transcript) and mark.get("inode") == st.st_ino
+                and _same_start(first, str(mark.get("head") or "")) and st.st_size >= offset)
+        if not same:
             offset = 0
+        base = {"path": str(transcript), "inode": st.st_ino, "head": head,
+                **{k: mark[k] for k in _SKIP_KEYS if same and k in mark}}
+        scan_from = int(mark.get("scan") or 0) if same else 0
+        if scan_from > offset:  # inside an oversized line: look for its end only
+            return [], _skip_long_line(fh, base, offset, scan_from)
         fh.seek(offset)
         chunk = fh.read(MAX_READ_BYTES)
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            if len(chunk) < MAX_READ_BYTES:
+                return [], {**base, "offset": offset}  # a line still being written
+            return [], _skip_long_line(fh, base, offset, offset + len(chunk))
     turns: list[Turn] = []
-    end = chunk.rfind(b"\n")
-    base = {"path": str(transcript), "inode": st.st_ino, "head": head}
-    if end < 0:
-        return [], {**base, "offset": offset}
     for line in chunk[: end + 1].splitlines():
         if not line.strip():
             continue
         try:
             turn = parse_line(json.loads(line))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if turn:
             turns.append(turn)
     return turns, {**base, "offset": offset + end + 1}
+
+
+def _fingerprint(first: bytes) -> str:
+    """`<length>:<hash>` of a transcript's first bytes: identifies the file without keeping its text in the
+    state folder (the first line may hold a secret; the mark used to keep it in hex)."""
+    import hashlib
+
+    return f"{len(first)}:{hashlib.sha256(first).hexdigest()[:32]}"
+
+
+def _same_start(first: bytes, mark: str) -> bool:
+    """The bytes seen last time are still the first bytes (a short file may have grown since)."""
+    size, _, _digest = mark.partition(":")
+    if not size.isdigit() or int(size) > len(first):
+        return False
+    return _fingerprint(first[:int(size)]) == mark
+
+
+_SKIP_KEYS = ("skipped_lines", "skipped_bytes", "last_skip_offset")
+_SCAN_BLOCK = 1024 * 1024
+
+
+def _skip_long_line(fh: Any, base: dict[str, Any], offset: int, scan_from: int) -> dict[str, Any]:
+    """Find the end of the oversized line that starts at `offset`, scanning from `scan_from`."""
+    fh.seek(scan_from)
+    pos = scan_from
+    budget = 8 * MAX_READ_BYTES  # per call: a huge line is crossed over a few Stop events, never in one read
+    while budget > 0:
+        block = fh.read(_SCAN_BLOCK)
+        if not block:
+            return {**base, "offset": offset, "scan": pos}  # not finished yet: resume here next time
+        nl = block.find(b"\n")
+        if nl >= 0:
+            end = pos + nl + 1
+            return {**base, "offset": end, "skipped_lines": int(base.get("skipped_lines") or 0) + 1,
+                    "skipped_bytes": int(base.get("skipped_bytes") or 0) + (end - offset),
+                    "last_skip_offset": offset}
+        pos += len(block)
+        budget -= len(block)
+    return {**base, "offset": offset, "scan": pos}
 
 
 def format_turns(turns: list[Turn]) -> str:

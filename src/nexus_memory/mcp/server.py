@@ -142,5 +142,9 @@ def _register_prompts(server: MCPServer) -> None:
 
 
 def run_stdio(app: App) -> None:
-    """Serve MCP over stdin/stdout until the client disconnects."""
-    build_server(app).run("stdio")
+    """Serve MCP over stdin/stdout until the client disconnects (every line checked: mcp/stdio.py)."""
+    import anyio
+
+    from nexus_memory.mcp.stdio import serve
+
+    anyio.run(serve, build_server(app))

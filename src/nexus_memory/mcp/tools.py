@@ -29,6 +29,8 @@ Category = Literal["general", "facts", "preferences", "context", "specifications
 Level = Literal["raw", "explicit", "derived", "summary_short", "summary_long", "contradiction"]
 DigestKind = Literal["short", "long", "both"]
 AgentType = Annotated[str | None, Field(description="agent namespace, e.g. claude-code; omit for the default")]
+MAX_ID = 2**63 - 1
+MemoryId = Annotated[int, Field(ge=1, le=MAX_ID, description="the memory's id")]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +51,12 @@ def tool_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except NexusError as exc:
             raise ToolError(error_text(exc)) from None
+        except Exception as exc:  # never a bare "Error executing tool": say what broke, once, in one line
+            import logging
+
+            logging.getLogger(__name__).warning("tool %s failed: %s: %s", fn.__name__, type(exc).__name__, exc)
+            raise ToolError(f"internal error in {fn.__name__} ({type(exc).__name__}: {str(exc)[:300]}). "
+                            "What to do: check the arguments; if they are right, report this") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -145,7 +153,7 @@ class NexusTools:
             pass
 
     @tool_errors
-    def get_memory(self, memory_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
+    def get_memory(self, memory_id: MemoryId) -> dict[str, Any]:
         return self.app.memories.get(memory_id, touch=True).to_dict()
 
     @tool_errors
@@ -154,7 +162,7 @@ class NexusTools:
         agent_type: Annotated[str | None, Field(description="only this agent; omit for every agent")] = None,
         category: Category | None = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 50,
-        offset: Annotated[int, Field(ge=0)] = 0,
+        offset: Annotated[int, Field(ge=0, le=MAX_ID)] = 0,
     ) -> dict[str, Any]:
         agent = _agent(agent_type)
         flt = MemoryFilter(agents=(agent,) if agent else None,
@@ -167,7 +175,7 @@ class NexusTools:
         }
 
     @tool_errors
-    def delete_memory(self, memory_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
+    def delete_memory(self, memory_id: MemoryId) -> dict[str, Any]:
         self.app.memories.delete(memory_id)
         return {"deleted": True, "id": memory_id}
 
@@ -210,7 +218,7 @@ class NexusTools:
         return result
 
     @tool_errors
-    def explain_memory_lineage(self, memory_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
+    def explain_memory_lineage(self, memory_id: MemoryId) -> dict[str, Any]:
         result: dict[str, Any] = self._engine("explain_memory_lineage").lineage(memory_id)
         return result
 
@@ -258,7 +266,7 @@ class NexusTools:
     @tool_errors
     def derive_observations(
         self,
-        memory_id: Annotated[int, Field(ge=1)],
+        memory_id: MemoryId,
         agent_type: AgentType = None,
         observer: str | None = None,
         subject: str | None = None,

@@ -124,6 +124,7 @@ class BackgroundProcess:
         with self._lock:
             proc = self._proc
         if proc is not None and proc.poll() is None:
+            _normal_class(proc.pid)  # an idle-class process may wait long for a core to die on
             proc.kill()
             proc.wait(5)
 
@@ -383,6 +384,15 @@ class ServerLoad:
             if used is None or used < self.threshold:
                 break
         self.waited += self.clock() - start
+
+
+def _normal_class(pid: int) -> None:
+    """Back to the normal scheduling class (best effort; allowed from SCHED_IDLE at the same nice value)."""
+    if hasattr(os, "SCHED_OTHER"):
+        try:
+            os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            pass
 
 
 def lower_priority(niceness: int, *, idle_class: bool = True) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from nexus_memory.domain.agents import canonicalize_agent_type, validate_agent_name
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
+from nexus_memory.domain.jsonsafe import check_metadata, clean_text, sanitize
 from nexus_memory.domain.models import (
     CognitiveMetadata,
     Memory,
@@ -24,7 +25,11 @@ from nexus_memory.services.events import MEMORY_CREATED, MEMORY_DELETED, MEMORY_
 from nexus_memory.storage.base import Store
 
 MAX_CONTENT_CHARS = 200_000
+MAX_CONTEXT_CHARS = 50_000
 MAX_LABELS = 64
+MAX_SESSION_KEY_CHARS = 512
+#: Ids and offsets are SQLite/PostgreSQL 64-bit integers.
+MAX_ID = 2**63 - 1
 #: Confidence of a memory stored on purpose by a person or an agent tool call.
 EXPLICIT_CONFIDENCE = 0.9
 
@@ -47,17 +52,38 @@ class StoreRequest:
 
 
 def clean_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """Trimmed, redacted labels (a label is indexed and shown like content)."""
     out = []
     for raw in labels:
-        label = str(raw).strip()
+        label = clean_text(str(raw)).strip()
         if not label:
             continue
         if len(label) > 100:
             raise InvalidInput(f"the label '{label[:30]}...' is longer than 100 characters", hint="shorten it")
-        out.append(label)
+        out.append(redact_text(label))
     if len(out) > MAX_LABELS:
         raise InvalidInput(f"{len(out)} labels given", hint=f"use at most {MAX_LABELS}")
     return tuple(out)
+
+
+def clean_session_key(key: str | None) -> str | None:
+    """A session key as stored: redacted (keys are derived from tool session ids), at most 512 characters."""
+    if key is None:
+        return None
+    key = clean_text(str(key)).strip()
+    if len(key) > MAX_SESSION_KEY_CHARS:
+        raise InvalidInput(f"the session key is {len(key)} characters long",
+                           hint=f"use at most {MAX_SESSION_KEY_CHARS} characters")
+    return redact_text(key) or None
+
+
+def clean_context(context: str | None) -> str | None:
+    if not context:
+        return None
+    if len(context) > MAX_CONTEXT_CHARS:
+        raise InvalidInput(f"the context is {len(context)} characters long",
+                           hint=f"keep retrieval context under {MAX_CONTEXT_CHARS} characters")
+    return redact_text(clean_text(context)) or None
 
 
 #: Called with memories that were just created or whose text changed (e.g. to embed them).
@@ -77,7 +103,7 @@ class MemoryService:
     # writes -------------------------------------------------------------------
     def build(self, req: StoreRequest) -> NewMemory:
         """Validate, canonicalise, redact and attach cognitive metadata."""
-        content = req.content if isinstance(req.content, str) else str(req.content)
+        content = clean_text(req.content if isinstance(req.content, str) else str(req.content))
         if not content.strip():
             raise InvalidInput("the memory content is empty", hint="pass the text with --content or on stdin")
         if len(content) > MAX_CONTENT_CHARS:
@@ -88,13 +114,12 @@ class MemoryService:
         agent = validate_agent_name(req.agent or self.default_agent)
         category = MemoryCategory.parse(req.category)
         lane = MemoryLaneType.parse(req.lane) if req.lane else None
-        if req.metadata is not None and not isinstance(req.metadata, Mapping):
-            raise InvalidInput("metadata must be a JSON object", hint='for example {"source": "notes"}')
-        metadata = dict(redact_value(dict(req.metadata or {})))
+        metadata = dict(redact_value(check_metadata(req.metadata))) if req.metadata is not None else {}
+        session_key = clean_session_key(req.session_key)
         existing = CognitiveMetadata.from_metadata(metadata)
         if existing is None:
             cog = CognitiveMetadata.new(
-                req.level, req.observer or agent, req.subject or agent, req.session_key, req.source_stage
+                req.level, req.observer or agent, req.subject or agent, session_key, req.source_stage
             )
             cog.confidence = req.confidence if req.confidence is not None else (
                 EXPLICIT_CONFIDENCE if req.level is CognitiveLevel.EXPLICIT else None
@@ -102,9 +127,9 @@ class MemoryService:
             cog.derived_at = self.clock()
             cog.generated_by = req.source_stage
             metadata = cog.merge_into(metadata)
-        elif req.session_key and req.session_key not in existing.session_keys:
-            existing.session_keys.append(req.session_key)
-            existing.session_key = existing.session_key or req.session_key
+        elif session_key and session_key not in existing.session_keys:
+            existing.session_keys.append(session_key)
+            existing.session_key = existing.session_key or session_key
             metadata = existing.merge_into(metadata)
         if req.confidence is not None and not 0.0 <= req.confidence <= 1.0:
             raise InvalidInput(f"confidence {req.confidence} is out of range", hint="use a number from 0 to 1")
@@ -115,8 +140,8 @@ class MemoryService:
             memory_lane_type=lane,
             labels=clean_labels(req.labels),
             metadata=metadata,
-            context=redact_text(req.context) if req.context else None,
-            session_key=req.session_key,
+            context=clean_context(req.context),
+            session_key=session_key,
         )
 
     def store(self, req: StoreRequest) -> StoreOutcome:
@@ -146,12 +171,15 @@ class MemoryService:
         return outcome
 
     def store_prepared(self, new: NewMemory) -> StoreOutcome:
-        """For stages that build NewMemory themselves; agent is canonicalised and text redacted."""
+        """For stages that build NewMemory themselves; agent is canonicalised, text redacted, metadata made
+        storable (these are our own values: repaired, never refused)."""
         prepared = NewMemory(
-            agent=canonicalize_agent_type(new.agent), content=redact_text(new.content),
-            category=new.category, memory_lane_type=new.memory_lane_type, labels=new.labels,
-            metadata=redact_value(new.metadata), context=redact_text(new.context) if new.context else None,
-            session_key=new.session_key, created_at=new.created_at, is_active=new.is_active,
+            agent=canonicalize_agent_type(new.agent), content=redact_text(clean_text(new.content)),
+            category=new.category, memory_lane_type=new.memory_lane_type, labels=clean_labels(new.labels),
+            metadata=redact_value(sanitize(new.metadata, max_depth=32)),
+            context=redact_text(clean_text(new.context)) if new.context else None,
+            session_key=redact_text(clean_text(new.session_key)) if new.session_key else None,
+            created_at=new.created_at, is_active=new.is_active,
             is_archived=new.is_archived, id=new.id,
         )
         outcome = self.db.store(prepared)
@@ -181,12 +209,12 @@ class MemoryService:
         if content is not None and len(content) > MAX_CONTENT_CHARS:
             raise InvalidInput("the content is too long", hint=f"at most {MAX_CONTENT_CHARS} characters")
         patch = MemoryPatch(
-            content=redact_text(content).strip() if content is not None else None,
+            content=redact_text(clean_text(content)).strip() if content is not None else None,
             category=MemoryCategory.parse(category) if category is not None else None,
             memory_lane_type=MemoryLaneType.parse(lane) if lane else None,
             clear_lane=lane == "",
             labels=clean_labels(labels) if labels is not None else None,
-            metadata=redact_value(dict(metadata)) if metadata is not None else None,
+            metadata=redact_value(check_metadata(metadata)) if metadata is not None else None,
             is_active=is_active,
             is_archived=is_archived,
         )
@@ -207,6 +235,9 @@ class MemoryService:
 
     # reads --------------------------------------------------------------------
     def get(self, memory_id: int, *, touch: bool = False) -> Memory:
+        if not 0 < int(memory_id) <= MAX_ID:
+            raise NotFound(f"memory {str(memory_id)[:24]} does not exist",
+                           hint="memory ids are whole numbers from 1; find them with `nexus list` or `nexus search`")
         memory = self.db.get(int(memory_id))
         if memory is None:
             raise NotFound(f"memory {memory_id} does not exist", hint="find ids with `nexus list` or `nexus search`")
@@ -218,8 +249,8 @@ class MemoryService:
              order: str = "newest") -> list[Memory]:
         if limit < 1 or limit > 10_000:
             raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 10000")
-        if offset < 0:
-            raise InvalidInput(f"offset {offset} is negative", hint="use 0 or more")
+        if not 0 <= offset <= MAX_ID:
+            raise InvalidInput(f"offset {str(offset)[:24]} is out of range", hint="use 0 or more, below 2^63")
         return self.db.list_memories(flt or MemoryFilter(), limit=limit, offset=offset, order=order)
 
     def count(self, flt: MemoryFilter | None = None) -> int:

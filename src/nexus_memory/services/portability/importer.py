@@ -7,6 +7,8 @@
   the id map. Active duplicates merge through the store's own dedup.
 * Memories go in with `store_many`, one transaction per batch: an interrupted
   import leaves whole batches behind and can simply be run again.
+* Every record is redacted (content, context, labels, session keys, metadata) and its
+  metadata checked, whatever the caller asked: nothing reaches the store unredacted.
 * A malformed record is reported with its line number and skipped, or stops the
   import when `strict`.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nexus_memory.domain.jsonsafe import check_metadata, clean_text, sanitize
 from nexus_memory.domain.models import (
     Evidence,
     Memory,
@@ -29,7 +32,7 @@ from nexus_memory.domain.models import (
     SessionDigest,
 )
 from nexus_memory.domain.redaction import redact_text, redact_value
-from nexus_memory.errors import InvalidInput
+from nexus_memory.errors import Conflict, InvalidInput
 from nexus_memory.services.portability.records import (
     FORMAT,
     VERSION,
@@ -97,13 +100,14 @@ def read_jsonl(path: Path) -> Iterator[Item]:
 
 
 class Importer:
-    def __init__(self, store: Store, *, strict: bool = False, batch_size: int = 500, redact: bool = False,
+    def __init__(self, store: Store, *, strict: bool = False, batch_size: int = 500, redact: bool = True,
                  progress: Callable[[ImportReport], None] | None = None, unit: str = "line") -> None:
         self.store = store
         self.unit = unit
         self.strict = strict
         self.batch_size = batch_size
-        self.redact = redact
+        #: Kept for callers; redaction always runs: a file never decides what reaches the store.
+        self.redact = True
         self.progress = progress
         self.report = ImportReport()
         self._memories: list[tuple[int, dict[str, Any]]] = []
@@ -225,7 +229,8 @@ class Importer:
         self.store.add_relation(MemoryRelation(
             source_memory_id=src, target_memory_id=dst, relation_type=str(need(rec, "relation_type", str)),
             strength=float(strength) if isinstance(strength, int | float) else 1.0,
-            metadata=metadata if isinstance(metadata, dict) else None, created_at=when(rec, "created_at"),
+            metadata=redact_value(sanitize(metadata)) if isinstance(metadata, dict) else None,
+            created_at=when(rec, "created_at"),
         ))
         self.report.relations += 1
 
@@ -282,9 +287,11 @@ class Importer:
             except BadRecord as exc:
                 self._bad(line, str(exc))
                 continue
-            if self.redact:
-                new = replace(new, content=redact_text(new.content), metadata=redact_value(new.metadata),
-                              context=redact_text(new.context) if new.context else None)
+            try:
+                new = _redacted(new)
+            except InvalidInput as exc:
+                self._bad(line, exc.message)
+                continue
             assert new.created_at is not None
             parsed.append((src_id, new, memory_uid(new.agent, new.created_at, new.content), vectors))
         if not parsed:
@@ -307,7 +314,7 @@ class Importer:
             new = replace(new, id=keep_id, metadata=remap_metadata(original, self.report.id_map))
             todo.append((src_id, new, vectors, original))
         if todo:
-            outcomes = self.store.store_many([t[1] for t in todo])
+            outcomes = self._store_todo(todo)
             per_model: dict[str, list[tuple[int, str, list[float]]]] = {}
             for (src_id, _, vectors, _), outcome in zip(todo, outcomes, strict=True):
                 if src_id is not None:
@@ -332,6 +339,24 @@ class Importer:
                     self.report.vectors += self.store.upsert_vectors(model, rows)
         self._tick()
 
+    def _store_todo(self, todo: list[Any]) -> list[Any]:
+        """store_many, taking fresh ids for original ids another writer took since `_flush_memories`
+        looked (an import beside a running `nexus store` loop): the store refuses a taken id with a
+        Conflict inside its write transaction, and the batch is tried again."""
+        for attempt in range(5):
+            try:
+                return self.store.store_many([t[1] for t in todo])
+            except Conflict:
+                if attempt == 4:
+                    raise
+                wanted = [t[1].id for t in todo if t[1].id is not None]
+                taken = {m.id for m in self.store.get_many(wanted)} if wanted else set()
+                if not taken:
+                    raise
+                todo[:] = [(src, replace(new, id=None) if new.id in taken else new, vec, orig)
+                           for src, new, vec, orig in todo]
+        raise AssertionError("unreachable")
+
     def _present_uids(self, parsed: list[tuple[int | None, NewMemory, str, Any]]) -> dict[str, int]:
         """uid -> id of batch memories already in the store, found by namespace and time window."""
         found: dict[str, int] = {}
@@ -353,6 +378,17 @@ class Importer:
                              include_archived=True, include_inactive=True), limit=50)]
             found.update((_uid(m), m.id) for m in window)
         return found
+
+
+def _redacted(new: NewMemory) -> NewMemory:
+    """What the store may keep of a record: secrets redacted in every field (whatever the file
+    claims about itself), metadata checked like any other (NaN, depth, size), lone surrogates replaced."""
+    return replace(
+        new, content=redact_text(clean_text(new.content)), metadata=redact_value(check_metadata(new.metadata)),
+        context=redact_text(clean_text(new.context)) if new.context else None,
+        labels=tuple(redact_text(clean_text(label)) for label in new.labels),
+        session_key=redact_text(clean_text(new.session_key)) if new.session_key else None,
+    )
 
 
 def _has_pointers(metadata: dict[str, Any]) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from nexus_memory.domain.timeutil import to_iso, utcnow
-from nexus_memory.errors import DatabaseBusy, DatabaseCorrupt, StorageError
+from nexus_memory.errors import DatabaseBusy, DatabaseCorrupt, InvalidInput, StorageError
 
 
 def corrupt_error(path: Path | str, exc: BaseException) -> DatabaseCorrupt:
@@ -20,15 +21,32 @@ def corrupt_error(path: Path | str, exc: BaseException) -> DatabaseCorrupt:
     )
 
 
-def map_error(path: Path | str, exc: sqlite3.Error) -> StorageError:
+#: SQLITE_CORRUPT and SQLITE_NOTADB (primary result codes): the only errors that mean the file is damaged.
+_CORRUPT_CODES = frozenset({11, 26})
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    """Real damage only: "malformed JSON" or "malformed MATCH expression" are not a broken file."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) in _CORRUPT_CODES
+    text = str(exc)
+    return "database disk image is malformed" in text or "not a database" in text or "file is encrypted" in text
+
+
+def map_error(path: Path | str, exc: sqlite3.Error) -> StorageError | InvalidInput:
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return DatabaseBusy(
             f"the database {path} stayed locked by another process",
             hint="retry in a moment; raise NEXUS_BUSY_TIMEOUT_MS if this keeps happening",
         )
-    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+    if _is_corrupt(exc):
         return corrupt_error(path, exc)
+    if "malformed JSON" in text or "JSON cannot hold BLOB" in text:
+        # SQLite's JSON functions refusing a value (NaN, Infinity): bad input, the file is fine
+        return InvalidInput(f"invalid metadata: not JSON that SQLite can read ({text})",
+                            hint="use null, numbers and strings; NaN and Infinity are not JSON")
     if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
         return StorageError(f"cannot open the database {path}", hint="check the folder exists and is writable")
     if isinstance(exc, sqlite3.OperationalError) and "readonly" in text:
@@ -39,7 +57,7 @@ def map_error(path: Path | str, exc: sqlite3.Error) -> StorageError:
 def open_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     """One connection with our pragmas; autocommit mode, explicit transactions."""
     if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     conn = sqlite3.connect(
         str(path), timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
@@ -57,6 +75,23 @@ def open_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
         conn.close()
         raise map_error(path, exc) from None
     return conn
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 in a 0700 folder before SQLite does (its WAL and shared-memory files
+    take the database file's mode); tighten a file of ours that others could read."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # O_EXCL: never open (and close) a file this process may already hold open through SQLite: closing
+        # any descriptor of a file drops every POSIX lock the process holds on it (sqlite.org/howtocorrupt).
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        st = path.stat()
+        # Only a regular file that is ours: never a folder (`--db /`), a device or someone else's file.
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # SQLite reports what matters (read-only, missing folder) with its own error
 
 
 def _retry_busy(fn: object, busy_timeout_ms: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from nexus_memory.domain.models import Memory, MemoryFilter, NewMemory, StoreOutcome, TextHit
 from nexus_memory.domain.timeutil import utcnow
+from nexus_memory.errors import Conflict
 from nexus_memory.storage.common import (
     content_hash,
     merge_labels,
@@ -128,6 +129,10 @@ class SQLiteStore(SQLStore, SQLiteVectorsMixin):
                     (SQLITE.json(labels), SQLITE.json(metadata), now, now, row["id"]),
                 )
                 return int(row["id"]), False
+        if new.id is not None and conn.execute("SELECT 1 FROM memories WHERE id = ?", (new.id,)).fetchone():
+            # as on PostgreSQL: a clear Conflict (the importer then takes a fresh id), not a UNIQUE failure
+            raise Conflict(f"a memory with id {new.id} already exists",
+                           hint="import it without its id, or delete the existing one first")
         cur = conn.execute(
             f"INSERT INTO memories(id, {NEW_NAMES}) VALUES (?, {NEW_MARKS})",
             (new.id, *new_memory_row(new, ns_id, SQLITE, moment, digest=digest, stamp=now)),
