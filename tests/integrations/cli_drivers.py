@@ -25,13 +25,16 @@ class Driver:
     events: frozenset[str] = frozenset()
     #: the per-prompt hook fires in this tool's headless mode
     prompt_hook = True
-    #: where the MCP tools of nexus-memory show in the model request's tool list
-    mcp_tool = "search_memories"
+    #: how our MCP tool shows in the model request's tool list (None: the tool defers MCP tools)
+    mcp_tool: str | None = "search_memories"
 
     def cli(self) -> Path:
         path, reason = cli_path(self.tool)
         assert path is not None, reason
         return path
+
+    def prepare(self, box: Sandbox) -> None:
+        """The user's own settings, there before `nexus hooks install` runs."""
 
     def configure(self, box: Sandbox, mock: ModelMock) -> None:
         """Tool settings beyond what `nexus hooks install` writes."""
@@ -48,6 +51,10 @@ class Driver:
 
     def fired(self, box: Sandbox, session: Session, n: int) -> set[str]:
         raise NotImplementedError
+
+    def mcp_seen(self, box: Sandbox, tools: set[str]) -> bool | None:
+        """Our MCP server's tools were offered (None: this tool gives no way to tell)."""
+        return None if self.mcp_tool is None else any(self.mcp_tool in t for t in tools)
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -86,17 +93,28 @@ class ClaudeCode(Driver):
         return found
 
 
+def provider_config(mock: ModelMock, text: str) -> str:
+    """A Codex config.toml using the mock as a custom Responses-API provider (root keys first)."""
+    return ('model = "mock-model"\nmodel_provider = "mock"\n' + text
+            + f'\n[model_providers.mock]\nname = "mock"\nbase_url = "{mock.url}/v1"\n'
+              'env_key = "MOCK_MODEL_API_KEY"\nwire_api = "responses"\n')
+
+
 class Codex(Driver):
     tool, agent = "codex", "codex"
+    mcp_tool = "nexus_memory"  # a `namespace` tool holding the server's tools
     events = frozenset({"SessionStart", "UserPromptSubmit", "PostToolUse", "Stop"})
+
+    def prepare(self, box: Sandbox) -> None:
+        # a [features] table of the user's own: install must add `hooks = true` inside it (issue 13);
+        # `plugins = false` also keeps Codex from fetching its curated plugin list at start-up
+        config = box.home / ".codex" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("[features]\nplugins = false\n")
 
     def configure(self, box: Sandbox, mock: ModelMock) -> None:
         config = box.home / ".codex" / "config.toml"
-        text = config.read_text() if config.exists() else ""
-        config.write_text(
-            'model = "mock-model"\nmodel_provider = "mock"\n' + text
-            + f'\n[model_providers.mock]\nname = "mock"\nbase_url = "{mock.url}/v1"\n'
-              'env_key = "MOCK_MODEL_API_KEY"\nwire_api = "responses"\n')
+        config.write_text(provider_config(mock, config.read_text()))
 
     def env(self, box: Sandbox, mock: ModelMock, n: int) -> dict[str, str]:
         return {"MOCK_MODEL_API_KEY": FAKE_KEY}
@@ -107,8 +125,11 @@ class Codex(Driver):
     def argv(self, box: Sandbox, prompt: str, n: int) -> list[str]:
         # Hook trust: Codex runs a new hook only once trusted in /hooks (TUI); automation that vets its
         # hook sources says so per run with this flag (`codex exec --help`).
+        # `codex exec` does not wait for an optional MCP server: `required` makes it wait, so the request
+        # shows whether our server's tools are offered
         return ["node", str(self.cli()), "exec", "--dangerously-bypass-approvals-and-sandbox",
-                "--dangerously-bypass-hook-trust", "--skip-git-repo-check", prompt]
+                "--dangerously-bypass-hook-trust", "--skip-git-repo-check",
+                "-c", 'mcp_servers.nexus-memory.required=true', prompt]
 
     def fired(self, box: Sandbox, session: Session, n: int) -> set[str]:
         # codex exec prints "hook: <Event> Completed" on stderr for every hook run that succeeded
@@ -117,31 +138,28 @@ class Codex(Driver):
 
 class Qwen(Driver):
     tool, agent = "qwen", "qwen"
+    mcp_tool = None  # MCP tools sit behind its `tool_search` tool, not in the request's tool list
     events = frozenset({"SessionStart", "UserPromptSubmit", "PostToolUse", "Stop"})
 
     def configure(self, box: Sandbox, mock: ModelMock) -> None:
         path = box.home / ".qwen" / "settings.json"
         data = json.loads(path.read_text())
-        data["telemetry"] = {"enabled": True, "target": "local", "otlpEndpoint": "",
-                             "outfile": str(box.root / "qwen-telemetry.log"), "logPrompts": True}
         data["privacy"] = {"usageStatisticsEnabled": False}
         path.write_text(json.dumps(data, indent=2))
 
     def env(self, box: Sandbox, mock: ModelMock, n: int) -> dict[str, str]:
         return {"OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": f"{mock.url}/v1", "OPENAI_MODEL": "mock-model",
-                "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1"}
+                "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1", "QWEN_DEBUG_LOG_FILE": "1"}
 
     def argv(self, box: Sandbox, prompt: str, n: int) -> list[str]:
         return ["node", str(self.cli()), "--auth-type", "openai", "--yolo", "-p", prompt]
 
     def fired(self, box: Sandbox, session: Session, n: int) -> set[str]:
-        from tests.integrations.test_gemini_e2e import read_json_stream
-
-        path = box.root / "qwen-telemetry.log"
-        events = read_json_stream(path) if path.is_file() else []
-        calls = [e.get("attributes") or {} for e in events]
-        return {str(a.get("hook_event_name")) for a in calls
-                if str(a.get("event.name", "")).endswith("hook_call") and a.get("success") in (True, "true")}
+        # the session debug log (bundled/qc-helper/docs/features/hooks.md, "A hook does not fire"):
+        # "[TRUSTED_HOOKS] Hook <name> ended for event <event>" per run that finished
+        text = "".join(p.read_text(errors="replace") for p in (box.home / ".qwen" / "debug").glob("*")
+                       if p.is_file())
+        return set(re.findall(r"Hook \S+ ended for event (\w+)", text))
 
 
 class OpenCode(Driver):
@@ -236,6 +254,11 @@ class Droid(Driver):
         # "[Hooks] Hook execution completed | Context: {"name":"SessionStart",...}"
         text = (box.root / f"droid-{n}.log").read_text(errors="replace")
         return set(re.findall(r'\[Hooks\] Hook execution completed \| Context: \{"name":"(\w+)"', text))
+
+    def mcp_seen(self, box: Sandbox, tools: set[str]) -> bool | None:
+        # Droid defers MCP tools behind its tool search; its log says whether our server connected
+        text = (box.root / "droid-2.log").read_text(errors="replace")
+        return bool(re.search(r'MCP server connected \| Context: \{"name":"nexus-memory"', text))
 
     def ignored_keys(self, box: Sandbox) -> list[str]:
         text = "".join(p.read_text(errors="replace") for p in box.root.glob("droid-*.log"))

@@ -1,4 +1,11 @@
-"""Factory Droid: Claude-compatible hooks (seconds) in `hooks.json`, MCP in `mcp.json`."""
+"""Factory Droid: Claude-compatible hooks (seconds) in `hooks.json`, MCP in `mcp.json`.
+
+The shipped CLI (`@factory/cli` 0.225, binary `droid`) reads `~/.factory/hooks.json` with the event
+names at the top level; only `settings.json` nests them under `"hooks"`. A nested `hooks.json` is
+ignored with the log line `Ignoring unknown hook event keys ... keys:["hooks"]`, so no hook fires.
+Earlier versions of this installer wrote that nested shape: install moves our entries out of it.
+`droid exec` (headless) fires SessionStart, PostToolUse, Stop and SessionEnd, not UserPromptSubmit.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nexus_memory.integrations import installer as ins
 from nexus_memory.integrations.base_tool import HookTool, argv0
-from nexus_memory.integrations.installer import EventSpec, Target
+from nexus_memory.integrations.installer import Change, EventSpec, Manifest, Target
 
 
 class Droid(HookTool):
@@ -22,7 +30,7 @@ class Droid(HookTool):
         EventSpec("PreCompact", None, 15),
         EventSpec("SessionEnd", None, 5),
     )
-    capabilities = {"capture": "yes", "session_context": "yes", "prompt_context": "yes",
+    capabilities = {"capture": "yes", "session_context": "yes", "prompt_context": "partial",
                     "compaction_recovery": "partial", "mcp": "yes"}
 
     def user_dir(self, t: Target) -> Path:
@@ -40,6 +48,17 @@ class Droid(HookTool):
                 pass
         return hooks_json
 
+    def hooks_container(self, t: Target) -> tuple[str, ...]:
+        return () if self.hooks_file(t).name == "hooks.json" else ("hooks",)
+
+    def install(self, t: Target, manifest: Manifest) -> list[Change]:
+        legacy = self.hooks_file(t)
+        if legacy.name == "hooks.json" and isinstance(_read(legacy).get("hooks"), dict):
+            # our old nested shape, which Droid ignores: take our entries (and "hooks", once empty) out
+            manifest.record(legacy, created_file=False, created=[["hooks"]])
+            ins.uninstall_hooks(legacy, manifest, [], ("hooks",))
+        return super().install(t, manifest)
+
     def mcp_file(self, t: Target) -> Path:
         return self.base(t) / "mcp.json"
 
@@ -50,7 +69,17 @@ class Droid(HookTool):
         return (self.user_dir(t) if t.scope == "user" else t.project) / "AGENTS.md"
 
     def extra_notes(self, t: Target) -> list[str]:
-        return ["compaction: PreCompact is captured; Droid documents no re-injection point after compaction"]
+        return ["per-prompt context: Droid's UserPromptSubmit hook does not fire in headless `droid exec`, so runs "
+                "there get the session-start context only (the interactive droid gets both)",
+                "compaction: PreCompact is captured; Droid documents no re-injection point after compaction"]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 TOOL = Droid()

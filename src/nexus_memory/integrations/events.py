@@ -63,6 +63,15 @@ _ECHO_BLOCKS = re.compile(
 
 MAX_FIELD_CHARS = 50_000
 
+# Shell results as the shipped CLIs format them (read from their packages, see docs/integrations.md):
+# Qwen Code 0.24 (`chunks/chunk-DPEB6S2R.js`): "Command: ...\nDirectory: ...\nOutput: ...\nError: (none)\n
+# Exit Code: 0\nSignal: (none)\nProcess Group PGID: ..."; Copilot CLI 1.0 appends
+# "<shellId: 0 completed with exit code 0>", Droid 0.225 "[Process exited with code 0]".
+_QWEN_SHELL = re.compile(r"\A(?:Command: .*?\n)?Directory: .*?\nOutput: (?P<out>.*)\nError: (?P<err>.*?)\n"
+                         r"Exit Code: (?P<code>\S+)(?:\n.*)?\Z", re.S)
+_EXIT_TRAILER = re.compile(r"\s*(?:<shellId: \S+ completed with exit code (?P<a>-?\d+)>"
+                           r"|\[Process exited with code (?P<b>-?\d+)\])\s*\Z")
+
 
 def event_kind(name: str) -> str:
     key = name.strip()
@@ -243,6 +252,8 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
                       "last-assistant-message", "response")
     if assistant is None and kind == STOP and isinstance(payload.get("text"), str):
         assistant = payload["text"]
+    response_text, shell_error = shell_result(canonical, _text(response))
+    error = error if error is not None else shell_error
     prompt_text = strip_echoes(_text(prompt) or "") or None
     assistant_text = strip_echoes(_text(assistant) or "") or None
     return HookEvent(
@@ -257,7 +268,7 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
         turn_id=_str(_pick(payload, "turn_id", "turnId", "turn-id", "generation_id", "prompt_id")),
         tool_name=_str(tool_name),
         tool_input=redact_value(tool_input),
-        tool_response=_cap(redact_text(_text(response) or "")) or None,
+        tool_response=_cap(redact_text(response_text or "")) or None,
         error=_cap(redact_text(_text(error) or "")) or None,
         prompt=_cap(redact_text(prompt_text)) if prompt_text else None,
         assistant_text=_cap(redact_text(assistant_text)) if assistant_text else None,
@@ -269,6 +280,31 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
         model=_str(_pick(payload, "model")) if isinstance(payload.get("model"), str) else None,
         raw=_redact_raw(payload),
     )
+
+
+def shell_result(agent: str, text: str | None) -> tuple[str | None, str | None]:
+    """(the command's output, an error or None) from a shell tool result as the tool formats it.
+
+    Qwen always reports `Error: (none)` and echoes the command first; Copilot and Droid append an
+    exit-code line. Keeping their framing would label every Qwen call an error and spend the short
+    outcome of a memory on the echoed command instead of what the command printed.
+    """
+    if not text:
+        return text, None
+    if agent == "qwen":
+        m = _QWEN_SHELL.match(text)
+        if m:
+            out = "" if m["out"] == "(empty)" else m["out"]
+            err = None if m["err"] in ("(none)", "") else m["err"]
+            code = m["code"]
+            if err is None and code not in ("0", "(none)"):
+                err = f"exit code {code}"
+            return out, err
+    m = _EXIT_TRAILER.search(text)
+    if m and agent in ("copilot", "droid"):
+        code = m["a"] or m["b"]
+        return text[: m.start()], (None if code == "0" else f"exit code {code}")
+    return text, None
 
 
 def _str(value: Any) -> str | None:
