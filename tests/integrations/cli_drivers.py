@@ -211,7 +211,6 @@ class Copilot(Driver):
     mcp_tool = "nexus-memory-search_memories"
 
     def env(self, box: Sandbox, mock: ModelMock, n: int) -> dict[str, str]:
-        cli, _ = cli_path("copilot")
         runtime = packages()["copilot"].folder() / "runtime"
         return {"COPILOT_OFFLINE": "true", "COPILOT_PROVIDER_BASE_URL": f"{mock.url}/v1",
                 "COPILOT_PROVIDER_API_KEY": FAKE_KEY, "COPILOT_MODEL": "mock-model",

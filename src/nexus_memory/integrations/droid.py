@@ -9,13 +9,13 @@ Earlier versions of this installer wrote that nested shape: install moves our en
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from nexus_memory.integrations import installer as ins
 from nexus_memory.integrations.base_tool import HookTool, argv0
 from nexus_memory.integrations.installer import Change, EventSpec, Manifest, Target
+from nexus_memory.integrations.settings_file import load_json
 
 
 class Droid(HookTool):
@@ -42,7 +42,7 @@ class Droid(HookTool):
         hooks_json, settings = base / "hooks.json", base / "settings.json"
         if not hooks_json.exists():
             try:
-                if "hooks" in json.loads(settings.read_text(encoding="utf-8")):
+                if "hooks" in load_json(settings.read_text(encoding="utf-8")):
                     return settings
             except (OSError, ValueError, TypeError):
                 pass
@@ -53,9 +53,11 @@ class Droid(HookTool):
 
     def install(self, t: Target, manifest: Manifest) -> list[Change]:
         legacy = self.hooks_file(t)
-        if legacy.name == "hooks.json" and isinstance(_read(legacy).get("hooks"), dict):
-            # our old nested shape, which Droid ignores: take our entries (and "hooks", once empty) out
-            manifest.record(legacy, created_file=False, created=[["hooks"]])
+        nested = _read(legacy).get("hooks") if legacy.name == "hooks.json" else None
+        if isinstance(nested, dict):
+            # our old nested shape, which Droid ignores: take our entries out, and the containers they
+            # leave empty (nothing under "hooks" in this file is read, so an emptied one serves no one)
+            manifest.record(legacy, created_file=False, created=[["hooks"], *(["hooks", e] for e in nested)])
             ins.uninstall_hooks(legacy, manifest, [], ("hooks",))
         return super().install(t, manifest)
 
@@ -76,7 +78,7 @@ class Droid(HookTool):
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

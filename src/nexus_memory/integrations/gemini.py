@@ -8,6 +8,7 @@ from typing import Any
 
 from nexus_memory.integrations.base_tool import HookTool, argv0
 from nexus_memory.integrations.installer import HANDLER_PREFIX, EventSpec, Target
+from nexus_memory.integrations.settings_file import load_json
 
 
 def folder_trust_notes(t: Target, user_dir: Path, tool: str, env_var: str | None, *, default_enabled: bool = True,
@@ -15,7 +16,7 @@ def folder_trust_notes(t: Target, user_dir: Path, tool: str, env_var: str | None
     """Gemini skips every settings hook in a folder that is not trusted (folder trust is on by default);
     Qwen skips the project's settings, hooks included, when folder trust is on (off by default)."""
     try:
-        settings = json.loads((user_dir / "settings.json").read_text(encoding="utf-8"))
+        settings = load_json((user_dir / "settings.json").read_text(encoding="utf-8"))
         enabled = settings.get("security", {}).get("folderTrust", {}).get("enabled", default_enabled)
     except (OSError, ValueError, AttributeError):
         enabled = default_enabled

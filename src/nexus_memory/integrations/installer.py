@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nexus_memory.integrations.settings_file import JsonDoc, read_text, remove_file, replace_block, write_atomic
+from nexus_memory.integrations.settings_file import (
+    JsonDoc,
+    load_json,
+    read_text,
+    remove_file,
+    replace_block,
+    write_atomic,
+)
 
 MCP_NAME = "nexus-memory"
 HANDLER_PREFIX = "nexus-memory"
@@ -284,7 +291,7 @@ def mcp_present(path: Path, keys: list[str]) -> bool:
     if not text:
         return False
     try:
-        data = json.loads(text)
+        data = load_json(text)
         for key in [*keys, MCP_NAME]:
             data = data[key]
     except (ValueError, KeyError, TypeError):
@@ -298,7 +305,7 @@ def hooks_present(path: Path, events: list[str], container: tuple[str, ...] = ("
     if not text:
         return []
     try:
-        hooks = json.loads(text)
+        hooks = load_json(text)
         for key in container:
             hooks = hooks.get(key) or {}
     except (ValueError, AttributeError):
