@@ -13,6 +13,7 @@ issue 12 and is marked xfail(strict): it turns into a failure the day the loop c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,12 +110,44 @@ def test_context_and_mcp_tools_reach_the_model_in_session_two(outcome: Outcome) 
     assert o.driver.mcp_seen(o.box, tools) in (True, None), sorted(tools)
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_LOOP)
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NEEDS_LOOP)
 def test_the_fact_is_found_by_plain_search(outcome: Outcome) -> None:
     hits = outcome.box.search("staging database port")
     assert any(FACT_KEY in str(h.get("content")) for h in hits), [h.get("content") for h in hits]
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_LOOP)
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NEEDS_LOOP)
 def test_the_fact_reaches_the_model_in_session_two(outcome: Outcome) -> None:
     assert FACT_KEY in outcome.s2.request_text()
+
+
+@pytest.mark.skipif(SKIPS["codex"] is not None, reason=SKIPS["codex"] or "")
+def test_real_codex_reads_keys_appended_after_our_block_and_skips_untrusted_hooks(tmp_path: Path) -> None:
+    """Two things the real Codex decides, not our reading of it.
+
+    - The provider keys a user appends to config.toml after `nexus hooks install` are top-level keys
+      for Codex (before the fix they landed in our `[mcp_servers.nexus-memory]` table, and Codex
+      would have gone to its default provider instead of the mock).
+    - Without trust (the TUI's /hooks) Codex runs none of our hooks and says nothing: the reason
+      `nexus hooks status` names that step.
+    """
+    driver = DRIVERS["codex"]
+    box = Sandbox.create(tmp_path)
+    box.env.update(driver.home_env(box))
+    with model_mock([Turn("alpha", ANSWER_1, "cat notes.txt")]) as mock:
+        box.install("codex")
+        config = box.home / ".codex" / "config.toml"
+        with config.open("a") as fh:
+            fh.write(f'model = "mock-model"\nmodel_provider = "mock"\n\n[model_providers.mock]\nname = "mock"\n'
+                     f'base_url = "{mock.url}/v1"\nenv_key = "MOCK_MODEL_API_KEY"\nwire_api = "responses"\n')
+        argv = ["node", str(driver.cli()), "exec", "--dangerously-bypass-approvals-and-sandbox",
+                "--skip-git-repo-check", "--disable", "plugins", PROMPT_1]
+        s = box.run(mock, argv, driver.env(box, mock, 1))
+        assert s.proc.returncode == 0, _explain(s)
+        assert s.requests, "Codex did not use the provider appended after our block"
+        assert FACT in s.request_text()
+        assert driver.fired(box, s, 1) == set(), "untrusted hooks ran"
+        box.settle()
+        assert not [m for m in box.memories() if m.get("agent_type") == "codex"]
+        notes = " ".join(box.status("codex")["notes"])
+        assert "/hooks" in notes and "trust" in notes
