@@ -83,7 +83,7 @@ class ClaudeCode(Driver):
 
     def argv(self, box: Sandbox, prompt: str, n: int) -> list[str]:
         return [str(self.cli()), "-p", prompt, "--allowedTools", "Bash", "--output-format", "json",
-                "--debug", "hooks", "--debug-file", str(box.root / f"claude-debug-{n}.txt")]
+                "--debug", "hooks,mcp", "--debug-file", str(box.root / f"claude-debug-{n}.txt")]
 
     def fired(self, box: Sandbox, session: Session, n: int) -> set[str]:
         # "Hook PostToolUse:Bash (PostToolUse) success:" / "SessionEnd:other [cmd] completed with status 0"
@@ -91,6 +91,12 @@ class ClaudeCode(Driver):
         found = set(re.findall(r"\bHook \S+ \((\w+)\) success", text))
         found |= set(re.findall(r"\b(\w+):\w+ \[[^\]]*\] completed with status 0", text))
         return found
+
+    def mcp_seen(self, box: Sandbox, tools: set[str]) -> bool | None:
+        # `claude -p` connects MCP servers without blocking the first request (its tool list then
+        # offers WaitForMcpServers instead); the debug log says whether ours connected
+        text = (box.root / "claude-debug-2.txt").read_text(errors="replace")
+        return 'MCP server "nexus-memory": Successfully connected' in text
 
 
 def provider_config(mock: ModelMock, text: str) -> str:

@@ -107,8 +107,13 @@ class HookTool:
         if not folder.is_dir():
             return False
         ours = {p for p, e in Manifest(t.state_dir).data.items() if isinstance(e, dict) and e.get("created_file")}
-        return any(str(p) not in ours and not p.name.endswith(BACKUP_SUFFIX) and p.name != "hooks"
-                   for p in folder.iterdir())
+
+        def foreign(p: Path) -> bool:  # a file install did not create, or a folder holding one
+            if p.is_dir():
+                return any(foreign(c) for c in p.iterdir())
+            return str(p) not in ours and not p.name.endswith(BACKUP_SUFFIX)
+
+        return any(p.name != "hooks" and foreign(p) for p in folder.iterdir())
 
     def status(self, t: Target) -> ToolStatus:
         hooks = self.hooks_file(t)
