@@ -21,6 +21,7 @@ import pytest
 
 from nexus_memory.app import build_app
 from nexus_memory.config import load_settings
+from nexus_memory.integrations.settings_file import load_json
 from nexus_memory.services.memories import StoreRequest
 from tests.conftest import run_nexus
 from tests.integrations.agent_cli import FACT, FACT_KEY, Sandbox, cli_path
@@ -85,7 +86,8 @@ def test_real_gemini_cli_session_is_captured_and_context_reaches_the_model(tmp_p
                       "logPrompts": True},
     }
     settings_file = home / ".gemini" / "settings.json"
-    settings_file.write_text(json.dumps(user_settings, indent=2) + "\n")
+    # Gemini reads settings.json through strip-json-comments: users keep comments there, and so must we
+    settings_file.write_text("// my Gemini settings\n" + json.dumps(user_settings, indent=2) + "\n")
     seed(project)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_"))}
@@ -93,7 +95,8 @@ def test_real_gemini_cli_session_is_captured_and_context_reaches_the_model(tmp_p
                 "GEMINI_CLI_NO_RELAUNCH": "true", "TMPDIR": str(tmp), "NO_COLOR": "1"})
     installed = run_nexus("hooks", "install", "--agent", "gemini", "--json", env=env)
     assert installed.returncode == 0, installed.stderr
-    written = json.loads(settings_file.read_text())
+    assert settings_file.read_text().startswith("// my Gemini settings\n")
+    written = load_json(settings_file.read_text())
     assert written["telemetry"] == user_settings["telemetry"], "install kept the user's settings"
     assert set(written["hooks"]) == {"SessionStart", "BeforeAgent", "AfterTool", "AfterAgent", "PreCompress",
                                      "SessionEnd"}
