@@ -22,7 +22,7 @@ _nexus_cli_install() {  # dir packages... ; leaves .nexus-installed on success
   local dir=$1; shift
   mkdir -p "$dir"
   [ -f "$dir/package.json" ] || printf '{"name":"nexus-agent-cli-cache","private":true}\n' > "$dir/package.json"
-  if (cd "$dir" && npm install "$@" --no-fund --no-audit --no-save --loglevel=error \
+  if (cd "$dir" && npm install "$@" --save-exact --no-fund --no-audit --loglevel=error \
         --cache "$(dirname "$dir")/.npm-download-cache" >"$dir/install.log" 2>&1); then
     printf '%s\n' "$@" > "$dir/.nexus-installed"
   fi

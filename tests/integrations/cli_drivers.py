@@ -8,7 +8,9 @@ One `Driver` per tool: the settings that point it at the mock (a fake key that n
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +170,13 @@ class Qwen(Driver):
         return set(re.findall(r"Hook \S+ ended for event (\w+)", text))
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 class OpenCode(Driver):
     tool, agent = "opencode", "opencode"
     # OpenCode has no hook log; the plugin's calls as our store recorded them (event names it sends)
@@ -185,13 +194,17 @@ class OpenCode(Driver):
                                   "models": {"mock-model": {"name": "Mock model", "tool_call": True}}}},
         })
         config.write_text(json.dumps(data, indent=2))
-        # OpenCode installs @opencode-ai/plugin into its config folder at start-up (npm, over the network)
-        # unless it is there: link the copy the service script cached.
+        # At start-up OpenCode runs `npm install` in its config folder for @opencode-ai/plugin: over the
+        # network, unless package.json, package-lock.json and node_modules are there and agree. Give it
+        # the copy the service script installed (hard links: no space, no download). A symlinked
+        # node_modules is not enough: npm then asks the registry.
         plugin, reason = cli_path("opencode-plugin")
         assert plugin is not None, reason
-        version = packages()["opencode-plugin"].packages[0].rsplit("@", 1)[1]
-        (folder / "package.json").write_text(json.dumps({"dependencies": {"@opencode-ai/plugin": version}}))
-        (folder / "node_modules").symlink_to(plugin.parents[2], target_is_directory=True)
+        cached = packages()["opencode-plugin"].folder()
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy2(cached / name, folder / name)
+        shutil.copytree(cached / "node_modules", folder / "node_modules", copy_function=_link_or_copy,
+                        symlinks=True)
 
     def env(self, box: Sandbox, mock: ModelMock, n: int) -> dict[str, str]:
         return {"OPENCODE_DISABLE_MODELS_FETCH": "1", "OPENCODE_DISABLE_AUTOUPDATE": "1",
