@@ -27,10 +27,10 @@ LIST = REPO / "scripts" / "services" / "agent-clis.list"
 FACT = "the staging database is db-stage-7 on port 6543"
 FACT_KEY = "db-stage-7"
 SESSION_MARK = "sessionmarkalpha"  # seeded for this project: must arrive with the session-start context
-RECALL_MARK = "recallmarkbravo"  # seeded for another project: only the per-prompt recall brings it
+RECALL_MARK = "recallmarkbravo"  # seeded for no project: only the per-prompt recall brings it
 PROMPT_1 = "alpha: read the project notes and tell me when you are done"
 ANSWER_1 = "I read the project notes."  # the fact stays in the tool output only
-PROMPT_2 = "bravo: where does the staging database live? Which region does the billing service deploy to?"
+PROMPT_2 = "bravo: where does the staging database live?"
 ANSWER_2 = "From what I was given: see the context above."
 
 
@@ -131,13 +131,13 @@ class Sandbox:
         return next(s for s in found if s["agent"] == agent)
 
     def seed(self) -> None:
-        """Two explicit memories: one of this project (session pack), one of another (prompt recall)."""
-        for content, root in ((f"The deploy freeze for this project starts on Friday ({SESSION_MARK})",
-                               str(self.project)),
-                              (f"The billing service deploys to region eu-west-1 ({RECALL_MARK})",
-                               "/some/other/project")):
+        """Two explicit memories: a fact of this project (the session pack carries it) and a fact of no
+        project (only the per-prompt recall brings it, when the prompt asks about it)."""
+        for content, meta in ((f"The deploy freeze for this project starts on Friday ({SESSION_MARK})",
+                               {"hook": {"project_root": str(self.project)}}),
+                              (f"The staging database password rotates every Monday ({RECALL_MARK})", {})):
             done = self.nexus("store", "-m", content, "-a", "claude-code", "-g", "facts",
-                              "--metadata-json", json.dumps({"hook": {"project_root": root}}))
+                              "--metadata-json", json.dumps(meta))
             assert done.returncode == 0, done.stderr
 
     def memories(self, *, raw: bool = True) -> list[dict[str, Any]]:
@@ -156,7 +156,8 @@ class Sandbox:
         script = (
             "import sys, time\n"
             "from nexus_memory.config import load_settings\n"
-            "from nexus_memory.integrations.hook import Paths, run_worker, worker_running\n"
+            "from nexus_memory.integrations.hook_store import Paths\n"
+            "from nexus_memory.integrations.hook_worker import run_worker, worker_running\n"
             "s = load_settings(); p = Paths(s); end = time.monotonic() + float(sys.argv[1])\n"
             "while time.monotonic() < end:\n"
             "    run_worker(s)\n"
