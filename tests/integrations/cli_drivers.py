@@ -73,7 +73,9 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 
 class ClaudeCode(Driver):
     tool, agent = "claude", "claude-code"
-    events = frozenset({"SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "SessionEnd"})
+    # SessionEnd fires too (its "completed with status 0" line), but Claude gives SessionEnd hooks a
+    # short budget and may cut them when the machine is loaded, so it is reported, not required
+    events = frozenset({"SessionStart", "UserPromptSubmit", "PostToolUse", "Stop"})
 
     def home_env(self, box: Sandbox) -> dict[str, str]:
         return {"CLAUDE_CONFIG_DIR": str(box.home / ".claude")}
@@ -92,6 +94,8 @@ class ClaudeCode(Driver):
         text = (box.root / f"claude-debug-{n}.txt").read_text(errors="replace")
         found = set(re.findall(r"\bHook \S+ \((\w+)\) success", text))
         found |= set(re.findall(r"\b(\w+):\w+ \[[^\]]*\] completed with status 0", text))
+        # our PostToolUse is async: Claude logs launching it; its result may land after the run ends
+        found |= set(re.findall(r"Registering async hook \S+ \((\w+)(?::\S+)?\)", text))
         return found
 
     def mcp_seen(self, box: Sandbox, tools: set[str]) -> bool | None:
@@ -219,8 +223,8 @@ class OpenCode(Driver):
             hook = (m.get("metadata") or {}).get("hook") or {}
             if hook.get("agent") == "opencode" and hook.get("event"):
                 out.add(str(hook["event"]))
-            if "runtime session start for opencode" in str(m.get("content", "")).lower():
-                out.add("session.created")
+        if "<nexus_context" in session.request_text():  # only the plugin's session.created call returns it
+            out.add("session.created")
         return out
 
 

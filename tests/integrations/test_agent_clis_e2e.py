@@ -6,9 +6,9 @@ Per tool, in a clean HOME with `nexus hooks install --agent <tool>` and two seed
 - session 2, same project: a question about it.
 Asserted: which hook events the tool itself reports; the fact captured into the store (raw activity
 included); the seeded memories (session pack, per-prompt recall) and our MCP tools in session 2's model
-request, and (since issue 12, part 1) the fact itself in session 2's request through the per-prompt
-recall. What issue 12 still owes is marked xfail(strict), so it fails the day it works: plain
-`nexus search` finding the fact, and Droid's headless mode (no per-prompt hook) getting it.
+request; and (the memory loop, issue 12) the fact itself found by plain `nexus search` and in
+session 2's request through the per-prompt recall. What the loop still owes is marked xfail(strict),
+so it fails the day it works: Droid's headless mode (no per-prompt hook) getting the fact.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from tests.integrations.model_mock import ModelMock, Turn, model_mock, view_of
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SKIPS = {agent: cli_path(d.tool)[1] for agent, d in DRIVERS.items()}  # at import: NEXUS_* is dropped later
-NEEDS_LOOP = "needs issue 12: default search leaves raw activity (the tool episode) out"
 NEEDS_PACK = ("needs issue 12: without a per-prompt hook (droid exec) only the session pack could bring it, "
               "and the pack leaves tool episodes out")
 
@@ -113,7 +112,6 @@ def test_context_and_mcp_tools_reach_the_model_in_session_two(outcome: Outcome) 
     assert o.driver.mcp_seen(o.box, tools) in (True, None), sorted(tools)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NEEDS_LOOP)
 def test_the_fact_is_found_by_plain_search(outcome: Outcome) -> None:
     hits = outcome.box.search("staging database port")
     assert any(FACT_KEY in str(h.get("content")) for h in hits), [h.get("content") for h in hits]

@@ -4,8 +4,8 @@ Hooks are installed by `nexus hooks install --agent gemini` into a temporary hom
 - Seeded case: a scripted session must leave captured memories, and the context we inject (the
   session pack and the per-prompt recall) must be found in the model request the CLI recorded.
 - Captured case (issue 12 item 7): session 1 runs `cat notes.txt`, whose output holds a fact found
-  nowhere else; session 2 asks about it. The fact is captured and reaches session 2's request (per-
-  prompt recall); that plain search finds it still needs issue 12 (xfail, strict).
+  nowhere else; session 2 asks about it. The fact is captured, found by plain search and reaches
+  session 2's request (per-prompt recall).
 """
 
 from __future__ import annotations
@@ -207,8 +207,6 @@ def test_real_gemini_cli_captures_a_fact_seen_only_in_tool_output(
     assert box.hook_errors() == ""
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="needs issue 12: default search leaves raw activity (the tool episode) out")
 def test_real_gemini_cli_fact_is_found_by_plain_search(captured: tuple[Sandbox, list[str], list[str]]) -> None:
     hits = captured[0].search("staging database port")
     assert any(FACT_KEY in str(h.get("content")) for h in hits)
