@@ -156,8 +156,11 @@ class Sandbox:
         script = (
             "import sys, time\n"
             "from nexus_memory.config import load_settings\n"
-            "from nexus_memory.integrations.hook_store import Paths\n"
-            "from nexus_memory.integrations.hook_worker import run_worker, worker_running\n"
+            "try:\n"  # these internals have moved before: say so plainly if they move again
+            "    from nexus_memory.integrations.paths import Paths\n"
+            "    from nexus_memory.integrations.hook_worker import run_worker, worker_running\n"
+            "except ImportError as exc:\n"
+            "    sys.exit(f'update Sandbox.settle: the hook worker API moved ({exc})')\n"
             "s = load_settings(); p = Paths(s); end = time.monotonic() + float(sys.argv[1])\n"
             "while time.monotonic() < end:\n"
             "    run_worker(s)\n"
