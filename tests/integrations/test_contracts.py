@@ -175,6 +175,10 @@ def test_cursor_payloads() -> None:
 def test_copilot_camel_case_dialect() -> None:
     base = {"sessionId": "cp1", "timestamp": 1764064800123, "cwd": CWD}
     assert hook("copilot", "sessionStart", {**base, "source": "new", "initialPrompt": ""}) == {}
+    seed_preference()
+    # Copilot reads a top-level additionalContext (not hookSpecificOutput) on sessionStart and prompts
+    out = hook("copilot", "sessionStart", {**base, "sessionId": "cp0", "source": "new", "initialPrompt": ""})
+    assert set(out) == {"additionalContext"} and "eu-west-1" in out["additionalContext"]
     hook("copilot", "postToolUse", {**base, "toolName": "bash", "toolArgs": json.dumps({"command": "pytest"}),
                                     "toolResult": {"resultType": "success", "textResultForLlm": "5 passed"}})
     hook("copilot", "userPromptSubmitted", {**base, "prompt": "I prefer tabs over spaces in Makefiles"})
@@ -266,8 +270,8 @@ def test_every_installed_event_is_understood_and_answered_in_contract(agent: str
     assert isinstance(out, dict)
     if out and agent in ("claude-code", "gemini", "qwen", "codex", "droid"):
         assert set(out) == {"hookSpecificOutput"} and out["hookSpecificOutput"]["hookEventName"] == event
-    if agent == "copilot":
-        assert out == {}
+    if out and agent == "copilot":
+        assert set(out) == {"additionalContext"} and ev.kind in (SESSION_START, PROMPT)
     if ev.kind in (PROMPT, TOOL, TOOL_FAILURE):
         assert memories(agents=(ev.agent,)), f"{agent} {event} stored nothing"
 

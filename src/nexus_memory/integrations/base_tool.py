@@ -35,6 +35,10 @@ class HookTool:
     def hooks_file(self, t: Target) -> Path | None:
         raise NotImplementedError
 
+    def hooks_container(self, t: Target) -> tuple[str, ...]:
+        """Where the event map sits in the hooks file: under `hooks` (settings files) or at its root."""
+        return ("hooks",)
+
     def mcp_file(self, t: Target) -> Path | None:
         return None
 
@@ -70,7 +74,7 @@ class HookTool:
         hooks = self.hooks_file(t)
         if hooks is not None and self.events:
             entries = [(s.event, self.group(t, s)) for s in self.events]
-            ins.install_hooks(hooks, entries, manifest, changes, top=self.top)
+            ins.install_hooks(hooks, entries, manifest, changes, top=self.top, container=self.hooks_container(t))
         mcp = self.mcp_file(t)
         if mcp is not None:
             ins.install_mcp(mcp, list(self.mcp_keys), self.mcp_value(t), manifest, changes)
@@ -83,7 +87,7 @@ class HookTool:
         changes: list[Change] = []
         hooks = self.hooks_file(t)
         if hooks is not None:
-            ins.uninstall_hooks(hooks, manifest, changes)
+            ins.uninstall_hooks(hooks, manifest, changes, self.hooks_container(t))
         mcp = self.mcp_file(t)
         if mcp is not None:
             ins.uninstall_mcp(mcp, list(self.mcp_keys), manifest, changes)
@@ -103,13 +107,18 @@ class HookTool:
         if not folder.is_dir():
             return False
         ours = {p for p, e in Manifest(t.state_dir).data.items() if isinstance(e, dict) and e.get("created_file")}
-        return any(str(p) not in ours and not p.name.endswith(BACKUP_SUFFIX) and p.name != "hooks"
-                   for p in folder.iterdir())
+
+        def foreign(p: Path) -> bool:  # a file install did not create, or a folder holding one
+            if p.is_dir():
+                return any(foreign(c) for c in p.iterdir())
+            return str(p) not in ours and not p.name.endswith(BACKUP_SUFFIX)
+
+        return any(p.name != "hooks" and foreign(p) for p in folder.iterdir())
 
     def status(self, t: Target) -> ToolStatus:
         hooks = self.hooks_file(t)
         wanted = [s.event for s in self.events]
-        present = ins.hooks_present(hooks, wanted) if hooks is not None else []
+        present = ins.hooks_present(hooks, wanted, self.hooks_container(t)) if hooks is not None else []
         mcp = self.mcp_file(t)
         mcp_ok = ins.mcp_present(mcp, list(self.mcp_keys)) if mcp is not None else False
         parts = ([len(present) == len(wanted)] if wanted else []) + ([mcp_ok] if mcp is not None else [])

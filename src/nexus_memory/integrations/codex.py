@@ -7,6 +7,7 @@ always reports that step after an install.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -14,10 +15,15 @@ from nexus_memory.errors import IntegrationError
 from nexus_memory.integrations import installer as ins
 from nexus_memory.integrations.base_tool import HookTool, argv0
 from nexus_memory.integrations.installer import MCP_NAME, Change, EventSpec, Manifest, Target
-from nexus_memory.integrations.settings_file import read_text, remove_file, replace_block, write_atomic
+from nexus_memory.integrations.settings_file import read_text, remove_file, write_atomic
 
 TOML_BEGIN = "# >>> nexus-memory (written by `nexus hooks install`; `nexus hooks uninstall` removes it) >>>"
 TOML_END = "# <<< nexus-memory <<<"
+#: ends the one line we add inside a `[features]` table the user already has
+FEATURE_MARK = "# nexus-memory: hooks on (`nexus hooks uninstall` removes this line)"
+_HEADER = re.compile(r"^[ \t]*\[")
+_FEATURES_HEADER = re.compile(r"^[ \t]*\[[ \t]*features[ \t]*\][ \t]*(#.*)?$")
+_MCP_HEADER = re.compile(r"^[ \t]*\[[ \t]*mcp_servers[ \t]*\][ \t]*(#.*)?$")
 
 
 def _toml(path: Path, text: str) -> dict[str, object]:
@@ -26,6 +32,55 @@ def _toml(path: Path, text: str) -> dict[str, object]:
     except tomllib.TOMLDecodeError as exc:
         raise IntegrationError(f"{path} is not valid TOML ({exc})",
                                hint="fix the file by hand (nothing was changed), then rerun") from None
+
+
+def strip_ours(text: str) -> str:
+    """The file without anything install wrote: the marked block and the marked features line."""
+    out, inside = [], False
+    for line in text.splitlines(keepends=True):
+        if line.rstrip("\r\n") == TOML_BEGIN:
+            inside = True
+        elif inside and line.rstrip("\r\n") == TOML_END:
+            inside = False
+        elif not inside and FEATURE_MARK not in line:
+            out.append(line)
+    return "".join(out)
+
+
+def place_config(text: str, server: dict[str, object], data: dict[str, object]) -> str:
+    """Our MCP server (and `hooks = true`) in a user's config.toml, without capturing any of their keys.
+
+    A TOML table runs until the next header, so a block of `[table]` headers at the end of the file
+    would swallow every top-level key the user appends later (Codex then reads their `model = ...`
+    as a field of our server). Dotted keys open no table: the block uses them and sits in the root
+    section, before the first header. When the user already has a `[mcp_servers]` table, the block
+    goes at its top with keys relative to it; an existing `[features]` table gets one marked line.
+    `data` is the parsed file without our parts.
+    """
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"  # the only byte added outside our block: TOML needs the line ended
+    value = f"{{ command = {json.dumps(server['command'])}, args = {json.dumps(server['args'])} }}"
+    features = data.get("features")
+    wants_feature = not (isinstance(features, dict) and "hooks" in features)
+    features_at = next((i for i, line in enumerate(lines) if _FEATURES_HEADER.match(line)), None)
+    mcp_at = next((i for i, line in enumerate(lines) if _MCP_HEADER.match(line)), None)
+    inserts: list[tuple[int, str]] = []
+    root: list[str] = []
+    if mcp_at is not None:
+        inserts.append((mcp_at + 1, f"{TOML_BEGIN}\n{json.dumps(MCP_NAME)} = {value}\n{TOML_END}\n"))
+    else:
+        root.append(f"mcp_servers.{json.dumps(MCP_NAME)} = {value}\n")
+    if wants_feature and features_at is not None:
+        inserts.append((features_at + 1, f"hooks = true  {FEATURE_MARK}\n"))
+    elif wants_feature and features is None:
+        root.insert(0, "features.hooks = true\n")
+    if root:
+        first = next((i for i, line in enumerate(lines) if _HEADER.match(line)), len(lines))
+        inserts.append((first, f"{TOML_BEGIN}\n{''.join(root)}{TOML_END}\n"))
+    for at, piece in sorted(inserts, key=lambda p: p[0], reverse=True):
+        lines.insert(at, piece)
+    return "".join(lines)
 
 
 class Codex(HookTool):
@@ -56,24 +111,25 @@ class Codex(HookTool):
     def context_file(self, t: Target) -> Path:
         return (self.user_dir(t) if t.scope == "user" else t.project) / "AGENTS.md"
 
-    def _block(self, t: Target, data: dict[str, object]) -> str:
-        body = f"[mcp_servers.{MCP_NAME}]\ncommand = {json.dumps(argv0(t))}\nargs = [\"mcp\"]\n"
-        if "features" not in data:
-            body = "[features]\nhooks = true\n\n" + body
-        return body
-
     def install(self, t: Target, manifest: Manifest) -> list[Change]:
         changes = super().install(t, manifest)
         path = self.config_file(t)
         old = read_text(path)
         _toml(path, old or "")  # a malformed file is refused untouched
-        without = _toml(path, replace_block(old or "", TOML_BEGIN, TOML_END, None))
+        base = strip_ours(old or "")
+        without = _toml(path, base)
         servers = without.get("mcp_servers")
         if isinstance(servers, dict) and MCP_NAME in servers:
             changes.append(Change(str(path), "skipped", f"an MCP server named {MCP_NAME} exists and is not ours"))
             return changes
-        new = replace_block(old or "", TOML_BEGIN, TOML_END, self._block(t, without))
-        _toml(path, new)  # never write a file Codex could not read
+        new = place_config(base, {"command": argv0(t), "args": ["mcp"]}, without)
+        try:
+            tomllib.loads(new)  # never write a file Codex could not read
+        except tomllib.TOMLDecodeError as exc:
+            raise IntegrationError(
+                f"cannot add the nexus-memory MCP server to {path} without breaking it ({exc})",
+                hint=f"add it by hand: [mcp_servers.{MCP_NAME}] command = \"{argv0(t)}\", args = [\"mcp\"]",
+            ) from None
         if new == old:
             changes.append(Change(str(path), "unchanged", f"MCP server {MCP_NAME}"))
         else:
@@ -88,7 +144,7 @@ class Codex(HookTool):
         old = read_text(path)
         if old is None:
             return changes
-        new = replace_block(old, TOML_BEGIN, TOML_END, None)
+        new = strip_ours(old)
         if manifest.entry(path).get("created_file") and not new.strip():
             remove_file(path)
             changes.append(Change(str(path), "removed", "file created by install"))
@@ -100,25 +156,37 @@ class Codex(HookTool):
 
     def status(self, t: Target) -> ins.ToolStatus:
         st = super().status(t)
-        text = read_text(self.config_file(t)) or ""
-        has_mcp = TOML_BEGIN in text
-        st.capabilities["mcp"] = "yes" if has_mcp else "yes (not installed)"
-        st.files.append(str(self.config_file(t)))
-        hooks_ok = len(ins.hooks_present(self.hooks_file(t), [s.event for s in self.events])) == len(self.events)
-        st.installed = "yes" if hooks_ok and has_mcp else ("partial" if has_mcp or st.installed != "no" else "no")
-        if st.installed != "no" and not st.notes:
-            st.notes = self.trust_notes(t)
+        path = self.config_file(t)
         try:
-            features = tomllib.loads(text).get("features", {})
-        except tomllib.TOMLDecodeError:
-            features = {}
-        if isinstance(features, dict) and features.get("hooks") is False:
-            st.notes.append(f"hooks are turned off in {self.config_file(t)} ([features] hooks = false)")
+            data = tomllib.loads(read_text(path) or "")
+        except tomllib.TOMLDecodeError as exc:
+            data = {}
+            st.notes.append(f"{path} is not valid TOML ({exc}): Codex will not start until it is fixed")
+        servers = data.get("mcp_servers")
+        has_mcp = isinstance(servers, dict) and ins.is_our_mcp(servers.get(MCP_NAME))
+        st.capabilities["mcp"] = "yes" if has_mcp else "yes (not installed)"
+        st.files.append(str(path))
+        hooks_ok = len(ins.hooks_present(self.hooks_file(t), [s.event for s in self.events])) == len(self.events)
+        features = data.get("features")
+        hooks_off = isinstance(features, dict) and features.get("hooks") is False
+        if hooks_ok and has_mcp and not hooks_off:
+            st.installed = "yes"
+        else:
+            st.installed = "partial" if has_mcp or st.installed != "no" else "no"
+        if st.installed != "no" and not any(n.startswith("hook trust") for n in st.notes):
+            st.notes = [*self.trust_notes(t), *st.notes]
+        if hooks_off:
+            st.notes.append(f"hooks are turned off in {path} ([features] hooks = false): no capture and no context "
+                            "until you remove that line")
+            for cap in ("capture", "session_context", "prompt_context", "compaction_recovery"):
+                st.capabilities[cap] = "no (hooks turned off)"
         return st
 
     def trust_notes(self, t: Target) -> list[str]:
-        notes = ["hook trust: Codex skips new or changed hooks until you trust them; start `codex`, open /hooks "
-                 "and trust the nexus-memory entries (or run once with --dangerously-bypass-hook-trust)"]
+        notes = ["hook trust: Codex runs a new or changed hook only after you trust it, and says nothing otherwise: "
+                 "start `codex`, open /hooks and trust the nexus-memory entries (again after each reinstall that "
+                 "changes them); `codex exec --dangerously-bypass-hook-trust` runs them unreviewed for that one "
+                 "run and records no trust"]
         if t.scope == "project":
             notes.append("project hooks load only when the project's .codex/ layer is trusted")
         return notes

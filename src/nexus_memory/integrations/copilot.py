@@ -1,7 +1,8 @@
-"""GitHub Copilot CLI: our own hooks file (timeoutSec), MCP in `mcp-config.json`, instructions file.
+"""GitHub Copilot CLI: our own hooks file (timeoutSec), MCP in `mcp-config.json`.
 
-Copilot ignores hook output on sessionStart and userPromptSubmitted, so context reaches it
-through the instructions file (which points at `.nexus/context.md`) and the MCP tools.
+Context goes back as a top-level `{"additionalContext": ...}` from sessionStart and
+userPromptSubmitted (shipped changelog 1.0.11 and 1.0.65, `copilot-sdk/types.d.ts`); the real CLI
+(1.0.102) puts it into the model request, also headless (`copilot -p`) and with BYOK providers.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ class Copilot(HookTool):
     binaries = ("copilot",)
     events = tuple(EventSpec(e, None, 10) for e in ("sessionStart", "userPromptSubmitted", "postToolUse",
                                                     "postToolUseFailure", "agentStop", "preCompact", "sessionEnd"))
-    capabilities = {"capture": "yes", "session_context": "no", "prompt_context": "no",
+    capabilities = {"capture": "yes", "session_context": "yes", "prompt_context": "yes",
                     "compaction_recovery": "no", "mcp": "yes"}
     top = {"version": 1}
-    context_file_always = True
 
     def user_dir(self, t: Target) -> Path:
         return t.env_dir("COPILOT_HOME", t.home / ".copilot")
@@ -46,8 +46,7 @@ class Copilot(HookTool):
         return t.project / ".github" / "copilot-instructions.md"
 
     def extra_notes(self, t: Target) -> list[str]:
-        notes = ["hooks capture only (Copilot ignores their output); context comes from the instructions file "
-                 "and the nexus-memory MCP tools"]
+        notes = ["compaction: preCompact is captured; Copilot's hooks offer no re-injection point after it"]
         if t.scope == "project":
             notes.append("MCP is configured per user: also run `nexus hooks install --agent copilot --scope user`")
         return notes

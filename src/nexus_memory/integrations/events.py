@@ -73,6 +73,15 @@ MAX_NAME_CHARS = 64
 MAX_ID_CHARS = 512
 MAX_PATH_CHARS = 4096
 
+# Shell results as the shipped CLIs format them (read from their packages, see docs/integrations.md):
+# Qwen Code 0.24 (`chunks/chunk-DPEB6S2R.js`): "Command: ...\nDirectory: ...\nOutput: ...\nError: (none)\n
+# Exit Code: 0\nSignal: (none)\nProcess Group PGID: ..."; Copilot CLI 1.0 appends
+# "<shellId: 0 completed with exit code 0>", Droid 0.225 "[Process exited with code 0]".
+_QWEN_SHELL = re.compile(r"\A(?:Command: .*?\n)?Directory: .*?\nOutput: (?P<out>.*)\nError: (?P<err>.*?)\n"
+                         r"Exit Code: (?P<code>\S+)(?:\n.*)?\Z", re.S)
+_EXIT_TRAILER = re.compile(r"\s*(?:<shellId: \S+ completed with exit code (?P<a>-?\d+)>"
+                           r"|\[Process exited with code (?P<b>-?\d+)\])\s*\Z")
+
 
 def event_kind(name: str) -> str:
     key = name.strip()
@@ -265,6 +274,8 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
                       "last-assistant-message", "response")
     if assistant is None and kind == STOP and isinstance(payload.get("text"), str):
         assistant = payload["text"]
+    response_text, shell_error = shell_result(canonical, _text(response))
+    error = error if error is not None else shell_error
     prompt_text = strip_echoes(_text(prompt) or "") or None
     assistant_text = strip_echoes(_text(assistant) or "") or None
     return HookEvent(
@@ -280,7 +291,7 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
                                   MAX_ID_CHARS)),
         tool_name=_secret_free(_str(tool_name, MAX_NAME_CHARS)),
         tool_input=redact_value(tool_input),
-        tool_response=_redacted(_text(response)),
+        tool_response=_redacted(response_text),
         error=_redacted(_text(error)),
         prompt=_redacted(prompt_text),
         assistant_text=_redacted(assistant_text),
@@ -291,6 +302,31 @@ def normalize(agent: str, event_arg: str | None, payload: Any) -> HookEvent:
         model=_str(_pick(payload, "model"), MAX_NAME_CHARS) if isinstance(payload.get("model"), str) else None,
         raw=_redact_raw(payload),
     )
+
+
+def shell_result(agent: str, text: str | None) -> tuple[str | None, str | None]:
+    """(the command's output, an error or None) from a shell tool result as the tool formats it.
+
+    Qwen always reports `Error: (none)` and echoes the command first; Copilot and Droid append an
+    exit-code line. Keeping their framing would label every Qwen call an error and spend the short
+    outcome of a memory on the echoed command instead of what the command printed.
+    """
+    if not text:
+        return text, None
+    if agent == "qwen":
+        m = _QWEN_SHELL.match(text)
+        if m:
+            out = "" if m["out"] == "(empty)" else m["out"]
+            err = None if m["err"] in ("(none)", "") else m["err"]
+            code = m["code"]
+            if err is None and code not in ("0", "(none)"):
+                err = f"exit code {code}"
+            return out, err
+    m = _EXIT_TRAILER.search(text)
+    if m and agent in ("copilot", "droid"):
+        code = m["a"] or m["b"]
+        return text[: m.start()], (None if code == "0" else f"exit code {code}")
+    return text, None
 
 
 def _str(value: Any, cap: int = MAX_ID_CHARS) -> str | None:

@@ -8,16 +8,19 @@ from typing import Any
 
 from nexus_memory.integrations.base_tool import HookTool, argv0
 from nexus_memory.integrations.installer import HANDLER_PREFIX, EventSpec, Target
+from nexus_memory.integrations.settings_file import load_json
 
 
-def folder_trust_notes(t: Target, user_dir: Path, tool: str, env_var: str) -> list[str]:
-    """Gemini and Qwen skip every settings hook in a folder that is not trusted."""
+def folder_trust_notes(t: Target, user_dir: Path, tool: str, env_var: str | None, *, default_enabled: bool = True,
+                       skipped: str = "all hooks") -> list[str]:
+    """Gemini skips every settings hook in a folder that is not trusted (folder trust is on by default);
+    Qwen skips the project's settings, hooks included, when folder trust is on (off by default)."""
     try:
-        settings = json.loads((user_dir / "settings.json").read_text(encoding="utf-8"))
-        enabled = settings.get("security", {}).get("folderTrust", {}).get("enabled", True)
+        settings = load_json((user_dir / "settings.json").read_text(encoding="utf-8"))
+        enabled = settings.get("security", {}).get("folderTrust", {}).get("enabled", default_enabled)
     except (OSError, ValueError, AttributeError):
-        enabled = True
-    if enabled is False or t.env.get(env_var, "").lower() == "true":
+        enabled = default_enabled
+    if enabled is False or (env_var and t.env.get(env_var, "").lower() == "true"):
         return []
     try:
         trusted = json.loads((user_dir / "trustedFolders.json").read_text(encoding="utf-8"))
@@ -27,8 +30,9 @@ def folder_trust_notes(t: Target, user_dir: Path, tool: str, env_var: str) -> li
     if isinstance(trusted, dict) and any(folder == k or folder.startswith(k.rstrip("/") + "/")
                                          for k, v in trusted.items() if str(v).upper().startswith("TRUST")):
         return []
-    return [f"folder trust: {tool} skips all hooks in folders you have not trusted, and {folder} is not in "
-            f"{user_dir / 'trustedFolders.json'}; start {tool} there and trust the folder, or set {env_var}=true"]
+    how = f"start {tool} there and trust the folder" + (f", or set {env_var}=true" if env_var else "")
+    return [f"folder trust: {tool} skips {skipped} in folders you have not trusted, and {folder} is not in "
+            f"{user_dir / 'trustedFolders.json'}; {how}"]
 
 
 class Gemini(HookTool):

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nexus_memory.integrations.settings_file import JsonDoc, read_text, remove_file, replace_block, write_atomic
+from nexus_memory.integrations.settings_file import (
+    JsonDoc,
+    load_json,
+    read_text,
+    remove_file,
+    replace_block,
+    write_atomic,
+)
 
 MCP_NAME = "nexus-memory"
 HANDLER_PREFIX = "nexus-memory"
@@ -139,34 +146,40 @@ def _write(path: Path, old: str | None, doc: JsonDoc, changes: list[Change], det
 
 
 def install_hooks(path: Path, entries: list[tuple[str, dict[str, Any]]], manifest: Manifest,
-                  changes: list[Change], *, top: dict[str, Any] | None = None) -> None:
-    """Add our group (or flat entry) per event under `hooks`; re-running changes nothing."""
+                  changes: list[Change], *, top: dict[str, Any] | None = None,
+                  container: tuple[str, ...] = ("hooks",)) -> None:
+    """Add our group (or flat entry) per event in `container` (`hooks`, or the file's root for files
+    that hold only hooks, like Droid's hooks.json); re-running changes nothing."""
     old = read_text(path)
     doc = JsonDoc(old, path)
+    box = list(container)
     created: list[list[str]] = []
     for key, value in (top or {}).items():
         if doc.get([key]) is None:
             doc.set_member([], key, value)
             created.append([key])
-    if doc.ensure(["hooks"], {}):
-        created.append(["hooks"])
-    if not isinstance(doc.get(["hooks"]), dict):
+    if box and doc.ensure(box, {}):
+        created.append(box)
+    if not isinstance(doc.get(box), dict):
         from nexus_memory.errors import IntegrationError
 
-        raise IntegrationError(f"{path}: 'hooks' is not an object", hint="fix the file by hand, then rerun")
+        raise IntegrationError(f"{path}: '{'.'.join(box)}' is not an object", hint="fix the file by hand, then rerun")
     for event, group in entries:
-        current = doc.get(["hooks", event])
+        current = doc.get([*box, event])
         if current is None:
-            doc.ensure(["hooks", event], [group])
-            created.append(["hooks", event])
+            if box:
+                doc.ensure([*box, event], [group])
+            else:
+                doc.set_member([], event, [group])
+            created.append([*box, event])
             continue
         if not isinstance(current, list):
             continue
         ours = [i for i, item in enumerate(current) if _group_is_ours(item)]
         if len(ours) == 1 and current[ours[0]] == group and not _has_foreign_ours(current, ours[0]):
             continue
-        _remove_ours_in(doc, ["hooks", event])
-        doc.append(["hooks", event], group)
+        _remove_ours_in(doc, [*box, event])
+        doc.append([*box, event], group)
     _write(path, old, doc, changes, f"{len(entries)} hook event(s)")
     manifest.record(path, created_file=old is None, created=created)
 
@@ -205,17 +218,18 @@ def _remove_ours_in(doc: JsonDoc, keys: list[str | int]) -> int:
     return removed
 
 
-def uninstall_hooks(path: Path, manifest: Manifest, changes: list[Change]) -> None:
+def uninstall_hooks(path: Path, manifest: Manifest, changes: list[Change],
+                    container: tuple[str, ...] = ("hooks",)) -> None:
     old = read_text(path)
     if old is None:
         manifest.forget(path)
         return
     doc = JsonDoc(old, path)
-    hooks = doc.get(["hooks"])
+    hooks = doc.get(list(container))
     removed = 0
     if isinstance(hooks, dict):
         for event in list(hooks):
-            removed += _remove_ours_in(doc, ["hooks", event])
+            removed += _remove_ours_in(doc, [*container, event])
     _finish_uninstall(path, old, doc, manifest, changes, f"{removed} hook entr{'y' if removed == 1 else 'ies'}")
 
 
@@ -227,7 +241,8 @@ def _finish_uninstall(path: Path, old: str, doc: JsonDoc, manifest: Manifest, ch
         if doc.get(keys) in ({}, []):
             doc.remove(keys)
     created_top = {k[0] for k in created if len(k) == 1}
-    if doc.data and set(doc.data) <= created_top:  # only our scalars (e.g. "version") are left
+    if doc.data and set(doc.data) <= created_top and not any(
+            isinstance(v, (dict, list)) for v in doc.data.values()):  # only our scalars (e.g. "version") are left
         for key in list(doc.data):
             doc.remove([key])
     if entry.get("created_file") and doc.data == {}:
@@ -276,7 +291,7 @@ def mcp_present(path: Path, keys: list[str]) -> bool:
     if not text:
         return False
     try:
-        data = json.loads(text)
+        data = load_json(text)
         for key in [*keys, MCP_NAME]:
             data = data[key]
     except (ValueError, KeyError, TypeError):
@@ -284,13 +299,15 @@ def mcp_present(path: Path, keys: list[str]) -> bool:
     return is_our_mcp(data)
 
 
-def hooks_present(path: Path, events: list[str]) -> list[str]:
+def hooks_present(path: Path, events: list[str], container: tuple[str, ...] = ("hooks",)) -> list[str]:
     """Which of `events` have one of our handlers in the file."""
     text = read_text(path)
     if not text:
         return []
     try:
-        hooks = json.loads(text).get("hooks") or {}
+        hooks = load_json(text)
+        for key in container:
+            hooks = hooks.get(key) or {}
     except (ValueError, AttributeError):
         return []
     found = []

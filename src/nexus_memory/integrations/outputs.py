@@ -5,7 +5,9 @@
   only on the events where the tool reads it (session start, prompt; Qwen also PreCompact).
 - Cursor: `{"additional_context": ...}` on sessionStart; `{"continue": true}` on beforeSubmitPrompt.
 - OpenCode (our plugin reads it): `{"additionalContext": ...}`.
-- Copilot CLI: hooks cannot add context; always `{}`.
+- Copilot CLI: top-level `{"additionalContext": ...}` on sessionStart and userPromptSubmitted (its
+  changelog, 1.0.11 and 1.0.65, and `copilot-sdk/types.d.ts`; the real CLI puts it in the model
+  request). The `hookSpecificOutput` form is not read there.
 """
 
 from __future__ import annotations
@@ -34,5 +36,7 @@ def render(agent: str, kind: str, event_name: str, context: str) -> str:
         return json.dumps({"hookSpecificOutput": {"hookEventName": event_name, "additionalContext": context}},
                           ensure_ascii=False)
     if agent == "opencode":
+        return json.dumps({"additionalContext": context}, ensure_ascii=False)
+    if agent == "copilot" and kind in (SESSION_START, PROMPT):
         return json.dumps({"additionalContext": context}, ensure_ascii=False)
     return EMPTY

@@ -1,5 +1,10 @@
-"""Qwen Code: a Gemini CLI fork with Claude event names; Gemini-style named handlers (milliseconds),
-MCP in the same settings.json, QWEN.md as its context file."""
+"""Qwen Code: a Gemini CLI fork with Claude event names; Gemini-style named handlers, MCP in the same
+settings.json, QWEN.md as its context file.
+
+From the shipped package's own hooks doc (`bundled/qc-helper/docs/features/hooks.md`, 0.24.4): a
+command hook's `timeout` is in seconds (a value of 1000 or more is still read as milliseconds, for old
+settings); user hooks load whatever the folder trust, project hooks only in a trusted folder.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,14 @@ class Qwen(Gemini):
     display = "Qwen Code"
     binaries = ("qwen",)
     events = (
-        EventSpec("SessionStart", "startup|resume|clear|compact", 10_000),
-        EventSpec("UserPromptSubmit", None, 10_000),
-        EventSpec("PostToolUse", ".*", 10_000),
-        EventSpec("PostToolUseFailure", ".*", 10_000),
-        EventSpec("Stop", None, 10_000),
-        EventSpec("PreCompact", None, 10_000),
-        EventSpec("PostCompact", None, 10_000),
-        EventSpec("SessionEnd", None, 5_000),
+        EventSpec("SessionStart", "startup|resume|clear|compact", 10),
+        EventSpec("UserPromptSubmit", None, 10),
+        EventSpec("PostToolUse", ".*", 10),
+        EventSpec("PostToolUseFailure", ".*", 10),
+        EventSpec("Stop", None, 10),
+        EventSpec("PreCompact", None, 10),
+        EventSpec("PostCompact", None, 10),
+        EventSpec("SessionEnd", None, 5),
     )
     capabilities = {"capture": "yes", "session_context": "yes", "prompt_context": "yes",
                     "compaction_recovery": "yes", "mcp": "yes"}
@@ -33,7 +38,10 @@ class Qwen(Gemini):
         return (self.user_dir(t) if t.scope == "user" else t.project) / "QWEN.md"
 
     def trust_notes(self, t: Target) -> list[str]:
-        return folder_trust_notes(t, self.user_dir(t), "qwen", "QWEN_CODE_TRUST_WORKSPACE")
+        if t.scope != "project":
+            return []  # user hooks load regardless of folder trust
+        return folder_trust_notes(t, self.user_dir(t), "qwen", None, default_enabled=False,
+                                  skipped="the project's .qwen/settings.json (our project hooks with it)")
 
     def extra_notes(self, t: Target) -> list[str]:
         return []

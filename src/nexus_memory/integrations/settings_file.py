@@ -1,10 +1,14 @@
-"""Surgical edits of other tools' settings files (JSON and TOML).
+"""Surgical edits of other tools' settings files (JSON, JSON with comments, TOML).
 
 Rules (ARCHITECTURE habit 7): a malformed file is refused and left untouched; only the
 members we add or remove change, every other byte stays as it was (edits are made on the
 text, at the spans a small JSON scanner finds, never by re-serialising the document);
 writes go to a temporary file in the same folder and are renamed over the original,
 keeping its mode; the previous content is kept as `<file>.nexus-backup`.
+
+Comments are kept: Gemini CLI reads its settings.json through strip-json-comments (`//` and
+`/* */`, bundle of @google/gemini-cli 0.61.0) and writes it back with comment-json, so users
+have them; OpenCode reads JSONC too. A file the tool itself reads is never refused for them.
 """
 
 from __future__ import annotations
@@ -74,6 +78,44 @@ def remove_file(path: Path, *, backup: bool = True) -> bool:
         _write_plain(path.with_name(path.name + BACKUP_SUFFIX), old, stat.S_IMODE(path.stat().st_mode))
     path.unlink()
     return True
+
+
+# --------------------------------------------------------------------------- comments
+def blank_comments(text: str) -> str:
+    """`//` and `/* */` comments outside strings replaced by spaces (newlines kept): same offsets."""
+    if "/" not in text:
+        return text
+    out = list(text)
+    i, n, in_str = 0, len(text), False
+    while i < n:
+        c = text[i]
+        if in_str:
+            if c == "\\":
+                i += 2
+                continue
+            if c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c == "/" and text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out[i:end] = " " * (end - i)
+            i = end
+            continue
+        elif c == "/" and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out[i:end] = ["\n" if ch == "\n" else " " for ch in text[i:end]]
+            i = end
+            continue
+        i += 1
+    return "".join(out)
+
+
+def load_json(text: str) -> Any:
+    """json.loads that also reads JSON with comments (raises ValueError like json.loads)."""
+    return json.loads(blank_comments(text))
 
 
 # --------------------------------------------------------------------------- JSON scanning
@@ -194,6 +236,7 @@ class _Scanner:
 
 def parse_json(text: str, path: Path | str) -> tuple[Any, Node]:
     """The document and its span tree; anything but a JSON object is refused."""
+    text = blank_comments(text)  # spans stay where they are in the real text
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -270,11 +313,20 @@ class JsonDoc:
             piece = body if empty else ", " + body
             self.text = self.text[:close] + piece + self.text[close:]
         elif empty:
-            self.text = self.text[: container.start + 1] + "\n" + inner + body + "\n" + base + self.text[close:]
+            kept = self.text[container.start + 1 : close].rstrip()  # comments in an empty container stay
+            self.text = (self.text[: container.start + 1] + kept + "\n" + inner + body + "\n" + base
+                         + self.text[close:])
         else:
             last = container.items[-1] if container.kind == "array" else max(
                 (v for _, v in container.members.values()), key=lambda n: n.end)
-            self.text = self.text[: last.end] + ",\n" + inner + body + self.text[last.end :]
+            line_end = self.text.find("\n", last.end, close)
+            rest = self.text[last.end : line_end] if line_end >= 0 else ""
+            if rest.strip() and not blank_comments(rest).strip():
+                # `"a": 1 // why`: the comma goes after the value, our member after the comment
+                self.text = (self.text[: last.end] + "," + rest + "\n" + inner + body
+                             + self.text[line_end:])
+            else:
+                self.text = self.text[: last.end] + ",\n" + inner + body + self.text[last.end :]
         self._reparse()
 
     def ensure(self, keys: Sequence[str], default: Any) -> bool:
@@ -339,12 +391,21 @@ class JsonDoc:
             return
         start, end = spans[idx]
         if len(spans) == 1:
-            # the only element: the container becomes empty, keep its brackets only
+            # the only element: the container becomes empty, keeping its brackets and any comments
             open_pos, close_pos = parent.start + 1, parent.end - 1
-            self.text = self.text[:open_pos] + self.text[close_pos:]
+            before, after = self.text[open_pos:start], self.text[end:close_pos]
+            if blank_comments(before + after) == before + after:
+                self.text = self.text[:open_pos] + self.text[close_pos:]
+            else:
+                self.text = self.text[:open_pos] + before.rstrip() + after.rstrip() + "\n" + \
+                    self._level_of_line(parent.start) + self.text[close_pos:]
         elif idx > 0:
-            # from the end of the previous element (its comma included) to our end
-            self.text = self.text[: spans[idx - 1][1]] + self.text[end:]
+            # from the end of the previous element (its comma included) to our end; a comment that
+            # stood after that comma (`"a": 1, // why`) stays on the previous element's line
+            prev_end = spans[idx - 1][1]
+            seg = self.text[prev_end:start]
+            keep = seg.replace(",", "", 1).rstrip() if blank_comments(seg) != seg else ""
+            self.text = self.text[:prev_end] + keep + self.text[end:]
         else:
             # first of several: up to the start of the next one
             self.text = self.text[:start] + self.text[spans[1][0] :]
