@@ -7,8 +7,9 @@ Per tool, in a clean HOME with `nexus hooks install --agent <tool>` and two seed
 Asserted: which hook events the tool itself reports; the fact captured into the store (raw activity
 included); the seeded memories (session pack, per-prompt recall) and our MCP tools in session 2's model
 request; and (the memory loop, issue 12) the fact itself found by plain `nexus search` and in
-session 2's request through the per-prompt recall. What the loop still owes is marked xfail(strict),
-so it fails the day it works: Droid's headless mode (no per-prompt hook) getting the fact.
+session 2's request: through the per-prompt recall, or, for Droid's headless mode (`droid exec` fires
+no per-prompt hook), through the session pack, which carries the fact line extracted from the tool's
+output.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ from tests.integrations.model_mock import ModelMock, Turn, model_mock, view_of
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SKIPS = {agent: cli_path(d.tool)[1] for agent, d in DRIVERS.items()}  # at import: NEXUS_* is dropped later
-NEEDS_PACK = ("needs issue 12: without a per-prompt hook (droid exec) only the session pack could bring it, "
-              "and the pack leaves tool episodes out")
 
 
 @dataclass
@@ -117,9 +116,7 @@ def test_the_fact_is_found_by_plain_search(outcome: Outcome) -> None:
     assert any(FACT_KEY in str(h.get("content")) for h in hits), [h.get("content") for h in hits]
 
 
-def test_the_fact_reaches_the_model_in_session_two(outcome: Outcome, request: pytest.FixtureRequest) -> None:
-    if not outcome.driver.prompt_hook:
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=NEEDS_PACK))
+def test_the_fact_reaches_the_model_in_session_two(outcome: Outcome) -> None:
     assert FACT_KEY in outcome.s2.request_text()
 
 

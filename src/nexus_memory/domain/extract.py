@@ -30,6 +30,10 @@ _OUTCOME = re.compile(r"\b\d+ (passed|failed|errors?|skipped|warnings?|tests?)\b
                       r"|\bexit(?:ed)? (?:code|status)\b", re.I)
 _NOISE = re.compile(r"^[\s=\-_*#.~+|:\u2500-\u257f]*$|^\s*\.+[FEsx.]*\s*(\[\s*\d+%\])?$|^\s*(\d+%|\|[#=\s]+\|)")
 _TABLE_PORT = re.compile(r"\d+->\d+/(tcp|udp)")
+# Facts said in words: "the staging database is db-stage-7 on port 6543", "running release 4.2 in eu-west-1".
+_NAMED_NUMBER = re.compile(r"\b(port|version|release|build|region|pid|timeout|limit|size|id|node|python|"
+                           r"postgres(?:ql)?|redis|java|go|ruby|rust)\s*:?\s*v?\d", re.I)
+_NUMBERED_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?\b", re.I)
 
 _QUESTION_START = re.compile(
     r"^(who|what|when|where|which|why|how|whose|whom|is|are|was|were|do|does|did|can|could|should|would|will|"
@@ -138,6 +142,10 @@ def line_weight(line: str) -> int:
     if _HOST_PORT.search(line) or _URL.search(line) or _TABLE_PORT.search(line):
         weight += 2
     if _VERSION.search(line):
+        weight += 1
+    if _NAMED_NUMBER.search(line):
+        weight += 2
+    elif _NUMBERED_NAME.search(line):
         weight += 1
     if _PATH.search(line):
         weight += 1
