@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,8 @@ class ProjectIdentity:
 
 
 def _read_project_toml(root: Path) -> dict[str, object]:
+    import tomllib  # only when a project has a .nexus/project.toml: every hook resolves its project
+
     path = root / ".nexus" / "project.toml"
     try:
         with path.open("rb") as fh:
@@ -47,6 +47,8 @@ def find_root(cwd: Path) -> Path:
 
 
 def git_remote(root: Path, timeout: float = 2.0) -> str | None:
+    import subprocess  # ~4 ms to import: only when a remote is asked for (never on the hook path)
+
     try:
         out = subprocess.run(
             ["git", "config", "--get", "remote.origin.url"], cwd=root, capture_output=True, text=True,

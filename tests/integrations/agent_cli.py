@@ -132,10 +132,11 @@ class Sandbox:
 
     def seed(self) -> None:
         """Two explicit memories: a fact of this project (the session pack carries it) and a fact of no
-        project (only the per-prompt recall brings it, when the prompt asks about it)."""
+        project (only the per-prompt recall brings it, when the prompt asks about it). The second must
+        answer PROMPT_2, not just share two of its words: the recall's bar keeps near-misses out."""
         for content, meta in ((f"The deploy freeze for this project starts on Friday ({SESSION_MARK})",
                                {"hook": {"project_root": str(self.project)}}),
-                              (f"The staging database password rotates every Monday ({RECALL_MARK})", {})):
+                              (f"Where the staging database lives: the infra runbook lists its live endpoint ({RECALL_MARK})", {})):
             done = self.nexus("store", "-m", content, "-a", "claude-code", "-g", "facts",
                               "--metadata-json", json.dumps(meta))
             assert done.returncode == 0, done.stderr

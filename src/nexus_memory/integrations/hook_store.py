@@ -42,9 +42,12 @@ RUNTIME_REFRESH_SECS = 60
 
 
 def text_hash(text: str) -> str:
-    import hashlib  # not at module level: the tool-call hook only spools, and OpenSSL costs ~10 ms to load
+    """64 bits (crc32 and adler32) of the normalised text: enough to tell a session's few hundred texts
+    apart, and zlib is built in, where hashlib costs the prompt hook ~3 ms of OpenSSL loading."""
+    import zlib
 
-    return hashlib.sha1(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()[:16]
+    data = " ".join(text.split()).casefold().encode("utf-8")
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
 class Seen:

@@ -17,11 +17,9 @@ so in `SearchOutcome.note`.
 
 from __future__ import annotations
 
-import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nexus_memory.domain import hybrid as ranking
 from nexus_memory.domain.enums import SearchMode
@@ -31,7 +29,9 @@ from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.errors import InvalidInput, NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # the hook's in-process BM25 search never starts threads: ~5 ms of imports it skips
+    from concurrent.futures import ThreadPoolExecutor
+
 #: Threads that embed queries while FTS5 runs (each request hands its query to one of them).
 QUERY_EMBED_THREADS = 4
 
@@ -172,7 +172,9 @@ class SearchService:
                 pending.result()
                 dense = dict(self._dense(searched, flt, n))
             except NexusError as exc:
-                log.warning("vector search failed, using bm25 only: %s", exc.one_line())
+                import logging
+
+                logging.getLogger(__name__).warning("vector search failed, using bm25 only: %s", exc.one_line())
                 mode, note, model = SearchMode.BM25, f"searched with bm25 only: {exc.message}", None
                 scored = ranking.single(bm25, "bm25")
             else:
@@ -237,6 +239,8 @@ class SearchService:
 
     def _embedding_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             # Several at once: concurrent requests embed side by side (the embedder bounds its runs).
             self._pool = ThreadPoolExecutor(max_workers=QUERY_EMBED_THREADS, thread_name_prefix="nexus-query-embed")
         return self._pool
