@@ -89,7 +89,13 @@ def _project(mems: list[Memory]) -> dict[str, str]:
     if not roots:
         return {}
     root, name = max(roots, key=lambda k: roots[k])
-    return {"project_root": root, "project": name}
+    out = {"project_root": root, "project": name}
+    for m in sorted(mems, key=lambda m: m.id, reverse=True):  # git facets (issue 16): the session's last
+        hook = m.metadata.get("hook") if isinstance(m.metadata, dict) else None
+        if isinstance(hook, dict) and hook.get("project_root") == root and hook.get("project_id"):
+            out.update({k: str(hook[k]) for k in ("project_id", "branch", "worktree", "commit") if hook.get(k)})
+            break
+    return out
 
 
 def digest_session(deps: StageDeps, ns: AgentNamespace, session_key: str, *, force: bool = False,

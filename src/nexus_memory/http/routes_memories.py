@@ -127,8 +127,9 @@ def build_memories_router(app: App) -> APIRouter:
         if body.cognitive_levels:
             levels = tuple(dict.fromkeys([*(flt.levels or ()), *body.cognitive_levels]))
             flt = replace(flt, levels=levels, include_raw=flt.include_raw or CognitiveLevel.RAW in levels)
-        if body.project_root:
-            flt = replace(flt, projects=(body.project_root, None))
+        if body.project_root or body.project_keys:
+            keys = [k for k in (body.project_root, *body.project_keys) if k]
+            flt = replace(flt, projects=(*dict.fromkeys(keys), None))
         with field("query" if body.mode.value != "vector" else "mode"):
             hits = app.search.search(SearchQuery(text=body.query, filter=flt, limit=body.limit, mode=body.mode,
                                                  explain=body.explain))

@@ -51,7 +51,9 @@ class SearchRequest(_Strict):
     until: datetime | None = None
     include_raw: bool = Field(True, description="episodes (raw hook activity) too, ranked below other memories")
     project_root: str | None = Field(None, max_length=1000,
-                                     description="only memories of this project root, and memories of no project")
+                                     description="only memories of this project (its key or root), and memories of no project")
+    project_keys: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=32, description="more keys of the same project (older worktree roots)")
     include_archived: bool = False
     limit: int = Field(10, ge=1, le=100)
     mode: SearchMode = SearchMode.HYBRID

@@ -92,7 +92,7 @@ def _run(inp: HookInput, paths: Paths) -> str:
         return render(event.agent, event.kind, event.event_name, "")
     from nexus_memory.integrations.hook_store import process, project
 
-    proj = project(event.cwd)
+    proj = project(event.cwd, paths.projects)
     try:
         from nexus_memory.app import build_app
 
@@ -134,6 +134,7 @@ def _record(app: App, event: HookEvent, proj: ProjectIdentity, channel: str, pac
     try:
         app.store.record_metrics([(f"recall.{channel}.tokens", float(pack.tokens), {
             "agent": event.agent, "session_key": session_key(event), "project_root": str(proj.root),
+            **({"project_id": proj.id, "branch": proj.checkout.branch} if proj.checkout is not None else {}),
             "ids": list(pack.ids), "query": query[:200], "reasons": {str(k): v for k, v in pack.reasons.items()},
         })])
     except Exception as exc:  # the context still goes out; only the record is missing
@@ -151,7 +152,11 @@ def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     budget = context_budget(event.agent, app.settings.subconscious_mode, per_prompt=False)
     if budget <= 0:
         return ""
-    pack = app.recall.session_pack(project=proj.display_name, project_root=str(proj.root), budget=budget)
+    code = _code_scope(proj, paths)
+    pack = app.recall.session_pack(project=proj.display_name, project_root=proj.scope_keys(), budget=budget,
+                                   code=code)
+    if code is not None:
+        code.save()
     _write_context_md(app, event.agent, proj, pack, paths)
     if pack.ids:
         write_injected(paths, event, read_injected(paths, event) | pack.whole)
@@ -169,15 +174,28 @@ def _prompt_recall(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     if budget <= 0:
         return ""
     injected = read_injected(paths, event)
-    pack = app.recall.prompt_pack(event.prompt, _search(app, event.prompt, str(proj.root)), budget=budget,
-                                  project_root=str(proj.root), session_key=session_key(event), exclude_ids=injected)
+    keys = proj.scope_keys()
+    code = _code_scope(proj, paths)
+    pack = app.recall.prompt_pack(event.prompt, _search(app, event.prompt, keys), budget=budget,
+                                  project_root=keys, session_key=session_key(event), exclude_ids=injected, code=code)
+    if code is not None:
+        code.save()
     if pack.ids:
         write_injected(paths, event, injected | set(pack.ids))
         _record(app, event, proj, "prompt_recall", pack, event.prompt)
     return pack.text
 
 
-def _search(app: App, prompt: str, project_root: str) -> list[Any]:
+def _code_scope(proj: ProjectIdentity, paths: Paths) -> Any:
+    """Branch rule and code anchors for recall in a git checkout (project/scope.py); None outside git."""
+    if proj.checkout is None:
+        return None
+    from nexus_memory.project.scope import CodeScope
+
+    return CodeScope(proj, paths.projects)
+
+
+def _search(app: App, prompt: str, keys: tuple[str, ...]) -> list[Any]:
     """Hybrid hits from a running `nexus serve` (the model is warm there), else BM25 in-process."""
     from nexus_memory.domain.enums import CognitiveLevel
     from nexus_memory.domain.models import MemoryFilter
@@ -187,13 +205,13 @@ def _search(app: App, prompt: str, project_root: str) -> list[Any]:
 
     query = prompt[:2000]
     remote = serve_client.search(app.settings.port, app.settings.api_token, query, RECALL_CANDIDATES,
-                                 project_root=project_root)
+                                 project_root=keys)
     if remote is not None:
         return hits_from_api(remote)
     try:
         # Statements and episodes only: digests retell them and reflection records are about them.
         levels = (CognitiveLevel.EXPLICIT, CognitiveLevel.DERIVED, CognitiveLevel.RAW)
-        scope = MemoryFilter(include_raw=True, levels=levels, projects=(project_root, None))
+        scope = MemoryFilter(include_raw=True, levels=levels, projects=(*keys, None))
         found = app.search.search(SearchQuery(text=query, limit=RECALL_CANDIDATES, filter=scope))
         related = app.recall.expansion(query)
         if related:  # no model here: memories holding words related to the prompt's (domain/expansion.py)

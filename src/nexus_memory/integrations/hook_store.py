@@ -89,16 +89,37 @@ def session_key(event: HookEvent) -> str:
     return derive_session_key(event.agent, event.session_id, event.cwd)
 
 
-def project(cwd: str) -> ProjectIdentity:
+def project(cwd: str, cache_dir: Path | None = None) -> ProjectIdentity:
     from nexus_memory.project import resolve_project
 
-    return resolve_project(Path(cwd), with_remote=False)
+    return resolve_project(Path(cwd), with_remote=False, cache_dir=cache_dir)
 
 
 def hook_meta(event: HookEvent, proj: ProjectIdentity) -> dict[str, Any]:
-    return {"agent": event.agent, "event": event.event_name, "kind": event.kind, "session_id": event.session_id,
+    """Where an event happened: the project (its key: the repository inside git), and inside git the
+    branch, the worktree and the commit checked out (facets recall's branch rule reads)."""
+    meta = {"agent": event.agent, "event": event.event_name, "kind": event.kind, "session_id": event.session_id,
             "tool_name": event.tool_name, "event_id": event.fingerprint(), "project": proj.display_name,
             "project_root": str(proj.root), "cwd": event.cwd, "observed_at": event.observed_at}
+    if proj.checkout is not None:
+        meta.update({"project_id": proj.id, "branch": proj.checkout.branch, "worktree": str(proj.checkout.worktree),
+                     "commit": proj.checkout.head})
+    return meta
+
+
+#: Kinds of record whose text is checked for code it names (anchors): what an agent found or ran,
+#: stored by the hook worker, never on the prompt's path.
+ANCHORED_KINDS = frozenset({"finding", "extracted", "resolution"})
+
+
+def code_section(text: str, event: HookEvent, proj: ProjectIdentity) -> dict[str, Any] | None:
+    """`metadata.code` for a text that names tracked files of the checkout (issue 16), else None."""
+    if proj.checkout is None:
+        return None
+    from nexus_memory.project.anchors import make_anchors
+
+    anchors = make_anchors(text, proj.checkout, Path(event.cwd or proj.root))
+    return {"anchors": anchors, "state": "verified", "changes": []} if anchors else None
 
 
 def request(record: capture.Record, event: HookEvent, proj: ProjectIdentity, *, source: str = "hook_ingest",
@@ -109,6 +130,13 @@ def request(record: capture.Record, event: HookEvent, proj: ProjectIdentity, *, 
     key = session_key(event)
     metadata: dict[str, Any] = {"hook": hook_meta(event, proj), "capture": {"kind": record.kind, **record.facets},
                                 **(extra or {})}
+    if record.kind in ANCHORED_KINDS:
+        try:
+            code = code_section(record.text, event, proj)
+        except Exception:  # anchors are a bonus: the memory is stored without them
+            code = None
+        if code:
+            metadata["code"] = code
     if record.level == "raw":
         metadata["raw_activity"] = {"event": event.event_name, "derived_session_key": key,
                                     "observed_at": event.observed_at, "distill_pending": True}
@@ -144,10 +172,10 @@ def capture_event(app: App, event: HookEvent, proj: ProjectIdentity) -> int:
         if not outcome.created:
             continue
         if event.kind in (TOOL, TOOL_FAILURE):
-            _supersede_observations(app, outcome.memory, str(proj.root), "raw-activity")
+            _supersede_observations(app, outcome.memory, proj.scope_keys(), "raw-activity")
             _extract(app, event, proj, outcome.memory)
         elif outcome.memory.level().value in ("explicit", "derived"):
-            revise(app, outcome.memory, str(proj.root))
+            revise(app, outcome.memory, proj.scope_keys())
     if any(o.created for o in outcomes):
         enqueue(app, outcomes[0].memory.namespace_id, "activity_distill", {"session_key": session_key(event)}, 70)
     return len(outcomes)
@@ -215,7 +243,7 @@ def reset_injected(paths: Paths, event: HookEvent) -> None:
 
 
 # ----------------------------------------------------------------------------------------- revision
-def revise(app: App, memory: Memory, project_root: str) -> list[int]:
+def revise(app: App, memory: Memory, project_root: str | tuple[str, ...]) -> list[int]:
     """A statement that says something changed supersedes what earlier sessions of this project said
     about the same thing (domain/extract.revises): the older memories are marked superseded, linked
     (`supersedes`), and recall offers the newer one only. Returns the superseded ids."""
@@ -225,9 +253,10 @@ def revise(app: App, memory: Memory, project_root: str) -> list[int]:
 
     if not extract.is_revision(memory.content):
         return []
+    keys = (project_root,) if isinstance(project_root, str) else project_root
     hits = app.store.text_search(memory.content[:2000], MemoryFilter(include_raw=True), limit=30)
     older = [m for m in app.store.get_many([h.memory_id for h in hits if h.memory_id < memory.id])
-             if m.session_key != memory.session_key and project_of(m) == project_root and offerable(m)
+             if m.session_key != memory.session_key and project_of(m) in keys and offerable(m)
              and extract.revises(memory.content, m.content)]
     return supersede(app, memory.id, older, "revision")
 
@@ -267,12 +296,12 @@ def _extract(app: App, event: HookEvent, proj: ProjectIdentity, episode: Memory)
         outcome = app.memories.store_derived(request(rec, event, proj, source="hook_extract"), [episode.id],
                                              EvidenceRole.DERIVED_FROM.value)
         if outcome.created:
-            _supersede_observations(app, outcome.memory, str(proj.root), "extracted")
+            _supersede_observations(app, outcome.memory, proj.scope_keys(), "extracted")
     if run.shell and not run.failed and run.command:
         _pair_fix(app, event, proj, run, episode)
 
 
-def _supersede_observations(app: App, fresh: Memory, project_root: str, label: str) -> None:
+def _supersede_observations(app: App, fresh: Memory, keys: tuple[str, ...], label: str) -> None:
     """The same command run again in this project: its newer output is the current truth
     (`node --version` printed v20 last week and v22 today), so the older runs (episodes, `label`
     raw-activity) or the facts extracted from them (`label` extracted) are superseded. A failure
@@ -294,9 +323,9 @@ def _supersede_observations(app: App, fresh: Memory, project_root: str, label: s
     key = key_of(fresh)
     if not key:
         return
-    scope = MemoryFilter(labels=(label,), include_raw=True, projects=(project_root,))
+    scope = MemoryFilter(labels=(label,), include_raw=True, projects=keys)
     older = [m for m in app.memories.list_memories(scope, limit=200, order="newest")
-             if m.id < fresh.id and key_of(m) == key and project_of(m) == project_root]
+             if m.id < fresh.id and key_of(m) == key and project_of(m) in keys]
     supersede(app, fresh.id, older, "newer output of the same command")
 
 
@@ -410,7 +439,7 @@ def store_records(app: App, records: list[dict[str, Any]], paths: Paths) -> None
     """Spooled records, drained by the worker."""
     for rec in records:
         event = HookEvent.from_dict(rec.get("event") or {})
-        proj = project(event.cwd or "/")
+        proj = project(event.cwd or "/", paths.projects)
         if rec.get("type") == "transcript":
             turns = rec.get("turns")
             if isinstance(turns, list):

@@ -18,6 +18,8 @@ class Paths:
         self.injected = root / "injected"
         self.transcripts = root / "transcripts"
         self.seen = root / "seen"
+        #: Each repository's key and git's answers about its branches (project/, issue 16).
+        self.projects = root / "projects"
         self.log_dir = settings.paths.log_dir
         self.events = Spool(settings.paths.spool_dir, self.log_dir)
         self.work = Spool(settings.paths.spool_dir / "work", self.log_dir)

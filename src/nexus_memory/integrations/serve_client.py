@@ -18,13 +18,16 @@ MAX_RESPONSE = 4 * 1024 * 1024
 
 def search(port: int, token: str | None, query: str, limit: int, *, timeout: float = 1.0,
            levels: tuple[str, ...] = ("explicit", "derived", "raw"),
-           project_root: str | None = None) -> list[dict[str, Any]] | None:
+           project_root: str | tuple[str, ...] | None = None) -> list[dict[str, Any]] | None:
     """Hybrid hits for per-prompt recall: statements and episodes (`levels`) of the project (and of no
     project), with every score."""
     fields: dict[str, Any] = {"query": query, "limit": limit, "mode": "hybrid", "explain": True,
                                "include_raw": True, "cognitive_levels": list(levels)}
-    if project_root:
-        fields["project_root"] = project_root
+    keys = (project_root,) if isinstance(project_root, str) else tuple(project_root or ())
+    if keys:
+        fields["project_root"] = keys[0]
+    if len(keys) > 1:
+        fields["project_keys"] = list(keys[1:32])
     body = json.dumps(fields).encode("utf-8")
     head = [f"POST {SEARCH_PATH} HTTP/1.1", f"Host: 127.0.0.1:{int(port)}", "Content-Type: application/json",
             "Accept: application/json", f"Content-Length: {len(body)}", "Connection: close"]

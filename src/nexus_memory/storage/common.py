@@ -55,7 +55,7 @@ _BOOKKEEPING_KEYS = ("runtime", "session_lifecycle")
 def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Columns copied out of labels and metadata for indexed filters: level, session_key, is_raw,
     is_bookkeeping (runtime markers and session boundaries: records of the session, not memories)
-    and project (the project root a hook or stage recorded)."""
+    and project (the repository key or project root a hook or stage recorded)."""
     labels_t = tuple(labels)
     cog = CognitiveMetadata.from_metadata(metadata)
     level = cog.level.value if cog else "raw"
@@ -69,7 +69,7 @@ def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> dict[
     bookkeeping = any(isinstance(metadata.get(k), Mapping) for k in _BOOKKEEPING_KEYS) or any(
         str(label).lower() in ("runtime", "session-boundary") for label in labels_t)
     hook = metadata.get("hook")
-    project = hook.get("project_root") if isinstance(hook, Mapping) else None
+    project = (hook.get("project_id") or hook.get("project_root")) if isinstance(hook, Mapping) else None
     return {"level": level, "session_key": session_key, "is_raw": is_raw_activity(labels_t, metadata),
             "is_bookkeeping": bookkeeping, "project": str(project)[:1000] if project else None}
 

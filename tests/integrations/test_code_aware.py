@@ -1,0 +1,158 @@
+"""Memory that knows the code (issue 16), through the real hook entry point in a real git repository:
+one identity for every worktree, branch facets, the branch rule, code anchors and their states."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from nexus_memory.project import resolve_project
+from tests.integrations.gitrepo import Repo, build
+from tests.integrations.helpers import hook, memories
+from tests.integrations.test_memory_loop import _ask
+
+
+def _turn(cwd: Path, sid: str, prompt: str, say: str) -> None:
+    """One session: a prompt and the assistant's final message (a finding)."""
+    base = {"session_id": sid, "cwd": str(cwd), "transcript_path": None}
+    hook("claude-code", "SessionStart", {**base, "hook_event_name": "SessionStart", "source": "startup"})
+    hook("claude-code", "UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt})
+    hook("claude-code", "Stop", {**base, "hook_event_name": "Stop", "stop_hook_active": False,
+                                 "last_assistant_message": say})
+    hook("claude-code", "SessionEnd", {**base, "hook_event_name": "SessionEnd", "reason": "other"})
+
+
+def _finding(fragment: str) -> dict[str, object]:
+    found = [m for m in memories() if fragment in m.content and "finding" in m.labels]
+    assert len(found) == 1, [m.content for m in memories()]
+    return found[0].metadata
+
+
+def test_every_worktree_and_clone_shares_one_identity_and_memories_carry_branch_facets(tmp_path: Path) -> None:
+    repo = build(tmp_path)
+    wt = tmp_path / "wt-merged"
+    repo.git("worktree", "add", "-q", str(wt), "feature/merged")
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", str(repo.root), str(clone))
+    main_id = resolve_project(repo.root / "src", with_remote=False)
+    wt_id = resolve_project(wt, with_remote=False)
+    assert main_id.id.startswith("git:") and main_id.id == wt_id.id == resolve_project(clone, with_remote=False).id
+    assert main_id.display_name == wt_id.display_name == "repo"
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert resolve_project(outside, with_remote=False).id == str(outside.resolve())  # outside git: the folder
+
+    _turn(wt / "src", "s1", "how does the app reach its database?",
+          "The app connects to the staging database db-stage-7 on port 6543, see deploy/settings.toml.")
+    hook_meta = _finding("db-stage-7")["hook"]
+    assert isinstance(hook_meta, dict)
+    assert hook_meta["project_id"] == main_id.id and hook_meta["branch"] == "feature/merged"
+    assert hook_meta["worktree"] == str(wt.resolve()) and hook_meta["commit"] == repo.head(cwd=wt)
+
+    # Asked from the main worktree (another folder, same repository), on a branch it merged into.
+    repo.git("merge", "-q", "--no-ff", "-m", "merge", "feature/merged")
+    pack, _ = _ask(repo.root, "s2", "what port does the staging database use?")
+    assert "db-stage-7" in pack
+
+
+def test_moving_the_checkout_keeps_its_memories(tmp_path: Path) -> None:
+    repo = build(tmp_path)
+    _turn(repo.root, "s1", "where is the staging database?",
+          "The staging database is db-stage-7 on port 6543, configured in deploy/settings.toml.")
+    moved = tmp_path / "renamed-checkout"
+    shutil.move(str(repo.root), moved)
+    pack, recall = _ask(moved, "s2", "which host is the staging database db-stage-7?")
+    assert "db-stage-7" in pack + recall
+
+
+def test_a_fact_of_an_unmerged_branch_stays_out_of_main_but_its_rules_and_merged_facts_come(tmp_path: Path) -> None:
+    repo = build(tmp_path)
+    abandoned, merged = tmp_path / "wt-abandoned", tmp_path / "wt-merged"
+    repo.git("worktree", "add", "-q", str(abandoned), "feature/abandoned")
+    repo.git("worktree", "add", "-q", str(merged), "feature/merged")
+    repo.write("src/cache.py", "BACKEND = 'redis-cluster-9'\n", cwd=abandoned)
+    repo.commit("cache layer", cwd=abandoned)
+    _turn(abandoned, "a1", "Always run the formatter qfmt-77 before committing in this repo.",
+          "The experimental cache layer keeps its entries in redis-cluster-9 behind the cache gateway.")
+    repo.write("src/importer.py", "BATCH = 500\n", cwd=merged)
+    repo.commit("importer", cwd=merged)
+    _turn(merged, "m1", "how big are the importer batches?",
+          "The importer reads batches of 500 rows through the importer-batch-x queue.")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge importer", "feature/merged")
+
+    pack, recall = _ask(repo.root, "q1", "where does the experimental cache layer keep its entries?")
+    assert "redis-cluster-9" not in pack + recall  # abandoned work does not leak into main
+    assert "importer-batch-x" in pack  # merged work does
+    assert "qfmt-77" in pack  # a rule holds on every branch
+
+    pack, recall = _ask(abandoned, "q2", "where does the experimental cache layer keep its entries?")
+    assert "redis-cluster-9" in pack + recall  # on its own branch it is there
+
+    # A memory made on main before a branch forked holds on that branch; later main work does not.
+    _turn(repo.root, "m2", "which port does the database use?",
+          "The main database listener answers on port 6543 for the service dbmain-42.")
+    repo.write("NEWS.md", "later\n")
+    repo.commit("main moves on")
+    _turn(repo.root, "m3", "what is the deploy window?",
+          "Deploys to production happen only in the window named deploywin-5 on Tuesdays.")
+    late = tmp_path / "wt-late"
+    repo.git("worktree", "add", "-q", "-b", "feature/late", str(late), "HEAD~1")
+    pack, recall = _ask(late, "q3", "which port and service does the main database listener use?")
+    assert "dbmain-42" in pack + recall
+    assert "deploywin-5" not in pack
+
+
+def _anchored(fragment: str) -> dict[str, object]:
+    code = _finding(fragment).get("code")
+    assert isinstance(code, dict) and code["anchors"], _finding(fragment)
+    return code
+
+
+def test_code_anchors_are_verified_flagged_followed_and_demoted(tmp_path: Path) -> None:
+    repo = build(tmp_path)
+    _turn(repo.root, "s1", "how does connect work?",
+          "connect() in src/app.py::connect defaults the port to 6543 for the connection pool zeta-pool.")
+    _turn(repo.root, "s2", "what does slugify do?",
+          "src/util.py lowercases text in slugify for the url builder omega-slug.")
+    _turn(repo.root, "s3", "is old.py still used?",
+          "old.py holds the LEGACY flag that the sigma-legacy importer still reads.")
+    code = _anchored("zeta-pool")
+    anchor = code["anchors"][0]  # type: ignore[index]
+    assert anchor["path"] == "src/app.py" and anchor["symbol"] == "connect" and anchor["commit"] == repo.head()
+    assert anchor["lines"] == [4, 6]
+    assert _anchored("omega-slug")["anchors"][0]["path"] == "src/util.py"  # type: ignore[index]
+
+    pack, _ = _ask(repo.root, "q1", "what does connect default to?")
+    assert "code verified" in next(line for line in pack.splitlines() if "zeta-pool" in line)
+
+    # The span changes; the file is renamed (git follows it); another file is deleted.
+    app_py = repo.root / "src" / "app.py"
+    app_py.write_text(app_py.read_text().replace("port=6543", "port=7000"))
+    repo.git("mv", "src/util.py", "src/text_utils.py")
+    repo.git("rm", "-q", "old.py")
+    repo.commit("change, rename, delete")
+    pack, recall = _ask(repo.root, "q2", "what does connect default to in zeta-pool, slugify in omega-slug, "
+                                         "and LEGACY in sigma-legacy?")
+    lines = (pack + "\n" + recall).splitlines()
+    zeta = next(line for line in lines if "zeta-pool" in line)
+    assert "possibly stale" in zeta and "port=7000" in zeta
+    assert "code verified" in next(line for line in lines if "omega-slug" in line)
+    sigma = next(line for line in lines if "sigma-legacy" in line)
+    assert "stale: old.py deleted" in sigma
+    # the states are stored with the memory (MCP and REST results carry them)
+    assert _anchored("omega-slug")["anchors"][0]["path"] == "src/text_utils.py"  # type: ignore[index]
+    assert _anchored("sigma-legacy")["state"] == "deleted"
+    assert _anchored("zeta-pool")["state"] == "possibly_stale"
+    # deleted code is demoted: it comes after the memories whose code still stands
+    assert lines.index(sigma) > lines.index(zeta)
+
+
+def test_outside_git_nothing_changes(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    Repo(plain).write("app.py", "X = 1\n")
+    _turn(plain, "s1", "what is X?", "X in app.py is set to one for the kappa-plain service.")
+    meta = _finding("kappa-plain")
+    assert "code" not in meta and "branch" not in meta["hook"]  # type: ignore[operator]
+    pack, _ = _ask(plain, "q1", "what is X for kappa-plain?")
+    assert "kappa-plain" in pack
