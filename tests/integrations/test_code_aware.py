@@ -156,3 +156,51 @@ def test_outside_git_nothing_changes(tmp_path: Path) -> None:
     assert "code" not in meta and "branch" not in meta["hook"]  # type: ignore[operator]
     pack, _ = _ask(plain, "q1", "what is X for kappa-plain?")
     assert "kappa-plain" in pack
+
+
+def test_nexus_project_shows_the_identity_and_verify_repairs_in_bulk(tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import run_nexus
+
+    repo = build(tmp_path)
+    wt = tmp_path / "wt-merged"
+    repo.git("worktree", "add", "-q", str(wt), "feature/merged")
+    _turn(repo.root, "s1", "what does slugify do?", "src/util.py lowercases text in slugify for the url builder omega-slug.")
+    _turn(repo.root, "s2", "is old.py still used?", "old.py holds the LEGACY flag that the sigma-legacy importer reads.")
+    shown = run_nexus("project", "--json", cwd=wt / "src")
+    assert shown.returncode == 0, shown.stderr
+    info = json.loads(shown.stdout)
+    assert info["key"] == resolve_project(repo.root, with_remote=False).id and info["branch"] == "feature/merged"
+    assert info["worktree"] == str(wt.resolve()) and str(repo.root.resolve()) in info["worktrees"]
+    assert info["memories"] >= 2  # the main worktree's memories are this worktree's too
+    text = run_nexus("project", cwd=repo.root)
+    assert "branch: main" in text.stdout and info["key"] in text.stdout
+
+    repo.git("mv", "src/util.py", "src/text_utils.py")
+    repo.git("rm", "-q", "old.py")
+    repo.commit("rename and delete")
+    dry = run_nexus("verify", "--dry-run", "--json", cwd=repo.root)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["states"] == {"verified": 1, "deleted": 1}
+    assert _anchored("omega-slug")["anchors"][0]["path"] == "src/util.py"  # type: ignore[index]  # dry run
+    done = run_nexus("verify", cwd=repo.root)
+    assert done.returncode == 0, done.stderr
+    assert "2 memories with code anchors checked" in done.stdout and "deleted: old.py deleted" in done.stdout
+    assert "verify [" in done.stderr  # the progress bar
+    assert _anchored("omega-slug")["anchors"][0]["path"] == "src/text_utils.py"  # type: ignore[index]
+    assert _anchored("sigma-legacy")["state"] == "deleted"
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    bad = run_nexus("verify", cwd=outside)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "not in a git repository" in bad.stderr
+
+
+def test_the_session_start_sweep_stores_anchor_states(tmp_path: Path) -> None:
+    repo = build(tmp_path)
+    _turn(repo.root, "s1", "is old.py still used?", "old.py holds the LEGACY flag that the sigma-legacy importer reads.")
+    repo.git("rm", "-q", "old.py")
+    repo.commit("delete")
+    base = {"session_id": "s2", "cwd": str(repo.root), "transcript_path": None}
+    hook("claude-code", "SessionStart", {**base, "hook_event_name": "SessionStart", "source": "startup"})
+    assert _anchored("sigma-legacy")["state"] == "deleted"

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "nexus_memory.cli.embeddings",
     "nexus_memory.cli.serve",
     "nexus_memory.cli.portability",
+    "nexus_memory.cli.code",
 )
 
 

@@ -132,7 +132,7 @@ def _do_work(app: App, records: list[dict[str, Any]], paths: Paths) -> None:
     for rec in records:
         event = HookEvent.from_dict(rec.get("event") or {})
         if rec.get("type") == "end":
-            read_transcript(app, event, project(event.cwd or "/"), paths)
+            read_transcript(app, event, project(event.cwd or "/", paths.projects), paths)
             app.sessions.end(event.agent, event.session_id, event.cwd)
             reset_injected(paths, event)
             seen_for(app, event).forget()
@@ -142,3 +142,24 @@ def _do_work(app: App, records: list[dict[str, Any]], paths: Paths) -> None:
                 Watermarks(paths.transcripts).forget(event.agent, event.session_id or event.transcript_path)
         elif rec.get("type") == "drain":
             app.cognition.drain(f"hook-{event.agent}", agent=event.agent, timeout_secs=timeout)
+            sweep_anchors(app, event.cwd or "/", paths)
+
+
+#: Memories whose code anchors the session-start sweep re-checks (newest first).
+SWEEP_LIMIT = 400
+
+
+def sweep_anchors(app: App, cwd: str, paths: Paths) -> None:
+    """The background re-check of a project's code anchors (issue 16), at session start, in the worker."""
+    from nexus_memory.integrations.hook_store import project
+
+    proj = project(cwd, paths.projects)
+    if proj.checkout is None:
+        return
+    from nexus_memory.project.scope import CodeScope
+    from nexus_memory.services.anchors import verify
+
+    try:
+        verify(app.store, proj, CodeScope(proj, paths.projects), limit=SWEEP_LIMIT)
+    except Exception as exc:  # the sweep is a refresh; recall re-checks what it offers anyway
+        log_error(paths.log_dir, f"anchor sweep: {type(exc).__name__}: {exc}")

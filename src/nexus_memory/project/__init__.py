@@ -89,7 +89,7 @@ def git_remote(root: Path, timeout: float = 2.0) -> str | None:
 def resolve_project(cwd: Path, *, with_remote: bool = True, cache_dir: Path | None = None) -> ProjectIdentity:
     """The project of `cwd`. `cache_dir` keeps each repository's key (its root commit costs one `git`
     run, once per repository and place); without it the key is computed each time."""
-    root = find_root(cwd)
+    root = find_root(cwd.absolute())  # `.` has no parent to walk up to
     try:
         root = root.resolve()
     except OSError:
