@@ -75,7 +75,7 @@ def make_anchors(text: str, checkout: Checkout | None, cwd: Path) -> list[dict[s
     for rel, ref in refs.items():
         if rel not in known:
             continue
-        anchor = _anchor(checkout, rel, ref)
+        anchor = anchor_for(checkout, rel, ref)
         if anchor is not None:
             out.append(anchor)
         if len(out) >= rules.MAX_ANCHORS:
@@ -83,7 +83,7 @@ def make_anchors(text: str, checkout: Checkout | None, cwd: Path) -> list[dict[s
     return out
 
 
-def _anchor(checkout: Checkout, rel: str, ref: rules.CodeRef) -> dict[str, Any] | None:
+def anchor_for(checkout: Checkout, rel: str, ref: rules.CodeRef) -> dict[str, Any] | None:
     full = checkout.worktree / rel
     lines = _lines(full)
     stat = _stat(full)

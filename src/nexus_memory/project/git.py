@@ -129,10 +129,12 @@ def open_checkout(root: Path) -> Checkout | None:
 
 
 # ----------------------------------------------------------------------------------------- git itself
-def run_git(cwd: Path, *args: str, timeout: float = GIT_TIMEOUT, stdin: str | None = None) -> str | None:
-    """`git <args>` in `cwd`: its stdout, or None when git is missing, fails, or runs past `timeout`."""
+def run_git(cwd: Path, *args: str, timeout: float | None = None, stdin: str | None = None) -> str | None:
+    """`git <args>` in `cwd`: its stdout, or None when git is missing, fails, or runs past `timeout`
+    (default GIT_TIMEOUT)."""
     import subprocess  # ~4 ms to import: only when git is asked
 
+    timeout = GIT_TIMEOUT if timeout is None else timeout
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}  # never take the index lock of a running git
     try:
         out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
