@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: bench-secrets bench-loop bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
+.PHONY: bench-code bench-secrets bench-loop bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench-cognition: venv-dev
 
 bench-hooks: venv-dev
 	$(BIN)/python bench/hook_latency.py
+
+# Recall with code anchors vs without at 10k memories, in a real git repository (issue 16)
+bench-code: venv-dev
+	$(BIN)/python -m bench.code_recall $(BENCH_ARGS)
 
 # The memory loop end to end (issue 12): sessions replayed through the real `nexus hook`, probes in fresh
 # sessions; hooks alone, then with `nexus serve` beside each store. BENCH_ARGS narrows it (--source coding).

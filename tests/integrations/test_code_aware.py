@@ -190,6 +190,8 @@ def test_nexus_project_shows_the_identity_and_verify_repairs_in_bulk(tmp_path: P
     assert "verify [" in done.stderr  # the progress bar
     assert _anchored("omega-slug")["anchors"][0]["path"] == "src/text_utils.py"  # type: ignore[index]
     assert _anchored("sigma-legacy")["state"] == "deleted"
+    found = json.loads(run_nexus("search", "--json", "sigma-legacy importer").stdout)["results"]
+    assert found[0]["memory"]["metadata"]["code"]["state"] == "deleted"  # search results carry the state
     outside = tmp_path / "plain"
     outside.mkdir()
     bad = run_nexus("verify", cwd=outside)
