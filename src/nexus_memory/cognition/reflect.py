@@ -132,7 +132,8 @@ class _Pending:
 
 def _project_root(m: Memory) -> str | None:
     hook = m.metadata.get("hook") if isinstance(m.metadata, dict) else None
-    root = hook.get("project_root") if isinstance(hook, dict) else None
+    # a repository's worktrees are one project (issue 16): its key first, the folder for older memories
+    root = (hook.get("project_id") or hook.get("project_root")) if isinstance(hook, dict) else None
     return str(root) if root else None
 
 

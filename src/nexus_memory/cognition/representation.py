@@ -35,8 +35,9 @@ class RepresentationRequest:
     include_derived: bool = True
     include_contradictions: bool = True
     cross_agents: tuple[str, ...] = ()
-    #: Only this project's memories and those of no project (the nap, context.md).
-    project_root: str | None = None
+    #: Only this project's memories and those of no project (the nap, context.md): its key or keys
+    #: (a repository's `git:<root commit>` and its worktree folders, ProjectIdentity.scope_keys).
+    project_root: str | tuple[str, ...] | None = None
 
     def wants(self, bucket: MemoryBucket) -> bool:
         return bool(getattr(self, f"include_{bucket.value}"))
@@ -159,7 +160,8 @@ class RepresentationBuilder:
                     if row:
                         ids.append(row.memory_id)
             out[MemoryBucket.DIGESTS] = [(m, None) for m in store.get_many(ids)]
-        scope = (req.project_root, None) if req.project_root else None
+        keys = (req.project_root,) if isinstance(req.project_root, str) else tuple(req.project_root or ())
+        scope = (*keys, None) if keys else None
         levels: tuple[CognitiveLevel, ...] = (CognitiveLevel.EXPLICIT,)
         if req.include_raw:
             levels += (CognitiveLevel.RAW,)

@@ -141,12 +141,13 @@ class Checker:
         changed = False
         notes: list[str] = []
         for a in anchors:
-            before = (a.get("state"), a.get("path"), a.get("lines"))
+            # the stat too: stored once after a file changed, it spares the next checks reading the file
+            before = (a.get("state"), a.get("path"), a.get("lines"), a.get("stat"))
             state, note = self._check_one(a)
             a["state"] = state
             if note:
                 notes.append(note)
-            changed |= before != (a.get("state"), a.get("path"), a.get("lines"))
+            changed |= before != (a.get("state"), a.get("path"), a.get("lines"), a.get("stat"))
         state = rules.worst([str(a["state"]) for a in anchors])
         fresh = {**code, "anchors": anchors, "state": state, "changes": notes[:rules.MAX_ANCHORS]}
         changed |= code.get("state") != state or code.get("changes") != fresh["changes"]

@@ -292,7 +292,7 @@ class CognitionService:
                   include_raw: bool | None = None, include_digests: bool = True, include_recent: bool = True,
                   include_semantic: bool = True, include_derived: bool = True,
                   include_contradictions: bool = True, cross_agents: Sequence[str] = (),
-                  project_root: str | None = None) -> WorkingRepresentation:
+                  project_root: str | tuple[str, ...] | None = None) -> WorkingRepresentation:
         """Build the working representation; every kept item says why, every dropped one why not."""
         ns = self.namespace(agent, create=False)
         m = max_items if max_items is not None else self.settings.representation_max_items
@@ -347,8 +347,11 @@ class CognitionService:
 
     def refresh_project(self, root: Path, agent: str, *, session_id: str | None = None) -> RefreshResult:
         """Promote the project's best memories into the hot cache and rewrite .nexus/context.md."""
+        from nexus_memory.project import resolve_project
+
+        keys = resolve_project(root, with_remote=False).scope_keys()  # the repository's key in git (issue 16)
         rep = self.represent(agent, query=root.name, session_key=session_id,
-                             max_items=max(self.system.hot_cache_max_entries, 4), project_root=str(root))
+                             max_items=max(self.system.hot_cache_max_entries, 4), project_root=keys)
         return refresh_project(root, rep, agent=canonicalize_agent_type(agent),
                                max_entries=self.system.hot_cache_max_entries,
                                allocation_pct=self.system.context_allocation_pct, now=self.clock(),
