@@ -134,7 +134,6 @@ def _record(app: App, event: HookEvent, proj: ProjectIdentity, channel: str, pac
     try:
         app.store.record_metrics([(f"recall.{channel}.tokens", float(pack.tokens), {
             "agent": event.agent, "session_key": session_key(event), "project_root": str(proj.root),
-            **({"project_id": proj.id, "branch": proj.checkout.branch} if proj.checkout is not None else {}),
             "ids": list(pack.ids), "query": query[:200], "reasons": {str(k): v for k, v in pack.reasons.items()},
         })])
     except Exception as exc:  # the context still goes out; only the record is missing
