@@ -50,9 +50,11 @@ class ProjectIdentity:
 
 
 def _read_project_toml(root: Path) -> dict[str, object]:
+    path = root / ".nexus" / "project.toml"
+    if not path.is_file():
+        return {}
     import tomllib  # only when a project has a .nexus/project.toml: every hook resolves its project
 
-    path = root / ".nexus" / "project.toml"
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -94,8 +96,7 @@ def resolve_project(cwd: Path, *, with_remote: bool = True, cache_dir: Path | No
         root = root.resolve()
     except OSError:
         pass
-    has_toml = (root / ".nexus" / "project.toml").is_file()
-    data = _read_project_toml(root) if has_toml else {}
+    data = _read_project_toml(root)
     name = data.get("name") if isinstance(data.get("name"), str) else None
     aliases_raw = data.get("aliases")
     aliases = tuple(str(a) for a in aliases_raw) if isinstance(aliases_raw, list) else ()

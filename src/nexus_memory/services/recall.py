@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from nexus_memory.domain import code as code_rules
 from nexus_memory.domain import recall as rules
-from nexus_memory.domain.enums import CognitiveLevel
+from nexus_memory.domain.enums import CognitiveLevel, EvidenceRole
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.storage.base import Store
 
@@ -144,6 +144,9 @@ class Pack:
     reasons: dict[int, dict[str, float]] = field(default_factory=dict)
     #: Memories shown only in part (cut to fit): prompt recall may still show the part a prompt needs.
     partial: frozenset[int] = frozenset()
+    #: Episodes whose fact lines the pack shows (as the facts extracted from them): the session holds
+    #: what they hold, so prompt recall does not show them again.
+    covers: frozenset[int] = frozenset()
 
     @property
     def whole(self) -> set[int]:
@@ -250,6 +253,9 @@ class RecallService:
             elif hit.cosine is None and related and related.passes(query, terms):  # no model: related words
                 passing.append((max(hit.score, 0.0) / top, m, cover, None))
                 via_related[m.id] = related.coverage(query, terms)
+        # An episode and the facts extracted from it both passing: the facts say it in fewer tokens.
+        told = self._sources({m.id for _, m, _, _ in passing if kind_of(m) == "extracted"})
+        passing = [p for p in passing if p[1].id not in told]
         codes: dict[int, dict[str, Any]] = {}
         if code is not None and passing:
             codes = self._code_states([m for _, m, _, _ in passing], code)
@@ -365,7 +371,16 @@ class RecallService:
             return EMPTY
         sections.append(tail)
         text = "\n".join(sections)
-        return Pack(text, tuple(ids), estimate_tokens(text), partial=frozenset(partial))
+        extracted = {m.id for m in facts if kind_of(m) == "extracted" and m.id in ids and m.id not in partial}
+        return Pack(text, tuple(ids), estimate_tokens(text), partial=frozenset(partial),
+                    covers=frozenset(self._sources(extracted)))
+
+    def _sources(self, extracted: set[int]) -> dict[int, int]:
+        """Episode id -> the id of the extracted memory that holds its fact lines, for `extracted`."""
+        if not extracted:
+            return {}
+        rows = self.store.lineage_batch(sorted(extracted), roles=(EvidenceRole.DERIVED_FROM.value,))
+        return {e.source_memory_id: e.derived_memory_id for e in rows if e.derived_memory_id in extracted}
 
     def _code_states(self, memories: Sequence[Memory], code: CodeView) -> dict[int, dict[str, Any]]:
         """Each memory's code section re-checked against the working tree; changed states are written
