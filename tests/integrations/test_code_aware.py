@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from nexus_memory.project import resolve_project
 from tests.integrations.gitrepo import Repo, build
 from tests.integrations.helpers import hook, memories
@@ -44,6 +46,7 @@ def test_every_worktree_and_clone_shares_one_identity_and_memories_carry_branch_
 
     _turn(wt / "src", "s1", "how does the app reach its database?",
           "The app connects to the staging database db-stage-7 on port 6543, see deploy/settings.toml.")
+    assert [m.id for m in memories(projects=(main_id.id,)) if "finding" in m.labels]  # the column holds the key
     hook_meta = _finding("db-stage-7")["hook"]
     assert isinstance(hook_meta, dict)
     assert hook_meta["project_id"] == main_id.id and hook_meta["branch"] == "feature/merged"
@@ -66,6 +69,22 @@ def test_moving_the_checkout_keeps_its_memories(tmp_path: Path) -> None:
 
 
 def test_a_fact_of_an_unmerged_branch_stays_out_of_main_but_its_rules_and_merged_facts_come(tmp_path: Path) -> None:
+    _branch_story(tmp_path)
+
+
+@pytest.mark.postgres
+def test_the_branch_rule_holds_on_postgresql(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUS_DATABASE_URL", pg_url)
+    from nexus_memory.config import load_settings
+
+    assert load_settings().database_url == pg_url
+    _branch_story(tmp_path)
+    assert all(m.metadata["hook"].get("project_id", "").startswith("git:") for m in memories()
+               if "finding" in m.labels)
+
+
+def _branch_story(tmp_path: Path) -> None:
+    """Two worktrees: an abandoned branch and a merged one; then main moves on after a fork."""
     repo = build(tmp_path)
     abandoned, merged = tmp_path / "wt-abandoned", tmp_path / "wt-merged"
     repo.git("worktree", "add", "-q", str(abandoned), "feature/abandoned")
