@@ -225,3 +225,16 @@ def test_the_session_start_sweep_stores_anchor_states(tmp_path: Path) -> None:
     base = {"session_id": "s2", "cwd": str(repo.root), "transcript_path": None}
     hook("claude-code", "SessionStart", {**base, "hook_event_name": "SessionStart", "source": "startup"})
     assert _anchored("sigma-legacy")["state"] == "deleted"
+
+
+def test_what_changed_never_carries_a_secret_into_the_pack_or_the_store(tmp_path: Path) -> None:
+    repo = build(tmp_path)
+    _turn(repo.root, "s1", "where is the db host set?",
+          "deploy/settings.toml:1-3 sets the database host db-stage-7 for the tau-deploy pipeline.")
+    assert _anchored("tau-deploy")["anchors"][0]["lines"] == [1, 3]  # type: ignore[index]
+    settings = repo.root / "deploy" / "settings.toml"
+    settings.write_text("[db]\npassword = 's3cr3t-Value-991'\nport = 6543\n")
+    pack, _ = _ask(repo.root, "q1", "where is the database host for tau-deploy?")
+    line = next(line for line in pack.splitlines() if "tau-deploy" in line)
+    assert "possibly stale" in line and "s3cr3t-Value-991" not in line and "REDACTED" in line
+    assert "s3cr3t-Value-991" not in str(_anchored("tau-deploy"))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nexus_memory.domain import code as rules
+from nexus_memory.domain.redaction import redact_text
 from nexus_memory.project.git import Checkout, run_git
 
 MAX_FILE_BYTES = 2_000_000
@@ -105,7 +106,7 @@ def anchor_for(checkout: Checkout, rel: str, ref: rules.CodeRef) -> dict[str, An
         anchor["lines"] = list(span)
         anchor["hash"] = rules.content_hash(text)
         if len(text) <= rules.SPAN_TEXT_MAX:
-            anchor["text"] = text
+            anchor["text"] = redact_text(text)  # kept with the memory: secrets never are
     else:
         anchor["hash"] = rules.content_hash("\n".join(lines))
     return anchor
@@ -181,7 +182,7 @@ class Checker:
             a["lines"] = list(span)
             if rules.content_hash(text) == a.get("hash"):
                 return rules.VERIFIED, ""
-            a["change"] = rules.what_changed(str(a.get("text", "")), text) if a.get("text") else "changed"
+            a["change"] = redact_text(rules.what_changed(str(a.get("text", "")), text)) if a.get("text") else "changed"
             return rules.STALE, self._note(a, True)
         if isinstance(a.get("lines"), list) and len(a["lines"]) == 2:
             start, end = int(a["lines"][0]), int(a["lines"][1])
@@ -192,7 +193,7 @@ class Checker:
             if moved is not None:
                 a["lines"] = list(moved)
                 return rules.VERIFIED, ""
-            a["change"] = (rules.what_changed(str(a["text"]), text) if a.get("text")
+            a["change"] = (redact_text(rules.what_changed(str(a["text"]), text)) if a.get("text")
                            else f"changed since {short}")
             return rules.STALE, self._note(a, True)
         if rules.content_hash("\n".join(lines)) == a.get("hash"):
@@ -209,5 +210,6 @@ class Checker:
             where += f"::{a['symbol']}"
         elif isinstance(a.get("lines"), list) and len(a["lines"]) == 2:
             where += f":{a['lines'][0]}-{a['lines'][1]}"
-        return f"{where} {a.get('change') or 'changed'}"
+        # what changed quotes the file as it is now: redacted like everything that is stored or injected
+        return redact_text(f"{where} {a.get('change') or 'changed'}")
 
