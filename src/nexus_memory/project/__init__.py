@@ -28,13 +28,19 @@ class ProjectIdentity:
     key: str = ""
     #: The git checkout (branch, HEAD, worktree), None outside git.
     checkout: Checkout | None = None
+    #: Where a repository's key is cached (`id` computes it on first use: showing a name costs no git).
+    key_cache: Path | None = None
 
     def cache_key(self) -> str:
         return str(self.root)
 
     @property
     def id(self) -> str:
-        return self.key or str(self.root)
+        if self.key:
+            return self.key
+        if self.checkout is not None:
+            return repository_key(self.checkout, self.key_cache)
+        return str(self.root)
 
     def scope_keys(self) -> tuple[str, ...]:
         """The key and the folders memories of this project were filed under before it had a key
@@ -101,11 +107,9 @@ def resolve_project(cwd: Path, *, with_remote: bool = True, cache_dir: Path | No
     aliases_raw = data.get("aliases")
     aliases = tuple(str(a) for a in aliases_raw) if isinstance(aliases_raw, list) else ()
     checkout = open_checkout(root)
-    key = ""
     remote = git_remote(root) if with_remote and checkout is None else None
     display = name or root.name or "unknown-project"
     if checkout is not None:
-        key = repository_key(checkout, cache_dir)
         url = remote_url(checkout.common_dir)
         remote = url if with_remote else None
         main = checkout.main_worktree
@@ -113,12 +117,26 @@ def resolve_project(cwd: Path, *, with_remote: bool = True, cache_dir: Path | No
             display = (main.name if main is not None else checkout.common_dir.name.removesuffix(".git")) or display
         if url and not name and main is None:
             display = normalize_remote(url).rsplit("/", 1)[-1] or display
-    return ProjectIdentity(root, str(display), remote, aliases, key, checkout)
+    return ProjectIdentity(root, str(display), remote, aliases, "", checkout, cache_dir)
+
+
+#: Keys this process already knows: (common dir, cache dir) -> key.
+_KEYS: dict[tuple[str, str], str] = {}
 
 
 def repository_key(checkout: Checkout, cache_dir: Path | None) -> str:
     """`git:<root commit>`; a repository without commits (or without a working `git`) is known by its
     remote, else by its common dir, until it has one (that key is not cached)."""
+    memo = (str(checkout.common_dir), str(cache_dir))
+    if memo in _KEYS:
+        return _KEYS[memo]
+    key = _repository_key(checkout, cache_dir)
+    if key.startswith("git:"):
+        _KEYS[memo] = key
+    return key
+
+
+def _repository_key(checkout: Checkout, cache_dir: Path | None) -> str:
     import zlib
 
     cache: Path | None = None
