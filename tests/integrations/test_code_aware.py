@@ -238,3 +238,15 @@ def test_what_changed_never_carries_a_secret_into_the_pack_or_the_store(tmp_path
     line = next(line for line in pack.splitlines() if "tau-deploy" in line)
     assert "possibly stale" in line and "s3cr3t-Value-991" not in line and "REDACTED" in line
     assert "s3cr3t-Value-991" not in str(_anchored("tau-deploy"))
+
+
+def test_memories_made_before_the_first_commit_stay_with_the_repository(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "fresh")
+    repo.root.mkdir()
+    repo.git("init", "-q", "-b", "main")
+    _turn(repo.root, "s1", "what does the queue use?", "The job queue uses the broker named omicron-bus-3 for retries.")
+    assert _finding("omicron-bus-3")["hook"]["project_id"] == str((repo.root / ".git").resolve())  # type: ignore[index]
+    repo.write("README.md", "x\n")
+    repo.commit("first")
+    pack, _ = _ask(repo.root, "q1", "which broker does the job queue use?")
+    assert "omicron-bus-3" in pack and resolve_project(repo.root, with_remote=False).id.startswith("git:")

@@ -43,11 +43,15 @@ class ProjectIdentity:
         return str(self.root)
 
     def scope_keys(self) -> tuple[str, ...]:
-        """The key and the folders memories of this project were filed under before it had a key
-        (every worktree of the repository): recall reads all of them."""
+        """The key and the keys memories of this project were filed under before it had one (every
+        worktree folder of the repository; its remote or git dir before the first commit): recall reads
+        all of them."""
         keys = [self.id, str(self.root)]
         if self.checkout is not None:
             keys += [str(p) for p in self.checkout.worktrees()]
+            # the keys a repository has before its first commit (repository_key's fallbacks)
+            url = remote_url(self.checkout.common_dir)
+            keys += [*([f"remote:{normalize_remote(url)}"] if url else []), str(self.checkout.common_dir)]
         return tuple(dict.fromkeys(keys))
 
     @property
