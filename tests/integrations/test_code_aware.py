@@ -250,3 +250,42 @@ def test_memories_made_before_the_first_commit_stay_with_the_repository(tmp_path
     repo.commit("first")
     pack, _ = _ask(repo.root, "q1", "which broker does the job queue use?")
     assert "omicron-bus-3" in pack and resolve_project(repo.root, with_remote=False).id.startswith("git:")
+
+
+def test_git_answers_are_kept_per_head_and_a_storm_of_git_runs_fails_open(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nexus_memory.domain.models import Memory
+    from nexus_memory.project import scope as scope_mod
+    from nexus_memory.project.scope import CodeScope
+
+    repo = build(tmp_path)
+    fork = repo.head()
+    forks: list[Memory] = []
+    for i in range(4):  # four unmerged branches, each remembered at its fork point (uncommitted work)
+        repo.git("checkout", "-q", "-b", f"topic/{i}", fork)
+        repo.write(f"t{i}.txt", "x\n")
+        repo.commit(f"topic {i}")
+        forks.append(Memory(id=i, namespace_id=1, content="c", metadata={"hook": {"branch": f"topic/{i}",
+                                                                                     "commit": fork}}))
+    repo.git("checkout", "-q", "main")
+    repo.write("later.txt", "y\n")
+    repo.commit("main moves")
+    proj = resolve_project(repo.root, with_remote=False)
+    calls: list[tuple[str, ...]] = []
+    real = scope_mod.run_git
+
+    def counted(cwd: Path, *args: str, **kw: object) -> str | None:
+        calls.append(args)
+        return real(cwd, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scope_mod, "run_git", counted)
+    cache = tmp_path / "cache"
+    first = CodeScope(proj, cache)
+    assert [first.visible(m, "finding") for m in forks] == [False] * 4  # the fork point is not merged work
+    first.save()
+    assert len(calls) == 5  # one window of HEAD's history, one merge-base per branch
+    again = CodeScope(proj, cache)
+    assert [again.visible(m, "finding") for m in forks] == [False] * 4 and len(calls) == 5  # kept for this HEAD
+    monkeypatch.setattr(scope_mod, "MAX_GIT_RUNS", 2)
+    capped = CodeScope(proj, tmp_path / "other-cache")
+    assert [capped.visible(m, "finding") for m in forks] == [False, True, True, True]  # past the cap: offered

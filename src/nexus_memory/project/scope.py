@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Commits of the current history listed at once to answer "is this commit merged?".
 ANCESTRY_WINDOW = 20_000
+#: Git runs one recall may start (the window, fork points, old commits); past it, memories are offered.
+MAX_GIT_RUNS = 6
 
 
 class CodeScope:
@@ -38,6 +40,7 @@ class CodeScope:
         self._window: set[str] | None = None
         self._window_complete = False
         self._dirty = False
+        self._git_runs = 0
         if cache_dir is not None and self.checkout is not None and self.head:
             import zlib
 
@@ -103,6 +106,8 @@ class CodeScope:
         if isinstance(known, bool):
             return known
         if self._window is None:
+            if not self._may_run_git():
+                return None
             out = run_git(self.checkout.worktree, "rev-list", f"--max-count={ANCESTRY_WINDOW}", self.head)
             if out is None:
                 return None
@@ -112,6 +117,8 @@ class CodeScope:
             answer: bool | None = True
         elif self._window_complete:
             answer = False
+        elif not self._may_run_git():
+            return None
         else:  # older than the window: ask about this one commit
             out = run_git(self.checkout.worktree, "merge-base", "--is-ancestor", commit, self.head)
             answer = out is not None
@@ -123,7 +130,7 @@ class CodeScope:
         known = self._cache["fork"].get(tip)
         if isinstance(known, str):
             return known
-        if self.checkout is None or self.head is None:
+        if self.checkout is None or self.head is None or not self._may_run_git():
             return None
         out = run_git(self.checkout.worktree, "merge-base", tip, self.head)
         fork = (out or "").strip()
@@ -132,6 +139,11 @@ class CodeScope:
         self._cache["fork"][tip] = fork
         self._dirty = True
         return fork
+
+    def _may_run_git(self) -> bool:
+        """No storm of git runs in one recall: past MAX_GIT_RUNS the answer is "unknown" (offered)."""
+        self._git_runs += 1
+        return self._git_runs <= MAX_GIT_RUNS
 
     # anchors -------------------------------------------------------------------------------------
     def check(self, memory: Memory) -> tuple[dict[str, Any], bool] | None:
