@@ -85,8 +85,10 @@ class CostService:
             "sessions": self.store.injection_sessions(since, agent, limit=sessions),
         }
 
-    def session(self, session_key: str, *, agent: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """One session's injections: what went in (ids, tokens, channel) and why (reasons), oldest first."""
+    def injections(self, session_key: str | None = None, *, agent: str | None = None,
+                   limit: int = 200) -> list[dict[str, Any]]:
+        """One session's injections (or the latest): what went in (ids, tokens, channel) and why
+        (reasons), oldest first."""
         if not 1 <= limit <= 1000:
             raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 1000")
         return [i.to_dict() for i in self.store.injections(session_key=session_key, agent=agent, limit=limit)]

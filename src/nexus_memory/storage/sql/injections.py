@@ -38,26 +38,18 @@ class SQLInjectionsMixin(SQLBackend):
 
     def injection_days(self, since_day: str, agent: str | None = None) -> list[dict[str, Any]]:
         """Per (day, agent, channel): tokens, injections, memories and how many were capped."""
-        where, params = "day >= ?", [since_day]
-        if agent:
-            where, params = where + " AND agent = ?", [*params, agent]
-        capped = self.dialect.is_true("capped")
+        where, params = _since(since_day, agent)
         rows = self._rows(
-            "SELECT day, agent, channel, sum(tokens) AS tokens, count(*) AS injections, "
-            f"sum(CASE WHEN {capped} THEN 1 ELSE 0 END) AS capped FROM injections WHERE {where} "
+            f"SELECT day, agent, channel, {self._totals()} FROM injections WHERE {where} "
             "GROUP BY day, agent, channel ORDER BY day, agent, channel", params)
         return [{"day": r["day"], "agent_type": r["agent"], "channel": r["channel"], "tokens": int(r["tokens"]),
                  "injections": int(r["injections"]), "capped": int(r["capped"])} for r in rows]
 
     def injection_sessions(self, since_day: str, agent: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Per (agent, session): tokens against the budgets offered, newest session first."""
-        where, params = "day >= ?", [since_day]
-        if agent:
-            where, params = where + " AND agent = ?", [*params, agent]
-        capped = self.dialect.is_true("capped")
+        where, params = _since(since_day, agent)
         rows = self._rows(
-            "SELECT agent, session_key, sum(tokens) AS tokens, sum(budget) AS budget, count(*) AS injections, "
-            f"sum(CASE WHEN {capped} THEN 1 ELSE 0 END) AS capped, min(recorded_at) AS first_at, "
+            f"SELECT agent, session_key, {self._totals()}, sum(budget) AS budget, min(recorded_at) AS first_at, "
             "max(recorded_at) AS last_at, max(id) AS last_id, max(project) AS project "
             f"FROM injections WHERE {where} GROUP BY agent, session_key ORDER BY last_id DESC LIMIT ?",
             [*params, int(limit)])
@@ -87,6 +79,10 @@ class SQLInjectionsMixin(SQLBackend):
                           [*params, int(limit)])
         return [self._injection(r) for r in reversed(rows)]
 
+    def _totals(self) -> str:
+        return (f"sum(tokens) AS tokens, count(*) AS injections, "
+                f"sum(CASE WHEN {self.dialect.is_true('capped')} THEN 1 ELSE 0 END) AS capped")
+
     def _injection(self, r: Any) -> Injection:
         d = self.dialect
         ids: list[int] = []
@@ -100,3 +96,9 @@ class SQLInjectionsMixin(SQLBackend):
                          budget=int(r["budget"]), project=r["project"], source=r["source"], query=r["query"],
                          memory_ids=tuple(ids), reasons=reasons, capped=bool(r["capped"]), day=r["day"],
                          recorded_at=d.time_out(r["recorded_at"]), id=int(r["id"]))
+
+
+def _since(since_day: str, agent: str | None) -> tuple[str, list[Any]]:
+    if agent:
+        return "day >= ? AND agent = ?", [since_day, agent]
+    return "day >= ?", [since_day]
