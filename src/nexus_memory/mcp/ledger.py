@@ -3,8 +3,10 @@
 
 Who asks: the client's name from the MCP handshake (`clientInfo.name`: claude-code,
 codex-mcp-client, gemini-cli-mcp-client, ...) mapped to the agent's canonical name, else "mcp".
-Which session: the MCP session id on streamable HTTP; on stdio (one server process per agent
-session) a key made once per connection. A tool may pass the agent's own session key instead.
+Which session: on stdio, where an agent starts one server process per session, a key made once
+per process; on streamable HTTP the MCP session id, and when the client speaks the stateless
+protocol (2026-07-28: no session exists) one key per agent, `mcp-http-<agent>`. A tool given the agent's own session key
+(build_working_representation, search_perspective_memories) records that instead.
 The daily cap does not stop MCP results (the agent asked for them), but they count toward it.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,6 @@ def _tokens(result: Any) -> int:
 class ResultLedger:
     def __init__(self, app: App) -> None:
         self.app = app
-        self._keys: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
         self._fallback = f"mcp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def caller(self, ctx: Any) -> tuple[str, str]:
@@ -56,16 +56,12 @@ class ResultLedger:
             session = ctx.request_context.session
             params = session.client_params
             agent = agent_of_client(params.client_info.name if params is not None else None)
-            conn = getattr(session, "_connection", None)
-            sid = getattr(conn, "session_id", None)
+            sid = getattr(getattr(session, "_connection", None), "session_id", None)
             if sid:
                 return agent, f"mcp-{sid}"
-            if conn is None:
-                return agent, self._fallback
-            key = self._keys.get(conn)
-            if key is None:
-                key = self._keys[conn] = f"mcp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            return agent, key
+            if getattr(ctx.request_context, "request", None) is not None:  # stateless HTTP: no session at all
+                return agent, f"mcp-http-{agent}"
+            return agent, self._fallback
         except Exception:  # no request context (a direct call), an older SDK: still recorded
             return "mcp", self._fallback
 

@@ -48,7 +48,7 @@ async function showCosts() {
       `<p class="legend">${CHANNELS.map((c) => `<span class="key ch-${c}"></span>${c.replace("_", " ")}`).join(" ")}</p>`;
     $("#cost-sessions").innerHTML = r.sessions.map((s) => `<tr data-testid="cost-session" data-session="${esc(s.session_key)}" data-agent="${esc(s.agent_type)}">
         <td>${esc(s.agent_type)}</td><td><a href="#/stats" class="sess"><code>${esc(s.session_key || "-")}</code></a></td>
-        <td>${s.tokens.toLocaleString()} / ${s.budget.toLocaleString()}</td><td>${s.injections}</td>
+        <td>${s.tokens.toLocaleString()} / ${s.budget ? s.budget.toLocaleString() : "-"}</td><td>${s.injections}</td>
         <td>${s.capped || ""}</td><td>${when(s.last_at)}</td><td class="muted">${esc(s.project ?? "")}</td></tr>`).join("")
       || '<tr><td colspan="7" class="muted">Nothing injected yet.</td></tr>';
     document.querySelectorAll("[data-testid=cost-session]").forEach((row) => row.addEventListener("click", (ev) => {
