@@ -97,6 +97,13 @@ def test_the_daily_cap_stops_the_session_pack_and_keeps_only_strong_recall(
     assert pack == "" and "events.created_at" in strong, "a strongly relevant memory still comes"
     assert _ledger("after-strong") == [] and _ledger("after") == [] and _ledger("after-p") == []
     assert [(r["channel"], r["capped"]) for r in _ledger("after-strong-p")] == [("prompt_recall", True)]
+    # The same through the installed console script, as an agent runs it.
+    base = {"session_id": "cli", "cwd": str(tmp_path)}
+    start = run_nexus("hook", "claude-code", "SessionStart", input=json.dumps({**base, "source": "startup"}))
+    assert start.returncode == 0 and context_of(json.loads(start.stdout or "{}")) == ""
+    for prompt, expected in ((WEAK, False), (STRONG, True)):
+        out = run_nexus("hook", "claude-code", "UserPromptSubmit", input=json.dumps({**base, "prompt": prompt}))
+        assert out.returncode == 0 and ("events.created_at" in context_of(json.loads(out.stdout))) is expected
     # A per-agent cap overrides the default: 0 turns it off for that agent.
     monkeypatch.setenv("NEXUS_DAILY_TOKEN_CAPS", "claude=0")
     pack, weak = _ask(tmp_path, "uncapped", WEAK)
