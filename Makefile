@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: bench-secrets bench-loop bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-serve
+.PHONY: bench-secrets bench-loop bench-embed bench-fts run test lint typecheck unit venv venv-dev clean bench-backends bench-store bench-locomo bench-search bench-cognition bench-hooks bench-hooks-instructions bench-serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench-cognition: venv-dev
 
 bench-hooks: venv-dev
 	$(BIN)/python bench/hook_latency.py
+
+# The same hooks counted in CPU instructions under valgrind (repeatable on a loaded machine);
+# BASELINE=DIR compares another checkout (git worktree add /tmp/base REV).
+bench-hooks-instructions: venv-dev
+	$(BIN)/python -m bench.hook_instructions $(if $(BASELINE),--baseline $(BASELINE))
 
 # The memory loop end to end (issue 12): sessions replayed through the real `nexus hook`, probes in fresh
 # sessions; hooks alone, then with `nexus serve` beside each store. BENCH_ARGS narrows it (--source coding).

@@ -24,9 +24,11 @@ class ProjectIdentity:
 
 
 def _read_project_toml(root: Path) -> dict[str, object]:
+    path = root / ".nexus" / "project.toml"
+    if not path.is_file():
+        return {}
     import tomllib  # only when a project has a .nexus/project.toml: every hook resolves its project
 
-    path = root / ".nexus" / "project.toml"
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -70,6 +70,21 @@ def test_a_fact_seen_only_in_tool_output_comes_back_in_the_next_session(tmp_path
     assert "db-stage-7" in pack + recall and "6543" in pack + recall
 
 
+def test_a_fact_is_told_once_not_again_as_the_output_it_came_from(tmp_path: Path) -> None:
+    out = "APP_ENV=staging\nDB_HOST=db-stage-7.internal\nDB_PORT=6543\n"
+    _session(tmp_path, "s1", [{"bash": "cat deploy/staging.env", "out": out}])
+    # The pack shows the extracted fact: the prompt recall does not show its episode again.
+    pack, recall = _ask(tmp_path, "s2", "which port does db-stage-7 listen on?")
+    assert "[extracted #" in pack and "DB_PORT=6543" in pack
+    assert "DB_PORT" not in recall and "[episode #" not in recall
+    # Without a pack (a session that started before the fact was stored), recall shows the fact once:
+    # the extracted lines, not also the whole output they came from.
+    base = {"session_id": "s3", "cwd": str(tmp_path), "transcript_path": None}
+    recall = context_of(hook("claude-code", "UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit",
+                                                                 "prompt": "which port does db-stage-7 listen on?"}))
+    assert recall.count("DB_PORT=6543") == 1 and "[extracted #" in recall and "[episode #" not in recall
+
+
 def test_the_assistants_final_message_is_a_finding_that_comes_back(tmp_path: Path) -> None:
     _session(tmp_path, "s1", [
         {"prompt": "why is the nightly export slow?"},

@@ -10,30 +10,54 @@ they hold on projects nobody wrote them for.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterable
+from typing import NamedTuple
 
 #: At most this many lines (and characters) are extracted from one tool output.
 MAX_LINES = 12
 MAX_CHARS = 1200
 LINE_CHARS = 240
 
-_KEY_VALUE = re.compile(r"^\s*[\"']?[A-Za-z_][\w.\-\[\]]{1,60}[\"']?\s*(=|:)\s*\S")
-_HOST_PORT = re.compile(r"\b[a-z0-9][a-z0-9.\-]*:\d{2,5}\b|\b(?:\d{1,3}\.){3}\d{1,3}\b", re.I)
-_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+", re.I)
-_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?(?![\w.])")
-_PATH = re.compile(r"(?:^|[\s'\"(=:])(?:\.{0,2}/)?[\w.\-]+(?:/[\w.\-]+)*\.[A-Za-z][\w]{0,6}\b")
-_ERROR = re.compile(r"\b(error|exception|traceback|failed|failure|fatal|denied|refused|not found|timed? ?out|"
-                    r"cannot|can't|unable|invalid|missing|no such|panic)\b", re.I)
-_OUTCOME = re.compile(r"\b\d+ (passed|failed|errors?|skipped|warnings?|tests?)\b|\b(ok|FAILED|PASSED|SUCCESS)\b"
-                      r"|\bexit(?:ed)? (?:code|status)\b", re.I)
-_NOISE = re.compile(r"^[\s=\-_*#.~+|:\u2500-\u257f]*$|^\s*\.+[FEsx.]*\s*(\[\s*\d+%\])?$|^\s*(\d+%|\|[#=\s]+\|)")
-_TABLE_PORT = re.compile(r"\d+->\d+/(tcp|udp)")
-# Facts said in words: "the staging database is db-stage-7 on port 6543", "running release 4.2 in eu-west-1".
-_NAMED_NUMBER = re.compile(r"\b(port|version|release|build|region|pid|timeout|limit|size|id|node|python|"
-                           r"postgres(?:ql)?|redis|java|go|ruby|rust)\s*:?\s*v?\d", re.I)
-_NUMBERED_NAME = re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?\b", re.I)
+
+class _LinePatterns(NamedTuple):
+    key_value: re.Pattern[str]
+    host_port: re.Pattern[str]
+    url: re.Pattern[str]
+    version: re.Pattern[str]
+    path: re.Pattern[str]
+    error: re.Pattern[str]
+    outcome: re.Pattern[str]
+    noise: re.Pattern[str]
+    table_port: re.Pattern[str]
+    named_number: re.Pattern[str]
+    numbered_name: re.Pattern[str]
+
+
+@functools.cache
+def _lines() -> _LinePatterns:
+    """The shapes of a fact-carrying line of tool output, compiled on first use: the prompt hook
+    classifies what the user typed with the sentence patterns below and never reads a tool's output."""
+    return _LinePatterns(
+        key_value=re.compile(r"^\s*[\"']?[A-Za-z_][\w.\-\[\]]{1,60}[\"']?\s*(=|:)\s*\S"),
+        host_port=re.compile(r"\b[a-z0-9][a-z0-9.\-]*:\d{2,5}\b|\b(?:\d{1,3}\.){3}\d{1,3}\b", re.I),
+        url=re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+", re.I),
+        version=re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?(?![\w.])"),
+        path=re.compile(r"(?:^|[\s'\"(=:])(?:\.{0,2}/)?[\w.\-]+(?:/[\w.\-]+)*\.[A-Za-z][\w]{0,6}\b"),
+        error=re.compile(r"\b(error|exception|traceback|failed|failure|fatal|denied|refused|not found|timed? ?out|"
+                         r"cannot|can't|unable|invalid|missing|no such|panic)\b", re.I),
+        outcome=re.compile(r"\b\d+ (passed|failed|errors?|skipped|warnings?|tests?)\b|\b(ok|FAILED|PASSED|SUCCESS)\b"
+                           r"|\bexit(?:ed)? (?:code|status)\b", re.I),
+        noise=re.compile(r"^[\s=\-_*#.~+|:\u2500-\u257f]*$|^\s*\.+[FEsx.]*\s*(\[\s*\d+%\])?$|^\s*(\d+%|\|[#=\s]+\|)"),
+        table_port=re.compile(r"\d+->\d+/(tcp|udp)"),
+        # Facts said in words: "the staging database is db-stage-7 on port 6543", "running release 4.2 in eu-west-1".
+        named_number=re.compile(r"\b(port|version|release|build|region|pid|timeout|limit|size|id|node|python|"
+                                r"postgres(?:ql)?|redis|java|go|ruby|rust)\s*:?\s*v?\d", re.I),
+        numbered_name=re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?\b", re.I),
+    )
+
 
 _QUESTION_START = re.compile(
     r"^(who|what|when|where|which|why|how|whose|whom|is|are|was|were|do|does|did|can|could|should|would|will|"
@@ -134,24 +158,25 @@ def _clip(line: str) -> str:
 
 def line_weight(line: str) -> int:
     """How much fact a line carries (0 = none): one point per shape it has."""
-    if not line.strip() or _NOISE.match(line) or len(line.strip()) < 3:
+    p = _lines()
+    if not line.strip() or p.noise.match(line) or len(line.strip()) < 3:
         return 0
     weight = 0
-    if _KEY_VALUE.match(line):
+    if p.key_value.match(line):
         weight += 2
-    if _HOST_PORT.search(line) or _URL.search(line) or _TABLE_PORT.search(line):
+    if p.host_port.search(line) or p.url.search(line) or p.table_port.search(line):
         weight += 2
-    if _VERSION.search(line):
+    if p.version.search(line):
         weight += 1
-    if _NAMED_NUMBER.search(line):
+    if p.named_number.search(line):
         weight += 2
-    elif _NUMBERED_NAME.search(line):
+    elif p.numbered_name.search(line):
         weight += 1
-    if _PATH.search(line):
+    if p.path.search(line):
         weight += 1
-    if _ERROR.search(line):
+    if p.error.search(line):
         weight += 2
-    if _OUTCOME.search(line):
+    if p.outcome.search(line):
         weight += 1
     return weight
 

@@ -166,7 +166,7 @@ def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     pack = app.recall.session_pack(project=proj.display_name, project_root=str(proj.root), budget=budget)
     _write_context_md(app, event.agent, proj, pack, paths)
     if pack.ids:
-        write_injected(paths, event, read_injected(paths, event) | pack.whole)
+        write_injected(paths, event, read_injected(paths, event) | pack.whole | pack.covers)
         _record(app, event, proj, "session_pack", pack, budget=budget)
     return pack.text
 

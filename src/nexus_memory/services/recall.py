@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain import recall as rules
-from nexus_memory.domain.enums import CognitiveLevel
+from nexus_memory.domain.enums import CognitiveLevel, EvidenceRole
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.storage.base import Store
 
@@ -118,6 +118,9 @@ class Pack:
     reasons: dict[int, dict[str, float]] = field(default_factory=dict)
     #: Memories shown only in part (cut to fit): prompt recall may still show the part a prompt needs.
     partial: frozenset[int] = frozenset()
+    #: Episodes whose fact lines the pack shows (as the facts extracted from them): the session holds
+    #: what they hold, so prompt recall does not show them again.
+    covers: frozenset[int] = frozenset()
 
     @property
     def whole(self) -> set[int]:
@@ -224,6 +227,9 @@ class RecallService:
             elif hit.cosine is None and related and related.passes(query, terms):  # no model: related words
                 passing.append((max(hit.score, 0.0) / top, m, cover, None))
                 via_related[m.id] = related.coverage(query, terms)
+        # An episode and the facts extracted from it both passing: the facts say it in fewer tokens.
+        told = self._sources({m.id for _, m, _, _ in passing if kind_of(m) == "extracted"})
+        passing = [p for p in passing if p[1].id not in told]
         followers = {} if strict else self._followers([m for _, m, _, _ in passing[:ANCHORS]], exclude_ids)
         chosen: list[tuple[int, str]] = []
         reasons: dict[int, dict[str, float]] = {}
@@ -323,7 +329,16 @@ class RecallService:
             return EMPTY
         sections.append(tail)
         text = "\n".join(sections)
-        return Pack(text, tuple(ids), estimate_tokens(text), partial=frozenset(partial))
+        extracted = {m.id for m in facts if kind_of(m) == "extracted" and m.id in ids and m.id not in partial}
+        return Pack(text, tuple(ids), estimate_tokens(text), partial=frozenset(partial),
+                    covers=frozenset(self._sources(extracted)))
+
+    def _sources(self, extracted: set[int]) -> dict[int, int]:
+        """Episode id -> the id of the extracted memory that holds its fact lines, for `extracted`."""
+        if not extracted:
+            return {}
+        rows = self.store.lineage_batch(sorted(extracted), roles=(EvidenceRole.DERIVED_FROM.value,))
+        return {e.source_memory_id: e.derived_memory_id for e in rows if e.derived_memory_id in extracted}
 
     @staticmethod
     def _fact_score(m: Memory, now: datetime) -> float:

@@ -18,7 +18,7 @@ from nexus_memory.domain.models import Job
 from nexus_memory.domain.timeutil import utcnow
 from nexus_memory.errors import Conflict, NotFound
 from nexus_memory.storage.base import MAX_JOB_ATTEMPTS
-from nexus_memory.storage.common import dumps
+from nexus_memory.storage.common import dumps, sha1_hex
 from nexus_memory.storage.sql.dialect import SQLBackend, and_where, where_equal
 from nexus_memory.storage.sql.queries import row_to_job
 
@@ -33,9 +33,7 @@ LEASE = ("status = 'running', lease_owner = ?, claim_token = ?, lease_expires_at
 
 def job_dedup_key(namespace_id: int, job_type: str, payload: dict[str, Any], perspective: dict[str, Any] | None) -> str:
     text = f"{namespace_id}|{job_type}|{dumps(_sorted(payload))}|{dumps(_sorted(perspective))}"
-    import hashlib
-
-    return hashlib.sha1(text.encode()).hexdigest()
+    return sha1_hex(text)  # the built-in SHA-1: the prompt hook enqueues a job and need not load OpenSSL
 
 
 def _sorted(value: Any) -> Any:
