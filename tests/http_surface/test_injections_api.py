@@ -53,6 +53,11 @@ def test_injections_per_day_per_session_and_why(any_app: App) -> None:
         assert latest["count"] == 1 and latest["injections"][0]["agent_type"] == "gemini"
         assert latest["injections"][0]["capped"] is True
 
+        secret = "ghp_" + "a1B2c3D4e5" * 3 + "f6G7h8"
+        costs.record(agent="codex", channel="mcp_results", tokens=10, ids=[1], query=f"push with {secret}")
+        stored = client.get("/injections", params={"agent_type": "codex"}).json()["injections"][0]["query"]
+        assert secret not in stored and stored.startswith("push with ")
+
         bad = client.get("/stats/injections", params={"days": 0})
         assert bad.status_code == 422 and bad.json()["field"] == "days"
         bad = client.get("/injections", params={"agent_type": "bad\tname"})

@@ -145,6 +145,10 @@ def test_nexus_stats_shows_tokens_per_day_and_per_session_against_the_budget(tmp
     assert data["days"] == 3 and data["today_by_agent"] == {"claude-code": spent}
     assert data["per_day"][-1]["channels"]["prompt_recall"] == estimate_tokens(recall)
     assert {s["session_key"] for s in data["sessions"]} == {"ask", "ask-p"}
+    others = json.loads(run_nexus("stats", "--json", "-a", "gemini", "-a", "codex").stdout)["injections"]
+    assert others["per_day"] == [] and others["sessions"] == [] and others["today_by_agent"] == {"codex": 0, "gemini": 0}
+    mine = json.loads(run_nexus("stats", "--json", "-a", "claude", "-a", "codex").stdout)["injections"]
+    assert mine["today_by_agent"] == {"claude-code": spent, "codex": 0} and len(mine["sessions"]) == 2
     bad = run_nexus("stats", "--days", "0")
     assert bad.returncode != 0 and "days 0 is out of range" in bad.stderr and len(bad.stderr.strip().splitlines()) <= 2
 

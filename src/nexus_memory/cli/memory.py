@@ -231,16 +231,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
+    from nexus_memory.domain.agents import validate_agent_name
 
     agents = split_csv(args.agent)
     with app_from(args, existing=True) as app:
         stats = app.memories.stats(agents or None)
         jobs = app.store.count_jobs_by_status()
         llm = app.cognition.llm_status()
-        costs = app.costs.report(days=args.days, agent=agents[0] if len(agents) == 1 else None,
+        costs = app.costs.report(days=args.days, agents=[validate_agent_name(a) for a in agents],
                                  sessions=args.sessions)
-    if len(agents) > 1:
-        costs["sessions"] = [s for s in costs["sessions"] if s["agent_type"] in agents]
     if args.json:
         emit_json({"namespaces": [s.to_dict() for s in stats], "jobs": jobs,
                    "total_active": sum(s.active_memories for s in stats), "llm": llm, "injections": costs})

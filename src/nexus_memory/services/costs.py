@@ -7,7 +7,7 @@ dashboard. Recording never breaks an injection: a failure is the caller's to log
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,25 +47,33 @@ class CostService:
     def record(self, *, agent: str, channel: str, tokens: int, ids: Iterable[int], session_key: str = "",
                budget: int = 0, project: str | None = None, source: str = "", query: str = "",
                reasons: Mapping[Any, Mapping[str, float]] | None = None, capped: bool = False) -> int | None:
-        """Write one injection down; None when nothing was injected."""
+        """Write one injection down; None when nothing was injected. The query is redacted here (a
+        hook's prompt already is; an MCP client's search words may hold anything)."""
         memory_ids = tuple(int(i) for i in ids)
         if not memory_ids or tokens <= 0:
             return None
+        if query:
+            from nexus_memory.domain.redaction import redact_text
+
+            query = redact_text(query[:500])
         return self.store.record_injection(Injection(
             agent=agent, channel=channel, tokens=int(tokens), session_key=session_key or "", budget=int(budget),
             project=project, source=source, query=query, memory_ids=memory_ids,
             reasons={str(k): dict(v) for k, v in (reasons or {}).items()}, capped=capped, day=local_day()))
 
-    def report(self, *, days: int = 7, agent: str | None = None, sessions: int = 20) -> dict[str, Any]:
+    def report(self, *, days: int = 7, agent: str | None = None, sessions: int = 20,
+               agents: Sequence[str] = ()) -> dict[str, Any]:
         """Tokens per day (per agent and channel, against each agent's cap) and per session (against
-        the budgets the injections were filled to)."""
+        the budgets the injections were filled to). `agent`, or several `agents`: only theirs."""
         if not 1 <= days <= 366:
             raise InvalidInput(f"days {days} is out of range", hint="use 1 to 366")
         if not 1 <= sessions <= 500:
             raise InvalidInput(f"sessions {sessions} is out of range", hint="use 1 to 500")
         today = local_day()
         since = days_back(today, days)
-        rows = self.store.injection_days(since, agent)
+        wanted = set(agents) | ({agent} if agent else set())
+        one = next(iter(wanted)) if len(wanted) == 1 else None
+        rows = [r for r in self.store.injection_days(since, one) if not wanted or r["agent_type"] in wanted]
         per_day: dict[str, dict[str, Any]] = {}
         for r in rows:
             entry = per_day.setdefault(r["day"], {"day": r["day"], "tokens": 0, "injections": 0, "capped": 0,
@@ -75,14 +83,16 @@ class CostService:
             entry["capped"] += r["capped"]
             entry["channels"][r["channel"]] = entry["channels"].get(r["channel"], 0) + r["tokens"]
             entry["agents"][r["agent_type"]] = entry["agents"].get(r["agent_type"], 0) + r["tokens"]
-        agents = sorted({r["agent_type"] for r in rows} | ({agent} if agent else set()))
+        shown = sorted({r["agent_type"] for r in rows} | wanted)
+        per_session = [s for s in self.store.injection_sessions(since, one, limit=sessions if one or not wanted else 500)
+                       if not wanted or s["agent_type"] in wanted][:sessions]
         return {
             "today": today, "since": since, "days": days,
             "per_day": [per_day[d] for d in sorted(per_day)],
-            "caps": {a: self.cap(a) for a in agents}, "default_cap": self.daily_cap,
+            "caps": {a: self.cap(a) for a in shown}, "default_cap": self.daily_cap,
             "today_by_agent": {a: sum(r["tokens"] for r in rows if r["day"] == today and r["agent_type"] == a)
-                               for a in agents},
-            "sessions": self.store.injection_sessions(since, agent, limit=sessions),
+                               for a in shown},
+            "sessions": per_session,
         }
 
     def injections(self, session_key: str | None = None, *, agent: str | None = None,
