@@ -170,3 +170,17 @@ def test_cap_settings_are_checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         assert (app.costs.cap("gemini"), app.costs.cap("codex"), app.costs.cap("qwen")) == (300, 0, 2000)
     finally:
         app.close()
+
+
+def test_the_strict_bar_and_the_cap_rule() -> None:
+    from nexus_memory.domain.costs import parse_caps
+    from nexus_memory.domain.recall import STRICT, Bar
+    from nexus_memory.services.costs import CapState
+
+    assert Bar().passes(0.3, None) and not STRICT.passes(0.3, None), "half the words: the normal bar only"
+    assert STRICT.passes(0.6, None) and not STRICT.passes(0.59, None)
+    assert Bar().passes(0.0, 0.65) and not STRICT.passes(0.0, 0.65) and STRICT.passes(0.0, 0.75)
+    assert STRICT.passes(0.5, 0.65) and not STRICT.passes(0.49, 0.7)
+    assert CapState("a", 99_000, 100_000).allows(900) is False, "a pack is never cut to fit"
+    assert CapState("a", 99_000, 100_000).allows(350) and CapState("a", 10**9, 0).allows(900)
+    assert parse_caps(" Claude = 20000 , codex=0,") == {"claude-code": 20000, "codex": 0}
