@@ -438,6 +438,8 @@ def main() -> None:
     ap.add_argument("--source", choices=("coding", "locomo", "both"), default="both")
     ap.add_argument("--agents", default="claude-code,gemini,codex", help="agent formats for the coding set")
     ap.add_argument("--noise", type=int, default=8, help="everyday sessions around each coding scenario")
+    ap.add_argument("--scenarios", type=Path, default=CODING,
+                    help="the coding scenario file (bench/data/coding_holdout.json: a second set, not tuned on)")
     ap.add_argument("--extra-probes", type=Path, action="append", default=[],
                     help="a file of more coding probes, by scenario (e.g. bench/data/paraphrase_probes.json)")
     ap.add_argument("--locomo", type=Path, default=LOCOMO, help="LoCoMo JSON file")
@@ -455,7 +457,7 @@ def main() -> None:
 
     plan: list[tuple[str, str, list[Scenario], int | None]] = []
     if args.source in ("coding", "both"):
-        coding = load_coding(noise=args.noise, extra_probes=tuple(args.extra_probes))
+        coding = load_coding(args.scenarios, noise=args.noise, extra_probes=tuple(args.extra_probes))
         for agent in [a.strip() for a in args.agents.split(",") if a.strip()]:
             if agent not in FORMATS:
                 raise SystemExit(f"unknown agent format {agent!r} (use {', '.join(FORMATS)})")

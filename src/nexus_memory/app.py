@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nexus_memory.llm.gateway import LLMGateway
     from nexus_memory.runtime.controller import RuntimeController
     from nexus_memory.services.cognition import CognitionService
+    from nexus_memory.services.costs import CostService
     from nexus_memory.services.overview import OverviewService
     from nexus_memory.services.recall import RecallService
     from nexus_memory.services.search import SearchService
@@ -170,6 +171,13 @@ class App:
 
             lexicon = Lexicon().neighbours
         return RecallService(self.store, lexicon=lexicon)
+
+    @cached_property
+    def costs(self) -> CostService:
+        """What memory costs each agent: the injection ledger and the daily cap (issue 16)."""
+        from nexus_memory.services.costs import CostService
+
+        return CostService(self.store, daily_cap=self.settings.daily_token_cap, caps=self.settings.daily_token_caps)
 
     @property
     def runtime(self) -> RuntimeController:

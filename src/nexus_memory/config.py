@@ -134,6 +134,12 @@ class Settings:
     #: Per-prompt recall without a model also counts words related to the prompt's (the shipped neighbour
     #: table, domain/expansion.py). Off by default: measured neutral to +0.006 (BENCHMARKS.md, issue 12).
     recall_expansion: bool = False
+    #: Tokens of memory injected per agent per day (session packs, prompt recall, MCP results) after which
+    #: session packs stop and prompt recall keeps only strongly relevant memories (docs/configuration.md).
+    #: 0 turns the cap off.
+    daily_token_cap: int = 100_000
+    #: Per-agent caps over `daily_token_cap`: "claude-code=20000,codex=5000".
+    daily_token_caps: str = ""
     busy_timeout_ms: int = 10_000
     # Postings scored with exact BM25 per full-text query; 0 = always exact (see docs/configuration.md)
     fts_budget: int = 4000
@@ -164,6 +170,8 @@ class Settings:
             "llm_model": self.llm_model,
             "llm_daily_token_budget": self.llm_daily_token_budget,
             "subconscious_mode": self.subconscious_mode,
+            "daily_token_cap": self.daily_token_cap,
+            "daily_token_caps": self.daily_token_caps,
         }
         out["cognition"] = {f.name: getattr(self.cognition, f.name) for f in fields(self.cognition)}
         return out
@@ -241,6 +249,8 @@ _ENV_MAP = {
     "llm_daily_token_budget": "NEXUS_LLM_DAILY_TOKEN_BUDGET",
     "subconscious_mode": "NEXUS_SUBCONSCIOUS_MODE",
     "recall_expansion": "NEXUS_RECALL_EXPANSION",
+    "daily_token_cap": "NEXUS_DAILY_TOKEN_CAP",
+    "daily_token_caps": "NEXUS_DAILY_TOKEN_CAPS",
     "busy_timeout_ms": "NEXUS_BUSY_TIMEOUT_MS",
     "fts_budget": "NEXUS_FTS_BUDGET",
 }
@@ -252,6 +262,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     paths = resolve_paths(env)
     file_values = _read_file(Path(env["NEXUS_CONFIG_FILE"]) if env.get("NEXUS_CONFIG_FILE") else paths.config_file)
     base = Settings(paths=paths, database_path=paths.data_dir / "nexus.db")
+    caps = file_values.get("daily_token_caps")
+    if isinstance(caps, dict):  # a [daily_token_caps] table in config.toml: agent = tokens
+        file_values = {**file_values, "daily_token_caps": ",".join(f"{k}={v}" for k, v in caps.items())}
     values: dict[str, Any] = {}
     for f in fields(Settings):
         if f.name in ("paths", "database_path", "cognition", "extra"):
@@ -288,6 +301,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         value = getattr(settings, name)
         if value not in allowed:
             raise ConfigError(f"unknown {_ENV_MAP[name]} '{value}'", hint=f"use one of: {', '.join(allowed)}")
+    if settings.daily_token_cap < 0:
+        raise ConfigError(f"NEXUS_DAILY_TOKEN_CAP={settings.daily_token_cap} is negative",
+                          hint="use 0 (no cap) or a token count such as 100000")
+    if settings.daily_token_caps:
+        from nexus_memory.domain.costs import parse_caps
+
+        parse_caps(settings.daily_token_caps)
     if settings.embedding_threads < 0:
         raise ConfigError(f"NEXUS_EMBEDDING_THREADS={settings.embedding_threads} is negative",
                           hint="use 0 (automatic) or a thread count such as 1")

@@ -61,3 +61,23 @@ def test_the_loop_bench_adds_the_probes_by_scenario_and_keeps_the_base_ones(monk
     out = summarize(rows)
     assert out["groups"]["base"]["evidence_recall"] == 1.0
     assert out["groups"]["paraphrase_probes"]["false_recall_unanswerable"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["coding_scenarios.json", "coding_holdout.json"])
+def test_every_expected_answer_was_stored_and_unanswerable_probes_expect_nothing(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe the store cannot answer would score as a miss of the recall, not of the data."""
+    monkeypatch.syspath_prepend(str(REPO))
+    sys.modules.pop("bench.loop", None)
+    from bench.loop import load_coding
+
+    path = REPO / "bench" / "data" / name
+    data = json.loads(path.read_text("utf-8"))
+    assert len(load_coding(path, noise=2)) == len(data["scenarios"])
+    for scenario in data["scenarios"]:
+        said = "\n".join(str(v) for session in scenario["sessions"] for step in session for v in step.values()).lower()
+        for probe in scenario["probes"]:
+            if probe["kind"] == "unanswerable":
+                assert probe["expect"] == [], probe["q"]
+            else:
+                assert probe["expect"] and all(e.lower() in said for e in probe["expect"]), probe["q"]

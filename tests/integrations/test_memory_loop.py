@@ -184,10 +184,10 @@ def test_every_injection_is_recorded_with_its_tokens_and_the_budgets_hold(tmp_pa
     assert pack and estimate_tokens(pack) <= 900
     app = build_app(load_settings(), embeddings=False, cognition=False)
     try:
-        newest_last = reversed(app.store.latest_metrics("recall.", limit=10))
-        recorded = {name: (value, labels) for name, value, labels, _at in newest_last}
+        recorded = {i.channel: i for i in app.store.injections(session_key="ask")}
     finally:
         app.close()
-    value, labels = recorded["recall.prompt_recall.tokens"]
-    assert value == estimate_tokens(recall) and labels["session_key"] == "ask" and labels["ids"]
-    assert recorded["recall.session_pack.tokens"][0] == estimate_tokens(pack)
+    prompt = recorded["prompt_recall"]
+    assert prompt.tokens == estimate_tokens(recall) and prompt.agent == "claude-code" and prompt.memory_ids
+    assert prompt.budget == 350 and all(str(i) in prompt.reasons for i in prompt.memory_ids)
+    assert recorded["session_pack"].tokens == estimate_tokens(pack) and recorded["session_pack"].budget == 900

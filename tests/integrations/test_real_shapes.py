@@ -222,3 +222,20 @@ def test_gemini_settings_with_comments_are_edited_in_place(target: Target) -> No
     assert path.read_text() == text
     _uninstall(target, "gemini")
     assert path.read_text() == GEMINI_JSONC
+
+
+# ------------------------------------------------------------------------------------ Claude Code
+def test_claude_code_read_result_is_stored_as_the_file_text(tmp_path: Path) -> None:
+    """Claude Code's Read answers FileReadOutput, {"type": "text", "file": {"filePath", "content", ...}}
+    (`sdk-tools.d.ts` in @anthropic-ai/claude-code 2.1.197): the episode holds the file's lines, not
+    that JSON (which no fact rule and no search term would read as lines of a file)."""
+    content = "defaultConfig {\n    applicationId 'com.pocketapp.client'\n    minSdk 26\n    versionName '3.8.2'\n}"
+    hook("claude-code", "PostToolUse", {
+        "session_id": "c1", "cwd": str(tmp_path), "hook_event_name": "PostToolUse", "tool_name": "Read",
+        "tool_input": {"file_path": "android/app/build.gradle"}, "tool_use_id": "toolu_1",
+        "tool_response": {"type": "text", "file": {"filePath": "android/app/build.gradle", "content": content,
+                                                   "numLines": 5, "startLine": 1, "totalLines": 5}}})
+    stored = memories(agents=("claude-code",))
+    episode = next(m for m in stored if m.is_raw_activity and "build.gradle" in m.content)
+    assert "    minSdk 26\n" in episode.content, episode.content
+    assert "filePath" not in episode.content and "numLines" not in episode.content

@@ -249,3 +249,46 @@ def test_serve_with_stdio_transport_speaks_mcp() -> None:
             assert stored["memory"]["agent_type"] == "default"
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_tool_results_are_recorded_as_injections_of_the_calling_agent(transport: str, app: App) -> None:
+    """What memory costs (issue 16): MCP results count like the hooks' injections, per agent (the
+    client's name) and per MCP session where the transport has one (mcp/ledger.py)."""
+    from mcp import Client, StdioServerParameters
+    from mcp.types import Implementation
+
+    from nexus_memory.services.recall import estimate_tokens
+
+    mid = app.memories.store(StoreRequest(content="The deploy script lives in scripts/deploy.sh",
+                                          agent="claude-code")).memory.id
+    texts: list[str] = []
+
+    async def go(target: Any) -> None:
+        for _ in range(2):  # two connections: two MCP sessions
+            async with Client(target, read_timeout_seconds=30,
+                              client_info=Implementation(name="codex-mcp-client", version="0.1")) as client:
+                found = await client.call_tool("search_memories", {"query": "deploy script", "explain": True})
+                texts.append(found.content[0].text)
+                one = await client.call_tool("get_memory", {"memory_id": mid})
+                texts.append(one.content[0].text)
+                await client.call_tool("search_memories", {"query": "nothing matches zebra"})  # no result: no record
+
+    if transport == "stdio":
+        asyncio.run(go(StdioServerParameters(command=nexus_executable(), args=["mcp"], env=dict(os.environ))))
+    else:
+        with LiveServer(app) as server:
+            asyncio.run(go(server.url + "/mcp"))
+    rows = app.costs.injections()
+    assert [(r["agent_type"], r["channel"], r["source"]) for r in rows] == [
+        ("codex", "mcp_results", "search_memories"), ("codex", "mcp_results", "get_memory")] * 2
+    assert [r["memory_ids"] for r in rows] == [[mid]] * 4
+    assert [r["tokens"] for r in rows] == [estimate_tokens(json.dumps(json.loads(t), ensure_ascii=False))
+                                           for t in texts]
+    assert rows[0]["query"] == "deploy script" and set(rows[0]["reasons"][str(mid)]) >= {"score"}
+    keys = [r["session_key"] for r in rows]
+    if transport == "stdio":  # one server process per connection, one key per process
+        assert keys[0] == keys[1] != keys[2] == keys[3] and all(k.startswith("mcp-") for k in keys)
+    else:  # the stateless protocol has no session: one key per agent
+        assert set(keys) == {"mcp-http-codex"}
+    assert app.costs.report(days=1)["today_by_agent"] == {"codex": sum(r["tokens"] for r in rows)}

@@ -691,6 +691,41 @@ class DigestMetricsContract:
         assert len(store.latest_metrics()) == 3
         assert len(store.latest_metrics(limit=1)) == 1
 
+    def test_injection_ledger(self, store: Store) -> None:
+        """What memory costs (issue 16): rows in, today's total per agent, per day, per session."""
+        from nexus_memory.domain.costs import Injection
+
+        def inj(agent: str, channel: str, tokens: int, session: str, day: str, **kw: Any) -> int:
+            return store.record_injection(Injection(agent=agent, channel=channel, tokens=tokens, session_key=session,
+                                                    day=day, **kw))
+
+        assert store.injected_tokens("codex", "2026-12-07") == 0
+        first = inj("codex", "session_pack", 800, "s1", "2026-12-06", budget=900, memory_ids=(4, 2),
+                    project="/repo", source="SessionStart")
+        inj("codex", "prompt_recall", 120, "s1", "2026-12-07", budget=350, memory_ids=(7,), source="UserPromptSubmit",
+            query="which port?", reasons={"7": {"coverage": 0.5, "cosine": 0.71}})
+        inj("codex", "prompt_recall", 60, "s2", "2026-12-07", budget=350, memory_ids=(8,), capped=True)
+        inj("gemini", "mcp_results", 300, "mcp-1", "2026-12-07", memory_ids=(9, 10), source="search_memories")
+        assert store.injected_tokens("codex", "2026-12-07") == 180
+        assert store.injected_tokens("codex", "2026-12-06") == 800
+        assert store.injected_tokens("gemini", "2026-12-07") == 300
+        days = store.injection_days("2026-12-07")
+        assert [(r["day"], r["agent_type"], r["channel"], r["tokens"], r["injections"], r["capped"]) for r in days] == [
+            ("2026-12-07", "codex", "prompt_recall", 180, 2, 1), ("2026-12-07", "gemini", "mcp_results", 300, 1, 0)]
+        assert len(store.injection_days("2026-12-01", "codex")) == 2
+        sessions = store.injection_sessions("2026-12-01", "codex")
+        assert [(s["session_key"], s["tokens"], s["budget"], s["injections"], s["capped"]) for s in sessions] == [
+            ("s2", 60, 350, 1, 1), ("s1", 920, 1250, 2, 0)]
+        assert sessions[1]["project"] == "/repo" and sessions[1]["first_at"] <= sessions[1]["last_at"]
+        rows = store.injections(session_key="s1")
+        assert [r.channel for r in rows] == ["session_pack", "prompt_recall"] and rows[0].id == first
+        assert rows[0].memory_ids == (4, 2) and rows[0].source == "SessionStart" and not rows[0].capped
+        assert rows[1].reasons == {"7": {"coverage": 0.5, "cosine": 0.71}} and rows[1].query == "which port?"
+        assert rows[1].recorded_at is not None and rows[1].recorded_at.tzinfo is not None
+        assert store.injections(session_key="s2")[0].capped is True
+        assert [r.agent for r in store.injections(agent="gemini")] == ["gemini"]
+        assert len(store.injections(limit=2)) == 2
+
 
 # --------------------------------------------------------------------------------------------
 class JobContract:

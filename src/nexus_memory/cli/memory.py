@@ -54,8 +54,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("memory_id", type=int, metavar="ID")
     p.set_defaults(handler=cmd_delete)
 
-    p = sub.add_parser("stats", parents=[common], help="counts per agent, category and cognitive level")
+    p = sub.add_parser("stats", parents=[common],
+                       help="counts per agent, category and cognitive level; tokens injected per day and session")
     p.add_argument("-a", "--agent", action="append", metavar="NAME", help="only these agents")
+    p.add_argument("--days", type=int, default=7, metavar="N", help="days of injected tokens to show (default 7)")
+    p.add_argument("--sessions", type=int, default=10, metavar="N", help="sessions to show (default 10)")
     p.set_defaults(handler=cmd_stats)
 
 
@@ -228,14 +231,18 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from nexus_memory.cli.context import app_from
     from nexus_memory.cli.output import emit_json
+    from nexus_memory.domain.agents import validate_agent_name
 
+    agents = split_csv(args.agent)
     with app_from(args, existing=True) as app:
-        stats = app.memories.stats(split_csv(args.agent) or None)
+        stats = app.memories.stats(agents or None)
         jobs = app.store.count_jobs_by_status()
         llm = app.cognition.llm_status()
+        costs = app.costs.report(days=args.days, agents=[validate_agent_name(a) for a in agents],
+                                 sessions=args.sessions)
     if args.json:
         emit_json({"namespaces": [s.to_dict() for s in stats], "jobs": jobs,
-                   "total_active": sum(s.active_memories for s in stats), "llm": llm})
+                   "total_active": sum(s.active_memories for s in stats), "llm": llm, "injections": costs})
         return 0
     if not stats:
         print("No memories yet. Store one with: nexus store --content 'something worth remembering'")
@@ -250,4 +257,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"      levels:     {levels}")
     print("jobs: " + ", ".join(f"{k}={v}" for k, v in jobs.items()))
     print(llm["summary"])
+    from nexus_memory.cli.costs import render
+
+    print("\n".join(render(costs)))
     return 0

@@ -114,6 +114,11 @@ class Bar:
         return cosine >= self.semantic or (cover >= self.lexical_with_support and cosine >= self.semantic_support)
 
 
+#: The bar once an agent's daily token cap is spent (domain/costs.py): only a memory that holds most
+#: of what the prompt asks about, or one very close in meaning, is still worth its tokens.
+STRICT = Bar(lexical=0.6, semantic=0.75, lexical_with_support=0.5, semantic_support=0.65)
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`$(\[])|\n+")
 
 

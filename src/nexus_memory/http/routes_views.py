@@ -1,4 +1,4 @@
-"""/api/v1 health, namespaces, stats, charts, sessions and jobs."""
+"""/api/v1 health, namespaces, stats, charts, injections (what memory costs), sessions and jobs."""
 
 from __future__ import annotations
 
@@ -45,6 +45,27 @@ def build_views_router(app: App) -> APIRouter:
     @router.get("/stats/charts", tags=["stats"], summary="Series for charts: per day, agent, category, level")
     def charts(days: int = Query(30, ge=1, le=366)) -> dict[str, Any]:
         return app.overview.charts(days=days)
+
+    @router.get("/stats/injections", tags=["stats"],
+                summary="Tokens of memory injected per day (against each agent's daily cap) and per session")
+    def injection_stats(
+        days: int = Query(30, ge=1, le=366),
+        agent_type: str | None = Query(None, max_length=128),
+        sessions: int = Query(50, ge=1, le=500),
+    ) -> dict[str, Any]:
+        agent = in_field("agent_type", lambda: validate_agent_name(agent_type)) if agent_type else None
+        return app.costs.report(days=days, agent=agent, sessions=sessions)
+
+    @router.get("/injections", tags=["stats"],
+                summary="What was injected and why: one session's injections (or the latest), oldest first")
+    def injections(
+        session_key: str | None = Query(None, max_length=512),
+        agent_type: str | None = Query(None, max_length=128),
+        limit: int = Query(200, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        agent = in_field("agent_type", lambda: validate_agent_name(agent_type)) if agent_type else None
+        items = app.costs.injections(session_key, agent=agent, limit=limit)
+        return {"session_key": session_key, "agent_type": agent, "count": len(items), "injections": items}
 
     @router.get("/sessions", tags=["sessions"], summary="Sessions timeline per agent and project, newest first")
     def sessions(

@@ -103,6 +103,10 @@ def _pick(payload: dict[str, Any], *names: str) -> Any:
     return None
 
 
+#: Where tools put the text of a result (Gemini's llmContent, Copilot's textResultForLlm, ...).
+_TEXT_KEYS = ("llmContent", "textResultForLlm", "text_result_for_llm", "text", "content", "output", "result")
+
+
 def _text(value: Any) -> str | None:
     """Readable text from a tool response or message in any of the shapes tools use."""
     if value is None:
@@ -116,13 +120,17 @@ def _text(value: Any) -> str | None:
         joined = "\n".join(p for p in parts if p)
         return joined or None
     if isinstance(value, dict):
-        for key in ("llmContent", "textResultForLlm", "text_result_for_llm", "text", "content", "output", "result"):
+        for key in _TEXT_KEYS:
             inner = value.get(key)
             if isinstance(inner, (str, list)) and inner:
                 return _text(inner)
         stdout, stderr = value.get("stdout"), value.get("stderr")
         if isinstance(stdout, str) or isinstance(stderr, str):
             return "\n".join(s for s in (stdout, stderr) if isinstance(s, str) and s) or ""
+        for inner in value.values():  # one level down: Claude Code's Read answers {"type": "text", "file":
+            if isinstance(inner, dict) and any(  # {"filePath", "content", ...}} (FileReadOutput, sdk-tools.d.ts)
+                    isinstance(inner.get(k), (str, list)) and inner.get(k) for k in _TEXT_KEYS):
+                return _text(inner)
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
 

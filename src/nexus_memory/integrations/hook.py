@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from nexus_memory.app import App
     from nexus_memory.config import Settings
     from nexus_memory.project import ProjectIdentity
+    from nexus_memory.services.costs import CapState
     from nexus_memory.services.recall import Pack
 
 #: Events after which the worker stores what the turn spooled.
@@ -125,19 +126,30 @@ def _run(inp: HookInput, paths: Paths) -> str:
         app.close()
 
 
-def _record(app: App, event: HookEvent, proj: ProjectIdentity, channel: str, pack: Pack, query: str = "") -> None:
-    """Every injection is written down with its token count (`nexus stats`, the dashboard)."""
+def _record(app: App, event: HookEvent, proj: ProjectIdentity, channel: str, pack: Pack, query: str = "", *,
+            budget: int = 0, capped: bool = False) -> None:
+    """Every injection is written down with its tokens, ids and reasons (`nexus stats`, the dashboard)."""
     from nexus_memory.integrations.hook_store import session_key
 
     if not pack.ids:
         return
     try:
-        app.store.record_metrics([(f"recall.{channel}.tokens", float(pack.tokens), {
-            "agent": event.agent, "session_key": session_key(event), "project_root": str(proj.root),
-            "ids": list(pack.ids), "query": query[:200], "reasons": {str(k): v for k, v in pack.reasons.items()},
-        })])
+        app.costs.record(agent=event.agent, channel=channel, tokens=pack.tokens, ids=pack.ids,
+                         session_key=session_key(event) or "", budget=budget, project=str(proj.root),
+                         source=event.event_name or event.kind, query=query, reasons=pack.reasons, capped=capped)
     except Exception as exc:  # the context still goes out; only the record is missing
         log_error(app.settings.paths.log_dir, f"injection not recorded: {type(exc).__name__}: {exc}")
+
+
+def _cap(app: App, event: HookEvent) -> CapState:
+    """Today's spend of this agent against its daily cap: one indexed sum. Fails open (no cap)."""
+    from nexus_memory.services.costs import CapState
+
+    try:
+        return app.costs.state(event.agent)
+    except Exception as exc:
+        log_error(app.settings.paths.log_dir, f"daily cap not read: {type(exc).__name__}: {exc}")
+        return CapState(event.agent, 0, 0)
 
 
 # ----------------------------------------------------------------------------------------- context
@@ -149,7 +161,7 @@ def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     if event.source in (None, "startup", "clear", "compact", "new"):
         reset_injected(paths, event)
     budget = context_budget(event.agent, app.settings.subconscious_mode, per_prompt=False)
-    if budget <= 0:
+    if budget <= 0 or not _cap(app, event).allows(budget):  # the daily cap is spent: no session pack
         return ""
     code = _code_scope(proj, paths)
     pack = app.recall.session_pack(project=proj.display_name, project_root=proj.scope_keys(), budget=budget,
@@ -159,7 +171,7 @@ def _session_start(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     _write_context_md(app, event.agent, proj, pack, paths)
     if pack.ids:
         write_injected(paths, event, read_injected(paths, event) | pack.whole | pack.covers)
-        _record(app, event, proj, "session_pack", pack)
+        _record(app, event, proj, "session_pack", pack, budget=budget)
     return pack.text
 
 
@@ -175,13 +187,15 @@ def _prompt_recall(app: App, event: HookEvent, proj: ProjectIdentity, paths: Pat
     injected = read_injected(paths, event)
     keys = proj.scope_keys()
     code = _code_scope(proj, paths)
+    capped = not _cap(app, event).allows(budget)  # the daily cap is spent: only the strict bar
     pack = app.recall.prompt_pack(event.prompt, _search(app, event.prompt, keys), budget=budget,
-                                  project_root=keys, session_key=session_key(event), exclude_ids=injected, code=code)
+                                  project_root=keys, session_key=session_key(event), exclude_ids=injected,
+                                  strict=capped, code=code)
     if code is not None:
         code.save()
     if pack.ids:
         write_injected(paths, event, injected | set(pack.ids))
-        _record(app, event, proj, "prompt_recall", pack, event.prompt)
+        _record(app, event, proj, "prompt_recall", pack, event.prompt, budget=budget, capped=capped)
     return pack.text
 
 

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from nexus_memory.domain.agents import validate_agent_name
@@ -19,6 +20,7 @@ from nexus_memory.domain.enums import MemoryCategory, SearchMode
 from nexus_memory.domain.models import MemoryFilter, PerspectiveKey
 from nexus_memory.errors import InvalidInput, NexusError, NotAvailable, NotFound
 from nexus_memory.mcp.descriptions import TOOL_DESCRIPTIONS
+from nexus_memory.mcp.ledger import ResultLedger, ids_in, why
 from nexus_memory.services.memories import StoreRequest
 from nexus_memory.services.search import SearchQuery
 
@@ -71,6 +73,7 @@ class NexusTools:
     def __init__(self, app: App, schemas: Callable[[], dict[str, dict[str, Any]]] | None = None) -> None:
         self.app = app
         self._schemas = schemas or dict
+        self.ledger = ResultLedger(app)
 
     # helpers -------------------------------------------------------------------
     def _engine(self, name: str) -> Any:
@@ -125,6 +128,7 @@ class NexusTools:
         include_raw: Annotated[bool, Field(
             description="episodes too (tool runs with their output, transcript turns), ranked below the memories "
                         "derived from them")] = True,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         agent = _agent(agent_type)
         outcome = self.app.search.run(SearchQuery(
@@ -139,22 +143,15 @@ class NexusTools:
                                "results": [h.to_dict(explain=explain) for h in hits]}
         if outcome.note:
             out["note"] = outcome.note
-        self._record("mcp_search", query, [h.memory.id for h in hits], sum(len(h.memory.content) for h in hits))
+        self.ledger.record(ctx, "search_memories", out, [h.memory.id for h in hits], query=query,
+                           reasons={h.memory.id: why(h.score, h.components) for h in hits})
         return out
 
-    def _record(self, channel: str, query: str, ids: list[int], chars: int) -> None:
-        """What the agent was handed, in tokens (bytes/4), like the hooks' injections."""
-        if not ids:
-            return
-        try:
-            self.app.store.record_metrics([(f"recall.{channel}.tokens", float((chars + 3) // 4),
-                                            {"agent": "mcp", "ids": ids, "query": query[:200]})])
-        except Exception:  # the answer still goes out; only its record is missing
-            pass
-
     @tool_errors
-    def get_memory(self, memory_id: MemoryId) -> dict[str, Any]:
-        return self.app.memories.get(memory_id, touch=True).to_dict()
+    def get_memory(self, memory_id: MemoryId, ctx: Context | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = self.app.memories.get(memory_id, touch=True).to_dict()
+        self.ledger.record(ctx, "get_memory", out, [memory_id])
+        return out
 
     @tool_errors
     def list_memories(
@@ -163,16 +160,19 @@ class NexusTools:
         category: Category | None = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 50,
         offset: Annotated[int, Field(ge=0, le=MAX_ID)] = 0,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         agent = _agent(agent_type)
         flt = MemoryFilter(agents=(agent,) if agent else None,
                            categories=(MemoryCategory.parse(category),) if category else None)
         items = self.app.memories.list_memories(flt, limit=limit, offset=offset)
         total = self.app.memories.count(flt)
-        return {
+        out = {
             "memories": [m.to_dict() for m in items], "total": total, "limit": limit, "offset": offset,
             "next_offset": offset + limit if offset + limit < total else None,
         }
+        self.ledger.record(ctx, "list_memories", out, [m.id for m in items])
+        return out
 
     @tool_errors
     def delete_memory(self, memory_id: MemoryId) -> dict[str, Any]:
@@ -235,6 +235,7 @@ class NexusTools:
         include_digests: bool = True,
         include_derived: bool = True,
         include_contradictions: bool = True,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         engine = self._engine("build_working_representation")
         rep = engine.represent(
@@ -244,6 +245,8 @@ class NexusTools:
             include_contradictions=include_contradictions,
         )
         result: dict[str, Any] = rep.to_dict()
+        self.ledger.record(ctx, "build_working_representation", result, ids_in(result), query=query or "",
+                           session=session_key)
         return result
 
     @tool_errors
@@ -255,13 +258,17 @@ class NexusTools:
         session_key: str | None = None,
         cognitive_level: Level | None = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         engine = self._engine("search_perspective_memories")
         agent = self._existing_agent(agent_type)
         memories = engine.perspective_memories(agent, observer, subject, session_key=session_key or None,
                                                level=cognitive_level, limit=limit)
-        return {"agent_type": agent, "observer": observer, "subject": subject, "session_key": session_key,
-                "count": len(memories), "memories": [m.to_dict() for m in memories]}
+        out = {"agent_type": agent, "observer": observer, "subject": subject, "session_key": session_key,
+               "count": len(memories), "memories": [m.to_dict() for m in memories]}
+        self.ledger.record(ctx, "search_perspective_memories", out, [m.id for m in memories],
+                           query=f"{observer} -> {subject}", session=session_key)
+        return out
 
     @tool_errors
     def derive_observations(

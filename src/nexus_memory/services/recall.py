@@ -219,12 +219,14 @@ class RecallService:
 
     def prompt_pack(self, prompt: str, hits: Sequence[Hit], *, budget: int, project_root: str | Sequence[str] | None,
                     session_key: str | None, exclude_ids: set[int] | frozenset[int] = frozenset(),
-                    code: CodeView | None = None) -> Pack:
+                    strict: bool = False, code: CodeView | None = None) -> Pack:
         """Memories relevant to the prompt that this session does not hold yet; empty when none is.
 
         Each candidate must clear the bar on its own. The best few also bring the statement that
         followed them in their session (the answer to a question asked before, the reply to what
         the user said): a conversation's next turn is where what was asked got answered.
+        `strict` (the agent's daily token cap is spent, domain/costs.py): only memories that clear
+        `rules.STRICT` themselves, no related words, no followers.
         """
         if budget <= 0 or not prompt.strip():
             return EMPTY
@@ -232,7 +234,8 @@ class RecallService:
         if not query:
             return EMPTY
         prompt_flat = " ".join(prompt.split()).casefold()
-        related = self.expansion(prompt)
+        related = None if strict else self.expansion(prompt)
+        bar = rules.STRICT if strict else self.bar
         top = max((h.score for h in hits), default=0.0) or 1.0
         passing: list[tuple[float, Memory, float, float | None]] = []
         via_related: dict[int, float] = {}  # memory id -> its coverage with related words, when they carried it
@@ -250,7 +253,7 @@ class RecallService:
                 continue
             terms = rules.term_set(m.content + " " + " ".join(m.labels))
             cover = rules.coverage(query, terms)
-            if self.bar.passes(cover, hit.cosine):
+            if bar.passes(cover, hit.cosine):
                 passing.append((max(hit.score, 0.0) / top, m, cover, hit.cosine))
             elif hit.cosine is None and related and related.passes(query, terms):  # no model: related words
                 passing.append((max(hit.score, 0.0) / top, m, cover, None))
@@ -263,7 +266,7 @@ class RecallService:
             codes = self._code_states([m for _, m, _, _ in passing], code)
             factor = {m.id: self._code_factor(m, codes.get(m.id), code) for _, m, _, _ in passing}
             passing.sort(key=lambda p: -p[0] * factor[p[1].id])
-        followers = self._followers([m for _, m, _, _ in passing[:ANCHORS]], exclude_ids)
+        followers = {} if strict else self._followers([m for _, m, _, _ in passing[:ANCHORS]], exclude_ids)
         chosen: list[tuple[int, str]] = []
         reasons: dict[int, dict[str, float]] = {}
         seen_text: set[str] = set()

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from nexus_memory.domain.costs import Injection
 from nexus_memory.domain.models import (
     AgentNamespace,
     Evidence,
@@ -151,6 +152,28 @@ class MemoryStore(Protocol):
         self, prefix: str = "", limit: int = 100
     ) -> list[tuple[str, float, dict[str, Any], datetime]]:
         """(name, value, labels, recorded_at) of names starting with `prefix`, newest first."""
+        ...
+
+    # injections (what memory costs, issue 16) -----------------------------------
+    def record_injection(self, inj: Injection) -> int:
+        """Write down one injection; its id. Rows past `domain.costs.KEEP_DAYS` are dropped now and then."""
+        ...
+
+    def injected_tokens(self, agent: str, day: str) -> int:
+        """Tokens injected for `agent` on `day`: one indexed sum (the hooks' cap check)."""
+        ...
+
+    def injection_days(self, since_day: str, agent: str | None = None) -> list[dict[str, Any]]:
+        """Per (day, agent, channel) from `since_day` on: tokens, injections, capped."""
+        ...
+
+    def injection_sessions(self, since_day: str, agent: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Per (agent, session), newest first: tokens, the budgets offered, injections, capped."""
+        ...
+
+    def injections(self, *, session_key: str | None = None, agent: str | None = None,
+                   limit: int = 200) -> list[Injection]:
+        """The injections (ids and reasons), oldest first: one session's, or the latest `limit`."""
         ...
 
 

@@ -263,6 +263,7 @@ async function showStats() {
     $("#chart-category").innerHTML = barsSvg(sorted(c.per_category));
     $("#chart-level").innerHTML = barsSvg(sorted(c.per_level));
   } catch (err) { $("#stat-totals").innerHTML = `<p class="error">${esc(err.message)}</p>`; }
+  if (typeof showCosts === "function") showCosts();  // costs.js: tokens injected, per day and session
 }
 
 // ---------------------------------------------------------------- jobs

@@ -1,7 +1,7 @@
 """The storage ports in SQL shared by both backends: `SQLStore`, base of SQLiteStore and PostgresStore.
 
-Namespaces, memories, relations, evidence, digests, stats, metrics, the BulkReader pages
-and the job queue (jobs.py) are here, once. A backend gives it a `dialect`, `location`,
+Namespaces, memories, relations, evidence, digests, stats, metrics, the BulkReader pages,
+the job queue (jobs.py) and the injection ledger (injections.py) are here, once. A backend gives it a `dialect`, `location`,
 `read()` and `write()` (see `SQLBackend`), dedup on store (`_store_one`, `store_many`),
 `text_search`, `_claim`, and its VectorIndex.
 """
@@ -29,6 +29,7 @@ from nexus_memory.domain.timeutil import to_iso, utcnow
 from nexus_memory.errors import Conflict, NotFound, StorageError
 from nexus_memory.storage.common import derived_columns, patch_columns
 from nexus_memory.storage.sql.dialect import and_where, where_equal
+from nexus_memory.storage.sql.injections import SQLInjectionsMixin
 from nexus_memory.storage.sql.jobs import SQLJobsMixin
 from nexus_memory.storage.sql.queries import (
     FROM,
@@ -54,7 +55,7 @@ def duplicate_content(memory_id: int) -> Conflict:
     )
 
 
-class SQLStore(SQLJobsMixin):
+class SQLStore(SQLJobsMixin, SQLInjectionsMixin):
     """The shared part of both SQL backends (see the module docstring)."""
 
     def _store_one(self, conn: Any, new: NewMemory, ns_cache: dict[str, int]) -> tuple[int, bool]:
