@@ -135,7 +135,7 @@ def _record(app: App, event: HookEvent, proj: ProjectIdentity, channel: str, pac
         return
     try:
         app.costs.record(agent=event.agent, channel=channel, tokens=pack.tokens, ids=pack.ids,
-                         session_key=session_key(event) or "", budget=budget, project=str(proj.root),
+                         session_key=session_key(event) or "", budget=budget, project=proj.id,
                          source=event.event_name or event.kind, query=query, reasons=pack.reasons, capped=capped)
     except Exception as exc:  # the context still goes out; only the record is missing
         log_error(app.settings.paths.log_dir, f"injection not recorded: {type(exc).__name__}: {exc}")
