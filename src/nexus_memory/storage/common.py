@@ -54,8 +54,9 @@ _BOOKKEEPING_KEYS = ("runtime", "session_lifecycle")
 
 def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Columns copied out of labels and metadata for indexed filters: level, session_key, is_raw,
-    is_bookkeeping (runtime markers and session boundaries: records of the session, not memories)
-    and project (the repository key or project root a hook or stage recorded)."""
+    is_bookkeeping (runtime markers and session boundaries: records of the session, not memories),
+    project (the repository key or project root a hook or stage recorded) and the reinforcement and
+    contradiction counts (the orders of those names sort them)."""
     labels_t = tuple(labels)
     cog = CognitiveMetadata.from_metadata(metadata)
     level = cog.level.value if cog else "raw"
@@ -71,7 +72,14 @@ def derived_columns(labels: Iterable[str], metadata: Mapping[str, Any]) -> dict[
     hook = metadata.get("hook")
     project = (hook.get("project_id") or hook.get("project_root")) if isinstance(hook, Mapping) else None
     return {"level": level, "session_key": session_key, "is_raw": is_raw_activity(labels_t, metadata),
-            "is_bookkeeping": bookkeeping, "project": str(project)[:1000] if project else None}
+            "is_bookkeeping": bookkeeping, "project": str(project)[:1000] if project else None,
+            "times_reinforced": _count(cog.times_reinforced if cog else 0),
+            "times_contradicted": _count(cog.times_contradicted if cog else 0)}
+
+
+def _count(value: int) -> int:
+    """A count as its INTEGER column holds it (PostgreSQL's is 32-bit)."""
+    return max(0, min(int(value), 2**31 - 1))
 
 
 def patch_columns(

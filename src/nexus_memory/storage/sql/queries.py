@@ -45,8 +45,8 @@ NEW_COLUMNS = (
     ("namespace_id", "bigint"), ("content", "text"), ("content_hash", "text"), ("context", "text"),
     ("category", "text"), ("memory_lane_type", "text"), ("labels", "jsonb"), ("metadata", "jsonb"),
     ("level", "text"), ("session_key", "text"), ("is_raw", "boolean"), ("is_bookkeeping", "boolean"),
-    ("project", "text"), ("created_at", "timestamptz"), ("updated_at", "timestamptz"), ("is_active", "boolean"),
-    ("is_archived", "boolean"),
+    ("project", "text"), ("times_reinforced", "integer"), ("times_contradicted", "integer"),
+    ("created_at", "timestamptz"), ("updated_at", "timestamptz"), ("is_active", "boolean"), ("is_archived", "boolean"),
 )
 NEW_NAMES = ", ".join(name for name, _ in NEW_COLUMNS)
 NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS))
@@ -74,7 +74,8 @@ def new_memory_row(new: NewMemory, namespace_id: int, d: Dialect, now: datetime,
         namespace_id, new.content, digest or content_hash(new.content), new.context, new.category.value,
         new.memory_lane_type.value if new.memory_lane_type else None, d.json(labels), d.json(new.metadata),
         derived["level"], derived["session_key"] or new.session_key, d.boolean(derived["is_raw"]),
-        d.boolean(derived["is_bookkeeping"]), derived["project"],
+        d.boolean(derived["is_bookkeeping"]), derived["project"], derived["times_reinforced"],
+        derived["times_contradicted"],
         d.time(new.created_at) if new.created_at else stamp, stamp,
         d.boolean(new.is_active), d.boolean(new.is_archived),
     )
@@ -220,8 +221,8 @@ def filter_sql(flt: MemoryFilter, d: Dialect) -> tuple[str, list[Any]]:
 def orders(d: Dialect) -> dict[str, str]:
     """Sort order name -> ORDER BY clause over alias `m` (built once per dialect)."""
 
-    def most(key: str) -> str:
-        return f"{d.json_number('m.metadata', 'cognitive', key)} DESC{d.nulls_last}, m.created_at DESC"
+    def most(column: str) -> str:  # a column copied out of metadata.cognitive (migration 0060)
+        return f"m.{column} DESC, m.created_at DESC"
 
     return {
         "newest": "m.created_at DESC, m.id DESC",
