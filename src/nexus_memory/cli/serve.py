@@ -135,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             stop.check()
             api, host, port = _prepare(app, args)
             stop.check()
-            # Store-time embedding and the cognition worker run beside the requests (services/background.py).
+            # Store-time embedding and the cognition worker run beside the requests (background/serve_child.py).
             warm = _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
             background = _start_background(app)
             stop.check()
@@ -291,11 +291,11 @@ class _Background:
 
     def stop(self, timeout: float | None = None) -> None:
         """Idempotent; may run from the signal path and from the exit at once (one does the work)."""
-        from nexus_memory.services.background import BackgroundProcess
+        from nexus_memory.background.serve_child import ServeChild
 
         with self._lock:
             for part in self.parts:
-                if isinstance(part, BackgroundProcess) and timeout is not None:
+                if isinstance(part, ServeChild) and timeout is not None:
                     part.stop(timeout=timeout)
                 else:
                     part.stop()
@@ -314,13 +314,13 @@ def _start_background(app: Any) -> _Background:
     if mode == "off" or (indexer is None and not cognition):
         return _Background()
     if mode == "thread":
-        from nexus_memory.services.deferred_index import DeferredIndexer
+        from nexus_memory.background.index_thread import IndexThread
 
-        deferred = DeferredIndexer(indexer).start() if indexer is not None else None
+        deferred = IndexThread(indexer).start() if indexer is not None else None
         if deferred is not None:
             app.memories.indexer = deferred.submit
-        return _Background(app.cognition.start_worker() if cognition else None, deferred)
-    from nexus_memory.services.background import BackgroundProcess
+        return _Background(app.cognition.start_thread() if cognition else None, deferred)
+    from nexus_memory.background.serve_child import ServeChild
 
     env = dict(os.environ)
     if app.settings.database_url:
@@ -332,11 +332,11 @@ def _start_background(app: Any) -> _Background:
         argv.append("--no-embeddings")
     if not cognition:
         argv.append("--no-cognition")
-    child = BackgroundProcess(argv, env=env).start()
+    child = ServeChild(argv, env=env).start()
     if indexer is not None:
         app.memories.indexer = child.submit
     if cognition:
-        app.cognition.worker_status_provider = child.cognition_status
+        app.cognition.thread_status_provider = child.cognition_status
     return _Background(child)
 
 
@@ -344,7 +344,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import os
     import stat
 
-    from nexus_memory.services.background import ServerLoad, WorkerLoop, lower_priority
+    from nexus_memory.background.serve_child import ServeChildLoop
+    from nexus_memory.background.throttle import ServerLoad, lower_priority
 
     single_thread_blas()
     priority = lower_priority(args.nice, idle_class=not args.no_idle_class)
@@ -360,7 +361,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             server = ServerLoad(args.yield_to) if args.yield_to else None
             gate = server.wait_quiet if server is not None else None
             if not args.no_cognition:
-                worker = app.cognition.start_worker(
+                worker = app.cognition.start_thread(
                     before_tick=ServerLoad(args.yield_to).wait_quiet if args.yield_to else None)
 
             def extra() -> dict[str, Any]:
@@ -369,7 +370,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                         "yielded_secs": round(server.waited, 1) if server is not None else None,
                         "priority": priority}
 
-            loop = WorkerLoop(
+            loop = ServeChildLoop(
                 index=emb.index_safely if embedding else None,
                 missing=emb.missing_ids if embedding else None,
                 load=app.store.get_many, newest=emb.newest_id if embedding else None, extra=extra,

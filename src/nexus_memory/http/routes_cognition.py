@@ -66,6 +66,6 @@ def build_cognition_router(app: App) -> APIRouter:
         cog = app.cognition
         status = cog.subconscious_status(None, app.settings.subconscious_mode)
         return {"jobs": status["jobs"], "llm": cog.llm_status(), "soul": status["soul"],
-                "monitor": status["monitor"], "worker": cog.worker_status()}
+                "monitor": status["monitor"], "worker": cog.thread_status()}
 
     return router

@@ -40,7 +40,7 @@ from nexus_memory.llm.gateway import LLMGateway
 from nexus_memory.storage.base import Store
 
 if TYPE_CHECKING:
-    from nexus_memory.cognition.worker import CognitionWorker
+    from nexus_memory.background.cognition_thread import CognitionThread
 
 
 class CognitionService:
@@ -58,9 +58,9 @@ class CognitionService:
         self.config_dir = config_dir
         self.deps = StageDeps(store, settings, llm, clock, vectors)
         self.representations = RepresentationBuilder(store, settings, clock=clock)
-        self.worker: CognitionWorker | None = None
-        #: Set by `nexus serve` when the worker runs in a child process: its last reported status.
-        self.worker_status_provider: Callable[[], dict[str, Any] | None] | None = None
+        self.thread: CognitionThread | None = None
+        #: Set by `nexus serve` when the cognition thread runs in the `nexus worker` child: its last reported status.
+        self.thread_status_provider: Callable[[], dict[str, Any] | None] | None = None
         self.engine = JobEngine(store, {
             JobType.ACTIVITY_DISTILL: self._job_distill,
             JobType.DERIVE_MEMORY: self._job_derive,
@@ -405,23 +405,23 @@ class CognitionService:
             "llm": self.llm_status()["summary"],
         }
 
-    def worker_status(self) -> dict[str, Any] | None:
-        """The background worker's status: in this process, or as the worker process last reported it."""
-        if self.worker is not None:
-            return self.worker.status.to_dict()
-        return self.worker_status_provider() if self.worker_status_provider is not None else None
+    def thread_status(self) -> dict[str, Any] | None:
+        """The cognition thread's status: in this process, or as the `nexus worker` child last reported it."""
+        if self.thread is not None:
+            return self.thread.status.to_dict()
+        return self.thread_status_provider() if self.thread_status_provider is not None else None
 
-    def start_worker(self, *, poll_secs: float = 15.0,
-                     before_tick: Callable[[], None] | None = None) -> CognitionWorker | None:
-        """The background worker for long-running processes (`nexus serve`); None when the runtime is off."""
+    def start_thread(self, *, poll_secs: float = 15.0,
+                     before_tick: Callable[[], None] | None = None) -> CognitionThread | None:
+        """The cognition thread for long-running processes (`nexus serve`, `nexus worker`); None when the runtime is off."""
         if not self.settings.auto_runtime_enabled:
             return None
-        from nexus_memory.cognition.worker import CognitionWorker
+        from nexus_memory.background.cognition_thread import CognitionThread
 
-        worker = CognitionWorker(self, poll_secs=poll_secs, before_tick=before_tick)
-        worker.start()
-        self.worker = worker
-        return worker
+        thread = CognitionThread(self, poll_secs=poll_secs, before_tick=before_tick)
+        thread.start()
+        self.thread = thread
+        return thread
 
     def llm_test(self) -> dict[str, Any]:
         """One tiny JSON call through the chain; counted in the ledger like any other."""

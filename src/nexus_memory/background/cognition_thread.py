@@ -1,4 +1,4 @@
-"""The background worker inside `nexus serve`: drains the queue, dreams on an adaptive schedule.
+"""The cognition thread (`nexus worker`, or `nexus serve` on threads): drains the queue, dreams on an adaptive schedule.
 
 A daemon thread with its own store connection (the SQLite store keeps one per
 thread). Every `poll_secs` it drains queued jobs (bounded, like a hook); every
@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nexus_memory.background.throttle import lower_thread_priority
 from nexus_memory.cognition.dream import adaptive_dream_interval
 
 
 @dataclass
-class WorkerStatus:
+class CognitionThreadStatus:
     running: bool = False
     drains: int = 0
     jobs_processed: int = 0
@@ -36,14 +37,14 @@ class WorkerStatus:
                 "next_dream_in_secs": self.next_dream_in_secs}
 
 
-class CognitionWorker:
+class CognitionThread:
     def __init__(self, service: Any, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
                  sleep: Callable[[float], bool] | None = None,
                  before_tick: Callable[[], None] | None = None) -> None:
         self.service = service
         self.poll_secs = poll_secs
         self.base_dream_secs = base_dream_secs
-        self.status = WorkerStatus()
+        self.status = CognitionThreadStatus()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sleep = sleep or self._stop.wait
@@ -115,7 +116,7 @@ class CognitionWorker:
         return shortest if cfg.adaptive_dream_enabled else self.base_dream_secs
 
     def _run(self) -> None:
-        _lower_own_priority()
+        lower_thread_priority()
         next_dream = time.monotonic()
         while not self._stop.is_set():
             if self._before_tick is not None:
@@ -125,17 +126,3 @@ class CognitionWorker:
             self.status.next_dream_in_secs = round(max(0.0, next_dream - time.monotonic()), 1)
             if self._sleep(self.poll_secs):
                 break
-
-
-def _lower_own_priority(niceness: int = 10) -> None:
-    """Background work yields the cores to requests: raise this thread's nice value (Linux
-    schedules threads as tasks, so only the worker thread is affected). Best effort."""
-    import os
-
-    try:
-        tid = threading.get_native_id()
-        # Only ever lower: inside `nexus worker` the whole process already runs at a higher nice value.
-        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
-            os.setpriority(os.PRIO_PROCESS, tid, niceness)
-    except (AttributeError, OSError):
-        pass

@@ -1,17 +1,16 @@
-"""The hook worker: one detached process at a time drains the spools the hooks write.
+"""What the hook's spool drain does with the records: store events, end sessions, drain jobs.
 
 A hook never waits for the database on a tool call: it appends the (redacted) event to the spool
-and, at the end of a turn, makes sure a worker runs (`hand_off`). The worker stores the events
-(hook_store.process), ends sessions (runtime shutdown with its bounded dream) and drains the
-cognition jobs a session start asked for. A file lock keeps it to one worker; after releasing the
-lock it looks once more, so an event appended while it finished is never stranded.
+and, at the end of a turn, makes sure a drain runs (`hand_off`). The drain process (`nexus hook
+--worker`, one at a time: background/spool_drain.py) stores the events (hook_store.process), ends
+sessions (runtime shutdown with its bounded dream) and drains the cognition jobs a session start
+asked for. A tool call's hook imports this module (for `hand_off`) and nothing of the drain: the
+mechanism is imported when a turn ends.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_memory.integrations.events import HookEvent
@@ -24,68 +23,36 @@ if TYPE_CHECKING:
 
 
 def hand_off(settings: Settings, *, sync: bool = False) -> None:
-    """Make sure a worker drains the spools: inline with --sync, else a detached one if none runs."""
+    """Make sure a drain empties the spools: inline with --sync, else a detached one if none runs."""
     if sync:
-        run_worker(settings)
-    elif not worker_running(settings):
-        spawn_worker(settings)
+        run_drain(settings)
+    elif not drain_running(settings):
+        spawn_drain(settings)
 
 
-def spawn_worker(settings: Settings) -> None:
+def spawn_drain(settings: Settings) -> None:
     """A detached `nexus hook --worker`: survives the tool killing the hook, writes nothing to it."""
-    import subprocess
+    from nexus_memory.background import spool_drain
 
     cmd = [sys.executable, "-m", "nexus_memory.cli.main", "hook", "--worker"]
     if not settings.database_url:
         cmd += ["--db", str(settings.database_path)]
-    try:
-        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
-    except OSError as exc:
-        log_error(settings.paths.log_dir, f"cannot start the hook worker: {exc}")
+    spool_drain.spawn(cmd, lambda exc: log_error(settings.paths.log_dir, f"cannot start the hook worker: {exc}"))
 
 
-def _worker_lock(settings: Settings) -> Path:
-    lock_path = settings.paths.spool_dir / "worker.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    return lock_path
+def drain_running(settings: Settings) -> bool:
+    from nexus_memory.background import spool_drain
+
+    return spool_drain.drain_running(settings.paths.spool_dir)
 
 
-def worker_running(settings: Settings) -> bool:
-    import fcntl
-
-    fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
-def run_worker(settings: Settings) -> int:
-    """Drain both spools with the full app (cognition on), one worker at a time."""
-    import fcntl
+def run_drain(settings: Settings) -> int:
+    """Drain both spools with the full app (cognition on), one drain process at a time."""
+    from nexus_memory.background import spool_drain
 
     paths = Paths(settings)
-    done = 0
-    for _ in range(50):
-        fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return done  # another worker is draining
-            done += _drain_all(settings, paths)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-        if not (paths.events.pending() or paths.work.pending()):
-            break
-    return done
+    return spool_drain.drain_exclusively(settings.paths.spool_dir, lambda: _drain_all(settings, paths),
+                                         lambda: bool(paths.events.pending() or paths.work.pending()))
 
 
 def _drain_all(settings: Settings, paths: Paths) -> int:
