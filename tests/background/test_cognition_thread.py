@@ -17,7 +17,7 @@ def test_tick_drains_and_dreams_changed_namespaces(app: App) -> None:
     due = worker.tick(now=100.0, next_dream=0.0)
     assert worker.status.jobs_processed >= 1 and worker.status.dreams == 1
     assert 100.0 + 60 <= due <= 100.0 + 1800
-    assert app.cognition.latest_digests("claude-code", "w1")["short"] is not None
+    assert app.cognition.latest_digests("claude-code", "w1").to_dict()["short"] is not None
     # Fewer than dream_memory_threshold (20) new memories: the next due dream skips the namespace.
     put(app, "One more note", session="w1")
     worker.tick(now=due, next_dream=due)

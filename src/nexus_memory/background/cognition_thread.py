@@ -36,6 +36,19 @@ class CognitionThreadStatus:
                 "dreams": self.dreams, "deep_dreams": self.deep_dreams, "errors": self.errors[-10:],
                 "next_dream_in_secs": self.next_dream_in_secs}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CognitionThreadStatus:
+        """Back from `to_dict()`, as the `nexus worker` child reports it on its status line."""
+        def count(key: str) -> int:
+            value = data.get(key)
+            return int(value) if isinstance(value, int | float) else 0
+
+        nxt = data.get("next_dream_in_secs")
+        return cls(running=bool(data.get("running")), drains=count("drains"), jobs_processed=count("jobs_processed"),
+                   dreams=count("dreams"), deep_dreams=count("deep_dreams"),
+                   errors=[str(e) for e in data.get("errors") or []],
+                   next_dream_in_secs=float(nxt) if isinstance(nxt, int | float) else None)
+
 
 class CognitionThread:
     def __init__(self, service: Any, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
@@ -86,7 +99,7 @@ class CognitionThread:
         except Exception as exc:
             self._error("dream", exc)
         try:
-            if svc.deep_dream().get("ran"):
+            if svc.deep_dream().ran:
                 self.status.deep_dreams += 1
         except Exception as exc:
             self._error("deep dream", exc)

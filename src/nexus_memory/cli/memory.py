@@ -235,7 +235,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         llm = app.cognition.llm_status()
     if args.json:
         emit_json({"namespaces": [s.to_dict() for s in stats], "jobs": jobs,
-                   "total_active": sum(s.active_memories for s in stats), "llm": llm})
+                   "total_active": sum(s.active_memories for s in stats), "llm": llm.to_dict()})
         return 0
     if not stats:
         print("No memories yet. Store one with: nexus store --content 'something worth remembering'")
@@ -249,5 +249,5 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"      categories: {cats}")
         print(f"      levels:     {levels}")
     print("jobs: " + ", ".join(f"{k}={v}" for k, v in jobs.items()))
-    print(llm["summary"])
+    print(llm.summary)
     return 0
