@@ -35,7 +35,7 @@ def build_views_router(app: App) -> APIRouter:
 
     @router.get("/namespaces", tags=["namespaces"], summary="Agent namespaces with their memory counts")
     def namespaces() -> dict[str, Any]:
-        return {"namespaces": app.memories.namespaces()}
+        return {"namespaces": [ns.to_dict() for ns in app.memories.namespaces()]}
 
     @router.get("/stats", tags=["stats"], summary="Counts per agent namespace")
     def stats(agent_type: str | None = Query(None, max_length=128)) -> dict[str, Any]:

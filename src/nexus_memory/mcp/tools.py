@@ -182,7 +182,7 @@ class NexusTools:
 
     @tool_errors
     def list_namespaces(self) -> dict[str, Any]:
-        return {"namespaces": self.app.memories.namespaces()}
+        return {"namespaces": [ns.to_dict() for ns in self.app.memories.namespaces()]}
 
     @tool_errors
     def get_stats(self, agent_type: Annotated[str | None, Field(description="omit for every agent")] = None
@@ -297,7 +297,7 @@ class NexusTools:
             "backend": app.store.backend,
             "default_agent": app.memories.default_agent,
             "total_memories": app.memories.count(MemoryFilter(include_raw=True)),
-            "namespaces": app.memories.namespaces(),
+            "namespaces": [ns.to_dict() for ns in app.memories.namespaces()],
             "cognition_available": app.has_cognition,
             "tools": sorted(TOOL_DESCRIPTIONS),
         }

@@ -55,6 +55,35 @@ class EmbeddingRun:
                 "remaining": self.remaining, "resumed": self.resumed, "pruned": self.pruned}
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingStatus:
+    """The configured model and how many memories have its vectors (`nexus embeddings status`)."""
+
+    backend: str
+    model: str | None
+    dimension: int | None
+    available: bool
+    reason: str | None
+    active_memories: int
+    with_vectors: int
+    missing: int | None  # None when it cannot be counted (no model or no vector index)
+    models: dict[str, int]  # vectors per model id
+    rebuild_in_progress: bool
+    kernel: dict[str, object] | None  # the local model's kernel choice (onnx only)
+
+    @property
+    def other_models(self) -> dict[str, int]:
+        return {m: n for m, n in self.models.items() if m != self.model}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend, "model": self.model, "dimension": self.dimension, "available": self.available,
+            "reason": self.reason, "active_memories": self.active_memories, "with_vectors": self.with_vectors,
+            "missing": self.missing, "models": self.models, "other_models": self.other_models,
+            "rebuild_in_progress": self.rebuild_in_progress, "kernel": self.kernel,
+        }
+
+
 class EmbeddingService:
     def __init__(self, store: MemoryStore, embedder: Embedder | None, *, backend: str = "none",
                  checkpoint_path: Path | None = None, database_label: str = "") -> None:
@@ -187,27 +216,19 @@ class EmbeddingService:
             return 0
 
     # maintenance --------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self) -> EmbeddingStatus:
         counts = self.index.vector_counts() if self.index is not None else {}
         active = self.db.count(MemoryFilter(include_raw=True))
         model = self.model_id
         missing = None
         if model and self.index is not None:
             missing = self._count_missing()
-        return {
-            "backend": self.backend,
-            "model": model,
-            "dimension": self.embedder.dimension if self.embedder is not None else None,
-            "available": self.available(),
-            "reason": self.unavailable_reason(),
-            "active_memories": active,
-            "with_vectors": counts.get(model, 0) if model else 0,
-            "missing": missing,
-            "models": counts,
-            "other_models": {m: n for m, n in counts.items() if m != model},
-            "rebuild_in_progress": self._checkpoint() is not None,
-            "kernel": self._kernel(),
-        }
+        return EmbeddingStatus(
+            backend=self.backend, model=model,
+            dimension=self.embedder.dimension if self.embedder is not None else None,
+            available=self.available(), reason=self.unavailable_reason(), active_memories=active,
+            with_vectors=counts.get(model, 0) if model else 0, missing=missing, models=counts,
+            rebuild_in_progress=self._checkpoint() is not None, kernel=self._kernel())
 
     def _kernel(self) -> dict[str, Any] | None:
         details = getattr(self.embedder, "details", None)

@@ -10,6 +10,7 @@ from nexus_memory.domain.agents import canonicalize_agent_type, validate_agent_n
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
 from nexus_memory.domain.jsonsafe import check_metadata, clean_text, sanitize
 from nexus_memory.domain.models import (
+    AgentNamespace,
     CognitiveMetadata,
     Memory,
     MemoryFilter,
@@ -89,6 +90,21 @@ def clean_context(context: str | None) -> str | None:
 #: Called with memories that were just created or whose text changed (e.g. to embed them).
 #: Must not raise: the memories are already stored.
 Indexer = Callable[[Sequence[Memory]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceSummary:
+    """An agent namespace and how many active memories it holds."""
+
+    namespace: AgentNamespace
+    memory_count: int
+
+    @property
+    def name(self) -> str:
+        return self.namespace.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.namespace.to_dict(), "memory_count": self.memory_count}
 
 
 class MemoryService:
@@ -260,10 +276,10 @@ class MemoryService:
         names = [canonicalize_agent_type(a) for a in agents] if agents else None
         return self.db.stats(names)
 
-    def namespaces(self) -> list[dict[str, Any]]:
+    def namespaces(self) -> list[NamespaceSummary]:
         stats = {s.namespace_name: s for s in self.db.stats()}
         out = []
         for ns in self.db.list_namespaces():
             st = stats.get(ns.name)
-            out.append({**ns.to_dict(), "memory_count": st.active_memories if st else 0})
+            out.append(NamespaceSummary(ns, st.active_memories if st else 0))
         return out
