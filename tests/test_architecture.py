@@ -55,7 +55,7 @@ LAYERS: dict[str, frozenset[str]] = {
     COGNITION: frozenset({ERRORS, DOMAIN, CONFIG, PROJECT, STORAGE, LLM}),
     # background work (threads, the `nexus worker` child, the spool drain): mechanisms that take what they
     # run as callables or a service, so the services that start them sit above them
-    BACKGROUND: frozenset({ERRORS, DOMAIN, CONFIG, COGNITION}),
+    BACKGROUND: frozenset({ERRORS, DOMAIN, CONFIG, STORAGE, COGNITION}),
     SERVICES: frozenset({ERRORS, DOMAIN, CONFIG, PROJECT, STORAGE, EMBEDDINGS, LLM, RUNTIME, COGNITION, BACKGROUND}),
     # surfaces: services through the composition root. The hook path (integrations) reads the cognition
     # cache and context files and the runtime state directly; the HTTP app may mount the MCP server; the

@@ -14,10 +14,39 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nexus_memory.background.throttle import lower_thread_priority
 from nexus_memory.cognition.dream import adaptive_dream_interval
+
+if TYPE_CHECKING:
+    from nexus_memory.cognition.jobs import DrainResult
+    from nexus_memory.config import CognitionSettings, CognitiveSystemSettings
+    from nexus_memory.storage.base import Store
+
+
+class _DeepDream(Protocol):
+    @property
+    def ran(self) -> bool: ...
+
+
+class Dreamer(Protocol):
+    """What the thread drives: CognitionService (named by its shape: services sit above this package)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def settings(self) -> CognitionSettings: ...
+
+    @property
+    def system(self) -> CognitiveSystemSettings: ...
+
+    def drain(self, owner: str, *, timeout_secs: float | None = None) -> DrainResult: ...
+
+    def dream_cycle(self, agent: str, *, owner: str | None = None, timeout_secs: float | None = None) -> object: ...
+
+    def deep_dream(self) -> _DeepDream: ...
 
 
 @dataclass
@@ -51,7 +80,7 @@ class CognitionThreadStatus:
 
 
 class CognitionThread:
-    def __init__(self, service: Any, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
+    def __init__(self, service: Dreamer, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
                  sleep: Callable[[float], bool] | None = None,
                  before_tick: Callable[[], None] | None = None) -> None:
         self.service = service
