@@ -9,7 +9,7 @@
   child's (embed in small units, report status lines); `throttle` is how it yields the cores
   (nice + SCHED_IDLE, waiting for quiet moments of the server read from /proc);
 - `spool_drain`: one detached `nexus hook --worker` process at a time drains the hook spools
-  (what the records mean is the hook's: integrations/hook_drain.py).
+  (the hook's hand-off, and what the records mean, are integrations/hook_drain.py).
 
-Importing this package loads nothing: the hook path imports `spool_drain` only.
+Importing this package loads nothing, and no hook process imports it.
 """

@@ -1,67 +1,33 @@
 """The detached spool drain: one process at a time drains what the hooks spooled.
 
 A hook never waits for the database on a tool call: it appends the event to a spool and, at the
-end of a turn, makes sure a drain runs. This module is the mechanism, whatever the records mean
-(that is integrations/hook_drain.py): a file lock keeps it to one drain process; `spawn` starts
-one detached (it survives the tool killing the hook, and writes nothing to it); `drain_exclusively`
-holds the lock while it drains, and after releasing it looks once more, so a record appended
+end of a turn, makes sure a drain process runs (integrations/hook_drain.py starts it, detached, and
+says what a record means). This is the drain process's side: it holds a file lock while it drains,
+so there is only ever one, and after releasing the lock it looks once more, so a record appended
 while it finished is never stranded.
 
-Light on purpose: the hook path imports it.
+The hook itself never imports this module (its hand-off only checks the lock and spawns a
+process), so the hook path loads nothing more than before background work had a package.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-#: The lock file in the spool folder (the name predates this module; drains of older versions use it too).
-LOCK_NAME = "worker.lock"
 #: Lock, drain, unlock, look again: at most this many times per process.
 ROUNDS = 50
 
 
-def lock_path(spool_dir: Path) -> Path:
-    path = spool_dir / LOCK_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def drain_running(spool_dir: Path) -> bool:
-    """Whether a drain process holds the lock now."""
+def drain_exclusively(lock_path: Path, drain: Callable[[], int], pending: Callable[[], bool]) -> int:
+    """Run `drain` holding `lock_path` until `pending` says nothing is left; 0 at once if another holds it."""
     import fcntl
 
-    fd = os.open(lock_path(spool_dir), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
-def spawn(argv: Sequence[str], on_error: Callable[[OSError], None]) -> None:
-    """Start `argv` detached: its own session, no standard streams."""
-    import subprocess
-
-    try:
-        subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-    except OSError as exc:
-        on_error(exc)
-
-
-def drain_exclusively(spool_dir: Path, drain: Callable[[], int], pending: Callable[[], bool]) -> int:
-    """Run `drain` under the lock until `pending` says nothing is left; 0 at once if another holds it."""
-    import fcntl
-
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     done = 0
     for _ in range(ROUNDS):
-        fd = os.open(lock_path(spool_dir), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

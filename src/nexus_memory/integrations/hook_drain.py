@@ -4,13 +4,16 @@ A hook never waits for the database on a tool call: it appends the (redacted) ev
 and, at the end of a turn, makes sure a drain runs (`hand_off`). The drain process (`nexus hook
 --worker`, one at a time: background/spool_drain.py) stores the events (hook_store.process), ends
 sessions (runtime shutdown with its bounded dream) and drains the cognition jobs a session start
-asked for. A tool call's hook imports this module (for `hand_off`) and nothing of the drain: the
-mechanism is imported when a turn ends.
+asked for. The hook imports this module for `hand_off`, which only checks the lock and spawns:
+the drain loop (background/spool_drain.py) is imported by the drain process alone, so the hook path
+loads the same modules as before background work had a package.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_memory.integrations.events import HookEvent
@@ -32,27 +35,48 @@ def hand_off(settings: Settings, *, sync: bool = False) -> None:
 
 def spawn_drain(settings: Settings) -> None:
     """A detached `nexus hook --worker`: survives the tool killing the hook, writes nothing to it."""
-    from nexus_memory.background import spool_drain
+    import subprocess
 
     cmd = [sys.executable, "-m", "nexus_memory.cli.main", "hook", "--worker"]
     if not settings.database_url:
         cmd += ["--db", str(settings.database_path)]
-    spool_drain.spawn(cmd, lambda exc: log_error(settings.paths.log_dir, f"cannot start the hook worker: {exc}"))
+    try:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+    except OSError as exc:
+        log_error(settings.paths.log_dir, f"cannot start the hook worker: {exc}")
+
+
+def _lock_path(settings: Settings) -> Path:
+    """The drain's lock (the name predates the background package; older drains use it too)."""
+    lock_path = settings.paths.spool_dir / "worker.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    return lock_path
 
 
 def drain_running(settings: Settings) -> bool:
-    from nexus_memory.background import spool_drain
+    """Whether a drain process holds the lock now."""
+    import fcntl
 
-    return spool_drain.drain_running(settings.paths.spool_dir)
+    fd = os.open(_lock_path(settings), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def run_drain(settings: Settings) -> int:
     """Drain both spools with the full app (cognition on), one drain process at a time."""
-    from nexus_memory.background import spool_drain
+    from nexus_memory.background.spool_drain import drain_exclusively
 
     paths = Paths(settings)
-    return spool_drain.drain_exclusively(settings.paths.spool_dir, lambda: _drain_all(settings, paths),
-                                         lambda: bool(paths.events.pending() or paths.work.pending()))
+    return drain_exclusively(_lock_path(settings), lambda: _drain_all(settings, paths),
+                             lambda: bool(paths.events.pending() or paths.work.pending()))
 
 
 def _drain_all(settings: Settings, paths: Paths) -> int:

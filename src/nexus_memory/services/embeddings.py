@@ -18,13 +18,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.domain.retrieval import vector_texts
 from nexus_memory.embeddings.base import Embedder, LazyEmbedder
 from nexus_memory.errors import NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore, VectorIndex
+
+if TYPE_CHECKING:
+    from nexus_memory.services.reports import EmbeddingStatus
 
 
 def _warn(message: str, *args: object) -> None:
@@ -53,35 +56,6 @@ class EmbeddingRun:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "embedded": self.embedded, "vectors": self.vectors, "failed": self.failed,
                 "remaining": self.remaining, "resumed": self.resumed, "pruned": self.pruned}
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingStatus:
-    """The configured model and how many memories have its vectors (`nexus embeddings status`)."""
-
-    backend: str
-    model: str | None
-    dimension: int | None
-    available: bool
-    reason: str | None
-    active_memories: int
-    with_vectors: int
-    missing: int | None  # None when it cannot be counted (no model or no vector index)
-    models: dict[str, int]  # vectors per model id
-    rebuild_in_progress: bool
-    kernel: dict[str, object] | None  # the local model's kernel choice (onnx only)
-
-    @property
-    def other_models(self) -> dict[str, int]:
-        return {m: n for m, n in self.models.items() if m != self.model}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "backend": self.backend, "model": self.model, "dimension": self.dimension, "available": self.available,
-            "reason": self.reason, "active_memories": self.active_memories, "with_vectors": self.with_vectors,
-            "missing": self.missing, "models": self.models, "other_models": self.other_models,
-            "rebuild_in_progress": self.rebuild_in_progress, "kernel": self.kernel,
-        }
 
 
 class EmbeddingService:
@@ -217,6 +191,8 @@ class EmbeddingService:
 
     # maintenance --------------------------------------------------------------------
     def status(self) -> EmbeddingStatus:
+        from nexus_memory.services.reports import EmbeddingStatus
+
         counts = self.index.vector_counts() if self.index is not None else {}
         active = self.db.count(MemoryFilter(include_raw=True))
         model = self.model_id

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.agents import canonicalize_agent_type, validate_agent_name
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
 from nexus_memory.domain.jsonsafe import check_metadata, clean_text, sanitize
 from nexus_memory.domain.models import (
-    AgentNamespace,
     CognitiveMetadata,
     Memory,
     MemoryFilter,
@@ -24,6 +23,9 @@ from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.errors import InvalidInput, NotFound
 from nexus_memory.services.events import MEMORY_CREATED, MEMORY_DELETED, MEMORY_UPDATED, EventBus
 from nexus_memory.storage.base import Store
+
+if TYPE_CHECKING:
+    from nexus_memory.services.reports import NamespaceSummary
 
 MAX_CONTENT_CHARS = 200_000
 MAX_CONTEXT_CHARS = 50_000
@@ -90,21 +92,6 @@ def clean_context(context: str | None) -> str | None:
 #: Called with memories that were just created or whose text changed (e.g. to embed them).
 #: Must not raise: the memories are already stored.
 Indexer = Callable[[Sequence[Memory]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class NamespaceSummary:
-    """An agent namespace and how many active memories it holds."""
-
-    namespace: AgentNamespace
-    memory_count: int
-
-    @property
-    def name(self) -> str:
-        return self.namespace.name
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.namespace.to_dict(), "memory_count": self.memory_count}
 
 
 class MemoryService:
@@ -277,6 +264,8 @@ class MemoryService:
         return self.db.stats(names)
 
     def namespaces(self) -> list[NamespaceSummary]:
+        from nexus_memory.services.reports import NamespaceSummary
+
         stats = {s.namespace_name: s for s in self.db.stats()}
         out = []
         for ns in self.db.list_namespaces():
