@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nexus_memory.app import App
 
 COMMANDS = ("serve", "mcp", "worker")
 
@@ -48,7 +51,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_worker)
 
 
-def _app(args: argparse.Namespace, *, long_running: bool = False, **overrides: Any) -> Any:
+def _app(args: argparse.Namespace, *, long_running: bool = False, **overrides: Any) -> App:
     """`long_running`: a server or worker process, where one model thread per run is the default
     (many runs share the cores; see SINGLE_THREAD_BLAS)."""
     from dataclasses import replace
@@ -181,7 +184,7 @@ class _Signals:
             raise _Stopped()
 
 
-def _prepare(app: Any, args: argparse.Namespace) -> tuple[Any, str, int]:
+def _prepare(app: App, args: argparse.Namespace) -> tuple[Any, str, int]:
     from nexus_memory.cli.output import emit_json
     from nexus_memory.http.app import create_http_app
     from nexus_memory.http.security import SecurityPolicy, generate_token, is_loopback
@@ -201,7 +204,7 @@ def _prepare(app: Any, args: argparse.Namespace) -> tuple[Any, str, int]:
         emit_json({"url": url, "mcp": url + "mcp", "api": url + "api/v1", "token_required": bool(token),
                    "token": token if generated else None})
     else:
-        print(f"Nexus Memory dashboard: {url}{'#token=' + token if generated else ''}")
+        print(f"Nexus Memory dashboard: {url}{f'#token={token}' if generated else ''}")
         print(f"  REST API {url}api/v1   MCP {url}mcp   events {url.replace('http', 'ws', 1)}ws")
         if generated:
             print(f"  API token (shown once; set NEXUS_API_TOKEN to choose your own): {token}")
@@ -258,15 +261,16 @@ def _finish_warm_up(thread: Any) -> None:
         os._exit(0)
 
 
-def _warm_model(app: Any) -> Any:
+def _warm_model(app: App) -> Any:
     """Load the embedding model on a thread while the server starts, so the first search does not wait
     for it (nor, on a new machine, for the int8 kernel's one-off preparation: about a second).
     Returns the thread (joined at exit), or None."""
     import logging
     import threading
 
-    load = getattr(app.embeddings.embedder, "load", None)
-    if load is None or app.embeddings.unavailable_reason() is not None:
+    emb = app.embeddings
+    load = getattr(emb.embedder, "load", None) if emb is not None else None
+    if load is None or emb is None or emb.unavailable_reason() is not None:
         return None
 
     def run() -> None:
@@ -302,7 +306,7 @@ class _Background:
             self.parts = []
 
 
-def _start_background(app: Any) -> _Background:
+def _start_background(app: App) -> _Background:
     """NEXUS_SERVE_BACKGROUND: `process` (default) runs `nexus worker` as a child process; `thread`
     keeps both on threads of the server (one GIL with the requests); `off` runs neither (stores
     embed in the request, as the CLI does; run `nexus worker` yourself for cognition)."""
@@ -355,6 +359,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker = None
         try:
             emb = app.embeddings
+            assert emb is not None  # build_app always wires the embedding service ("none" backend included)
             model = emb.model_id
             embedding = not args.no_embeddings and emb.index is not None and model is not None
             # One watcher per thread (each keeps its own last sample).
