@@ -98,9 +98,9 @@ def reflection_run(n: int = 1000) -> None:
                             created_at=now - timedelta(minutes=n - i)) for i, t in enumerate(texts)]
             app.store.store_many(news)  # type: ignore[attr-defined]
             t0 = time.perf_counter()
-            first = app.cognition.reflect("bench", limit=n)  # type: ignore[attr-defined]
+            first = app.cognition.reflect("bench", limit=n).to_dict()  # type: ignore[attr-defined]
             t1 = time.perf_counter()
-            second = app.cognition.reflect("bench", limit=n)  # type: ignore[attr-defined]
+            second = app.cognition.reflect("bench", limit=n).to_dict()  # type: ignore[attr-defined]
             t2 = time.perf_counter()
             print(f"reflection over {first['candidates']} memories: {(t1 - t0) * 1000:.0f} ms "
                   f"({first['pairs_compared']} candidate pairs of {n * (n - 1) // 2} possible; "

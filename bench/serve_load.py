@@ -68,8 +68,7 @@ def prefill(env: dict[str, str], count: int, corpus: Corpus) -> float:
 def missing_vectors(env: dict[str, str]) -> int | None:
     app = build_app(load_settings(env))
     try:
-        status = app.embeddings.status()
-        return int(status["missing"]) if status.get("missing") is not None else None
+        return app.embeddings.status().missing
     finally:
         app.close()
 

@@ -73,7 +73,7 @@ def test_session_end_runs_the_bounded_dream(app: App) -> None:
     put(app, "Releases need a changelog entry", session="s-end")
     r = app.sessions.end("claude-code", "s-end", "/w")
     assert r.warnings == []
-    d = app.cognition.latest_digests("claude-code", "s-end")
+    d = app.cognition.latest_digests("claude-code", "s-end").to_dict()
     assert d["short"] is not None and "ship on Tuesdays" in d["short"]["content"]
 
 
@@ -120,7 +120,7 @@ def test_shutdown_schedule_follows_the_session_signals(app: App) -> None:
         DreamScheduleAction.IMMEDIATE_BOUNDED)
     # An idle timeout queues the dream for later instead of running it now.
     cog.on_runtime_shutdown("claude-code", "idle-1", None, RuntimeShutdownReason.IDLE_TIMEOUT)
-    assert cog.latest_digests("claude-code", "idle-1")["short"] is None
+    assert cog.latest_digests("claude-code", "idle-1").short is None
     assert sorted(j.job_type for j in cog.jobs(status="pending")) == ["digest_session", "reflect_perspective"]
     raw_event(app, 1, session="raw-only")
     assert cog.shutdown_schedule("claude-code", "raw-only", RuntimeShutdownReason.MANUAL) is (

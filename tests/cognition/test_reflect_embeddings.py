@@ -25,9 +25,9 @@ def test_paraphrases_reinforce_through_embeddings(app: App) -> None:
         return {m.id: vectors[m.id] for m in mems if m.id in vectors}
 
     # Without vectors the paraphrase is invisible to the word rules.
-    assert app.cognition.reflect("claude-code")["reinforcements"] == []
+    assert app.cognition.reflect("claude-code").to_dict()["reinforcements"] == []
     app.cognition.set_vectors(source)
-    r = app.cognition.reflect("claude-code")
+    r = app.cognition.reflect("claude-code").to_dict()
     assert r["used_embeddings"] and len(r["reinforcements"]) == 1
     cluster = app.store.get(r["reinforcements"][0])
     assert cluster is not None and cluster.content.startswith("Reinforced observation (2x):")

@@ -21,7 +21,7 @@ def test_consecutive_sessions_do_not_bleed(app: App) -> None:
     for key, text in TOPICS.items():
         _session(app, "claude-code", key, text)
     for key, text in TOPICS.items():
-        digest = app.cognition.latest_digests("claude-code", key)
+        digest = app.cognition.latest_digests("claude-code", key).to_dict()
         content = digest["short"]["content"] + digest["long"]["content"]
         assert text in content
         for other_key, other in TOPICS.items():
@@ -53,11 +53,11 @@ def test_repeated_session_end_dreams_keep_one_short_digest(app: App) -> None:
 
 def test_later_dreams_do_not_corrupt_earlier_digests(app: App) -> None:
     _session(app, "claude-code", "s-early", "the CLI exits 2 on usage errors")
-    before = app.cognition.latest_digests("claude-code", "s-early")
+    before = app.cognition.latest_digests("claude-code", "s-early").to_dict()
     for i in range(3):
         _session(app, "claude-code", f"s-later-{i}", f"later topic number {i} about caching")
-        app.cognition.dream_cycle("claude-code")
-    after = app.cognition.latest_digests("claude-code", "s-early")
+        app.cognition.dream_cycle("claude-code").to_dict()
+    after = app.cognition.latest_digests("claude-code", "s-early").to_dict()
     assert after["short"]["memory_id"] == before["short"]["memory_id"]
     assert after["short"]["content"] == before["short"]["content"]
     memory = app.store.get(before["short"]["memory_id"])

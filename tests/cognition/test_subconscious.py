@@ -75,13 +75,13 @@ def test_soul_is_global_and_scrubbed(app: App) -> None:
     put(app, "Always run the linter before pushing in /work/secret/project", category=MemoryCategory.PREFERENCES,
         agent="gemini")
     put(app, "one-off note about a single build", category=MemoryCategory.GENERAL)
-    r = app.cognition.rebuild_soul()
+    r = app.cognition.rebuild_soul().to_dict()
     assert r["written"] and r["candidates"] == 2
-    soul = app.cognition.soul()
+    soul = app.cognition.soul().to_dict()
     text = soul["content"]
     assert text.startswith("# Nexus Soul") and "## Identity & Preferences" in text
     assert "small, focused commits" in text and "/work/secret" not in text and "one-off note" not in text
-    app.cognition.rebuild_soul()
+    app.cognition.rebuild_soul().to_dict()
     assert (Path(soul["path"]).parent / "soul.md.bak").exists()
     shown = run_nexus("soul", "show")
     assert shown.returncode == 0 and "# Nexus Soul" in shown.stdout
@@ -94,7 +94,7 @@ def test_nap_fills_the_hot_cache_and_writes_context(app: App, tmp_path: Path) ->
     (proj / ".nexus" / "sessions" / "s1.md").write_text(
         "# Session Learnings\n- [confidence: 0.9] The staging DB is read-only\n- [confidence: nan] bogus\n")
     put(app, "The proj API is versioned under /v2", confidence=0.95)
-    r = app.cognition.nap("claude-code", str(proj), "s1")
+    r = app.cognition.nap("claude-code", str(proj), "s1").to_dict()
     assert r["merged_learnings"] == 2 and r["hot_entries"] >= 2
     context = (proj / ".nexus" / "context.md").read_text()
     assert "# Nexus Project Context" in context and "The staging DB is read-only" in context
@@ -119,15 +119,15 @@ def test_session_end_naps_only_projects_that_opted_in(app: App, tmp_path: Path) 
 def test_deep_dream_prunes_old_archived_raw_and_respects_cooldown(app: App) -> None:
     events = [raw_event(app, i, session="s-old") for i in range(8)]
     pending = raw_event(app, 9, session="s-new")  # not distilled yet: kept whatever its age
-    app.cognition.distill("claude-code", "s-old")
+    app.cognition.distill("claude-code", "s-old").to_dict()
     old = app.store.get(events[0].id)
     assert old is not None and not old.is_archived and old.metadata["raw_activity"]["distill_pending"] is False
     # Age the episodes past 90 days.
     with app.store.write() as conn:  # type: ignore[attr-defined]
         conn.execute("UPDATE memories SET created_at = '2020-01-01T00:00:00.000000Z' WHERE is_raw = 1")
-    r = app.cognition.deep_dream(force=True)
+    r = app.cognition.deep_dream(force=True).to_dict()
     assert r["ran"] and r["pruned"]["claude-code"] == 8
     assert app.store.get(events[0].id) is None
     assert app.store.get(pending.id) is not None
-    again = app.cognition.deep_dream()
+    again = app.cognition.deep_dream().to_dict()
     assert not again["ran"]

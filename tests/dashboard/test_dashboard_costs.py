@@ -23,9 +23,9 @@ def test_tokens_per_day_and_per_session_with_the_reasons(app: App, page: Any, tm
     assert pack and recall
     app.costs.record(agent="codex", channel="mcp_results", tokens=240, ids=[1], session_key="mcp-http-codex",
                      source="search_memories", query="deploy", reasons={1: {"score": 0.9}})
-    report = app.costs.report(days=30)
+    report = app.costs.report(days=30).to_dict()
     total = sum(d["tokens"] for d in report["per_day"])
-    prompt = app.costs.injections("ui-p")[0]
+    prompt = app.costs.injections("ui-p")[0].to_dict()
     with LiveServer(app) as server:
         page.goto(server.url + "/#/stats")
         page.wait_for_selector("[data-testid=cost-session]")

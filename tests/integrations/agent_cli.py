@@ -159,13 +159,13 @@ class Sandbox:
             "from nexus_memory.config import load_settings\n"
             "try:\n"  # these internals have moved before: say so plainly if they move again
             "    from nexus_memory.integrations.paths import Paths\n"
-            "    from nexus_memory.integrations.hook_worker import run_worker, worker_running\n"
+            "    from nexus_memory.integrations.hook_drain import drain_running, run_drain\n"
             "except ImportError as exc:\n"
             "    sys.exit(f'update Sandbox.settle: the hook worker API moved ({exc})')\n"
             "s = load_settings(); p = Paths(s); end = time.monotonic() + float(sys.argv[1])\n"
             "while time.monotonic() < end:\n"
-            "    run_worker(s)\n"
-            "    if not worker_running(s) and not p.events.pending() and not p.work.pending():\n"
+            "    run_drain(s)\n"
+            "    if not drain_running(s) and not p.events.pending() and not p.work.pending():\n"
             "        sys.exit(0)\n"
             "    time.sleep(0.2)\n"
             "sys.exit(1)\n")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from nexus_memory.config import load_settings
-from nexus_memory.integrations.hook_worker import worker_running
+from nexus_memory.integrations.hook_drain import drain_running
 from nexus_memory.integrations.spool import Spool
 from tests.conftest import nexus_executable
 from tests.integrations.helpers import contents
@@ -53,7 +53,7 @@ def test_twenty_concurrent_hooks_store_every_event_once(tmp_path: Path) -> None:
     settings = load_settings()
     spool = Spool(settings.paths.spool_dir, settings.paths.log_dir)
     deadline = time.monotonic() + 90  # capture hooks hand their events to a detached worker
-    while (spool.pending() or worker_running(settings)) and time.monotonic() < deadline:
+    while (spool.pending() or drain_running(settings)) and time.monotonic() < deadline:
         time.sleep(0.2)
     stored = contents()
     for i in range(20):

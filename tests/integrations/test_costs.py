@@ -51,7 +51,7 @@ def _ask(cwd: Path, sid: str, prompt: str) -> tuple[str, str]:
 def _ledger(session_key: str) -> list[dict[str, object]]:
     app = build_app(load_settings(), embeddings=False, cognition=False)
     try:
-        return app.costs.injections(session_key)
+        return [i.to_dict() for i in app.costs.injections(session_key)]
     finally:
         app.close()
 

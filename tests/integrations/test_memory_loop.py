@@ -116,7 +116,7 @@ def test_a_failure_followed_by_its_fix_is_a_resolution_not_a_contradiction(tmp_p
     app = build_app(load_settings())
     try:
         relations = app.store.relations_for(failure.id)
-        app.cognition.dream_cycle("claude-code", reason="test")
+        app.cognition.dream_cycle("claude-code", reason="test").to_dict()
         contradictions = app.store.list_memories(MemoryFilter(labels=("contradiction",)))
     finally:
         app.close()
@@ -133,7 +133,7 @@ def test_a_question_never_contradicts_the_statement_that_answers_it(tmp_path: Pa
     _session(tmp_path, "s2", [{"prompt": "how did we fix the rounding problem?"}])
     app = build_app(load_settings())
     try:
-        app.cognition.dream_cycle("claude-code", reason="test")
+        app.cognition.dream_cycle("claude-code", reason="test").to_dict()
         assert app.store.list_memories(MemoryFilter(labels=("contradiction",))) == []
     finally:
         app.close()

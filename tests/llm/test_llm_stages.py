@@ -34,12 +34,12 @@ def test_derive_reads_accepted_memories_alias(llm_app: tuple[App, Script]) -> No
     script.add(openai_ok('```json\n{"accepted_memories": [{"memory": "The project pins Rust 1.75", '
                          '"category": "facts", "labels": ["rust"], "confidence": 0.9}, '
                          '{"memory": "noise", "confidence": 0.2}]}\n```'))
-    r = app.cognition.derive(raw.id)
+    r = app.cognition.derive(raw.id).to_dict()
     assert r["used_llm"] and len(r["derived_ids"]) == 1
     m = app.store.get(r["derived_ids"][0])
     assert m is not None and m.content == "The project pins Rust 1.75" and m.category.value == "facts"
     assert m.cognitive and m.cognitive.confidence == 0.9
-    assert app.cognition.llm_status()["calls_today"] == 1
+    assert app.cognition.llm_status().to_dict()["calls_today"] == 1
 
 
 def test_digest_uses_llm_then_falls_back_when_budget_is_spent(llm_app: tuple[App, Script]) -> None:
@@ -47,13 +47,13 @@ def test_digest_uses_llm_then_falls_back_when_budget_is_spent(llm_app: tuple[App
     put(app, "Decision: use cursor pagination", session="s-b")
     script.add(openai_ok('{"short": "Chose cursor pagination.", "long": "The team chose cursor pagination."}',
                          prompt=4000, completion=1000))
-    r = app.cognition.digest("claude-code", "s-b")
+    r = app.cognition.digest("claude-code", "s-b").to_dict()
     assert r["used_llm"]
-    assert "Chose cursor pagination." in app.cognition.latest_digests("claude-code", "s-b")["short"]["content"]
+    assert "Chose cursor pagination." in app.cognition.latest_digests("claude-code", "s-b").to_dict()["short"]["content"]
     put(app, "Decision: pages hold 50 items", session="s-b")
-    r2 = app.cognition.digest("claude-code", "s-b", rebuild=True)
+    r2 = app.cognition.digest("claude-code", "s-b", rebuild=True).to_dict()
     assert not r2["used_llm"] and len(script.requests) == 1  # budget spent: no second call
-    status = app.cognition.llm_status()
+    status = app.cognition.llm_status().to_dict()
     assert status["exhausted"] and status["fallbacks_today"] == 1
 
 
@@ -63,7 +63,7 @@ def test_failed_call_falls_back(llm_app: tuple[App, Script]) -> None:
 
     script.add(Reply(429, {"error": {"message": "Rate limit reached"}}))
     put(app, "Finding: the cache is cold after deploys", session="s-f")
-    r = app.cognition.digest("claude-code", "s-f")
+    r = app.cognition.digest("claude-code", "s-f").to_dict()
     assert r["status"] == "created" and not r["used_llm"]
 
 
@@ -89,7 +89,7 @@ def test_distill_and_soul_use_the_llm_when_it_answers(llm_app: tuple[App, Script
         raw_event(app, i, session="s-d")
     script.add(openai_ok('{"summary": "Listed the repo and ran tests.", "category": "context", '
                          '"labels": ["ci"], "tools_used": ["Bash"], "decisions_made": ["keep CI green"]}'))
-    r = app.cognition.distill("claude-code", "s-d")
+    r = app.cognition.distill("claude-code", "s-d").to_dict()
     assert r["used_llm"]
     summary = app.store.get(r["summary_id"])
     assert summary is not None and summary.content == "Listed the repo and ran tests."
@@ -101,7 +101,7 @@ def test_distill_and_soul_use_the_llm_when_it_answers(llm_app: tuple[App, Script
     script.add(openai_ok('{"normalized": [{"content": "Prefers small commits", "category": "IdentityPreference", '
                          '"confidence": 0.9, "observation_count": 2}, {"content": "weak", "confidence": 0.3}], '
                          '"discarded_count": 1}'))
-    soul = app.cognition.rebuild_soul()
+    soul = app.cognition.rebuild_soul().to_dict()
     assert soul["written"] and soul["used_llm"]
-    text = app.cognition.soul()["content"]
+    text = app.cognition.soul().to_dict()["content"]
     assert "- Prefers small commits" in text and "weak" not in text

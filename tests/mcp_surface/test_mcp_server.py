@@ -279,7 +279,7 @@ def test_tool_results_are_recorded_as_injections_of_the_calling_agent(transport:
     else:
         with LiveServer(app) as server:
             asyncio.run(go(server.url + "/mcp"))
-    rows = app.costs.injections()
+    rows = [i.to_dict() for i in app.costs.injections()]
     assert [(r["agent_type"], r["channel"], r["source"]) for r in rows] == [
         ("codex", "mcp_results", "search_memories"), ("codex", "mcp_results", "get_memory")] * 2
     assert [r["memory_ids"] for r in rows] == [[mid]] * 4
@@ -291,4 +291,4 @@ def test_tool_results_are_recorded_as_injections_of_the_calling_agent(transport:
         assert keys[0] == keys[1] != keys[2] == keys[3] and all(k.startswith("mcp-") for k in keys)
     else:  # the stateless protocol has no session: one key per agent
         assert set(keys) == {"mcp-http-codex"}
-    assert app.costs.report(days=1)["today_by_agent"] == {"codex": sum(r["tokens"] for r in rows)}
+    assert app.costs.report(days=1).today_by_agent == {"codex": sum(r["tokens"] for r in rows)}

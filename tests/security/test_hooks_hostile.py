@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nexus_memory.config import load_settings
 from nexus_memory.integrations.hook import Paths
-from nexus_memory.integrations.hook_worker import run_worker
+from nexus_memory.integrations.hook_drain import run_drain
 from nexus_memory.integrations.spool import ERROR_LOG, REJECTED_NAME, Spool
 from nexus_memory.integrations.transcripts import MAX_READ_BYTES, read_new
 from tests.conftest import nexus_executable
@@ -51,7 +51,7 @@ def test_a_record_that_cannot_be_stored_is_set_aside_once(tmp_path: Path) -> Non
     poisoned["event"]["tool_input"] = {"command": "cargo poison"}
     poisoned["event"]["tool_response"] = "poison"
     assert paths.events.append([good[0], poisoned, good[1], good[2]])
-    run_worker(settings)
+    run_drain(settings)
     stored = "\n".join(contents())
     assert all(f"cargo build {i}" in stored for i in range(3))
     assert not paths.events.pending(), "the bad record does not go back to the spool"
@@ -60,7 +60,7 @@ def test_a_record_that_cannot_be_stored_is_set_aside_once(tmp_path: Path) -> Non
     assert json.loads(rejected[0])["record"]["event"]["tool_input"] == {"command": "cargo poison"}
     log = (settings.paths.log_dir / ERROR_LOG).read_text()
     assert log.count("cannot be stored") == 1
-    run_worker(settings)  # nothing left to retry: logged once, not once per hand-off
+    run_drain(settings)  # nothing left to retry: logged once, not once per hand-off
     assert (settings.paths.log_dir / ERROR_LOG).read_text().count("cannot be stored") == 1
 
 

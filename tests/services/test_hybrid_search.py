@@ -154,7 +154,7 @@ def test_search_never_mixes_models(stack: Stack, model: onnx.OnnxEmbedder) -> No
     stack.store.upsert_vectors("other-model", [(b_memory.memory.id, "content", query_vec)])
     hits = stack.search.run(SearchQuery("when do deploys happen", mode=SearchMode.VECTOR)).hits
     assert [h.memory.id for h in hits] == [a.id]
-    assert stack.vectors.status()["other_models"] == {"other-model": 1}
+    assert stack.vectors.status().other_models == {"other-model": 1}
 
 
 def test_backfill_is_resumable_and_batched(stack: Stack) -> None:
@@ -179,11 +179,11 @@ def test_an_interrupted_rebuild_resumes(stack: Stack) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         stack.vectors.rebuild(batch_size=3, progress=interrupt)
-    assert stack.vectors.status()["rebuild_in_progress"] is True
+    assert stack.vectors.status().rebuild_in_progress is True
     assert stack.store.vector_counts()[onnx.MODEL_ID] == 3
     run = stack.vectors.rebuild(batch_size=3)
     assert run.resumed and run.embedded == 5 and run.remaining == 0
-    assert stack.vectors.status()["rebuild_in_progress"] is False
+    assert stack.vectors.status().rebuild_in_progress is False
     again = stack.vectors.rebuild(batch_size=8)
     assert not again.resumed and again.embedded == 8
 

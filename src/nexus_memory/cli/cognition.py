@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from nexus_memory.app import App
+    from nexus_memory.services.cognition_results import DeepDreamResult, DreamCycleResult, LatestDigests, NapResult
+
+T = TypeVar("T")
 
 COMMANDS = ("dream", "digest", "lineage", "represent", "representation", "reflect", "derive", "distill", "jobs", "llm",
             "soul", "subconscious", "eval")
@@ -123,7 +130,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     llm.set_defaults(handler=lambda a: (llm.print_help(), 2)[1])
 
 
-def _with_app(args: argparse.Namespace, fn: Any) -> Any:
+def _with_app(args: argparse.Namespace, fn: Callable[[App], T]) -> T:
     from nexus_memory.cli.context import app_from
 
     with app_from(args) as app:
@@ -135,38 +142,42 @@ def cmd_dream_run(args: argparse.Namespace) -> int:
 
     from nexus_memory.cli.output import emit_json
 
-    def run(app: Any) -> dict[str, Any]:
-        out: dict[str, Any] = app.cognition.dream_cycle(args.agent, args.session_key, timeout_secs=args.timeout)
-        if args.nap:
-            out["nap"] = app.cognition.nap(args.agent, args.cwd or os.getcwd(), args.session_key)
-        if args.deep:
-            out["deep_dream"] = app.cognition.deep_dream(force=args.force)
-        return out
+    def run(app: App) -> tuple[DreamCycleResult, NapResult | None, DeepDreamResult | None]:
+        cycle = app.cognition.dream_cycle(args.agent, args.session_key, timeout_secs=args.timeout)
+        nap = app.cognition.nap(args.agent, args.cwd or os.getcwd(), args.session_key) if args.nap else None
+        deep = app.cognition.deep_dream(force=args.force) if args.deep else None
+        return cycle, nap, deep
 
-    r = _with_app(args, run)
+    cycle, nap, deep = _with_app(args, run)
     if args.json:
-        emit_json(r)
+        out = cycle.to_dict()
+        if nap is not None:
+            out["nap"] = nap.to_dict()
+        if deep is not None:
+            out["deep_dream"] = deep.to_dict()
+        emit_json(out)
     else:
-        if "nap" in r:
-            print(f"Nap: {r['nap']['hot_entries']} hot-cache entries, context written to {r['nap']['context_path']}")
-        if "deep_dream" in r:
-            dd = r["deep_dream"]
-            print("Deep dream: " + ("ran" if dd["ran"] else f"skipped ({dd['reason']})"))
-        print(f"Dream cycle complete for '{r['agent_type']}': processed_jobs={r['processed_jobs']}"
-              + (f" failed={r['failed']}" if r["failed"] else "") + (" (timed out)" if r["timed_out"] else ""))
-        for err in r["errors"]:
+        if nap is not None:
+            print(f"Nap: {nap.refresh.hot_entries} hot-cache entries, context written to {nap.refresh.context_path}")
+        if deep is not None:
+            print("Deep dream: " + ("ran" if deep.ran else f"skipped ({deep.reason})"))
+        drain = cycle.drain
+        print(f"Dream cycle complete for '{cycle.agent_type}': processed_jobs={drain.processed}"
+              + (f" failed={drain.failed}" if drain.failed else "") + (" (timed out)" if drain.timed_out else ""))
+        for err in drain.errors[:10]:
             print(f"  error: {err.splitlines()[0]}")
     return 0
 
 
-def _print_digest(d: dict[str, Any]) -> None:
+def _print_digest(d: LatestDigests) -> None:
     from nexus_memory.cli.output import short
 
     for kind in ("short", "long"):
-        row = d.get(kind)
-        if row:
-            print(f"[{kind}] session {row['session_key']} · memory #{row['memory_id']} · {row['token_count']} words")
-            print("    " + short(row["content"] or "", 2000 if kind == "short" else 600))
+        view = d.get(kind)
+        if view:
+            row = view.row
+            print(f"[{kind}] session {row.session_key} · memory #{row.memory_id} · {row.token_count} words")
+            print("    " + short(view.content or "", 2000 if kind == "short" else 600))
 
 
 def cmd_digest_latest(args: argparse.Namespace) -> int:
@@ -174,9 +185,9 @@ def cmd_digest_latest(args: argparse.Namespace) -> int:
 
     d = _with_app(args, lambda app: app.cognition.latest_digests(args.agent, args.session_key))
     if args.json:
-        emit_json(d)
-    elif not d["short"] and not d["long"]:
-        print(f"No digests for '{d['agent_type']}'" + (f" session {args.session_key}" if args.session_key else "")
+        emit_json(d.to_dict())
+    elif not d.short and not d.long:
+        print(f"No digests for '{d.agent_type}'" + (f" session {args.session_key}" if args.session_key else "")
               + " yet (run `nexus dream run --session-key KEY`)")
     else:
         _print_digest(d)
@@ -188,12 +199,12 @@ def cmd_digest_rebuild(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.digest(args.agent, args.session_key, rebuild=True))
     if args.json:
-        emit_json(r)
-    elif r["status"] == "skipped":
-        print(f"Nothing to digest for session {args.session_key}: {r['reason']}")
+        emit_json(r.to_dict())
+    elif r.status == "skipped":
+        print(f"Nothing to digest for session {args.session_key}: {r.reason}")
     else:
-        print(f"Digest {r['status']} for session {args.session_key}: short #{r['short_id']}, long #{r['long_id']} "
-              f"from {r['material']} memories")
+        print(f"Digest {r.status} for session {args.session_key}: short #{r.short_id}, long #{r.long_id} "
+              f"from {r.material} memories")
     return 0
 
 
@@ -204,10 +215,11 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     mid = args.memory_id if args.memory_id is not None else args.memory_id_opt
     if mid is None:
         raise InvalidInput("which memory?", hint="nexus lineage show ID")
-    r = _with_app(args, lambda app: app.cognition.lineage(mid))
+    lineage = _with_app(args, lambda app: app.cognition.lineage(mid))
     if args.json:
-        emit_json(r)
+        emit_json(lineage.to_dict())
         return 0
+    r = lineage.to_dict()  # the same words as --json
     m = r["memory"]
     print(f"Memory #{m['id']} ({m['cognitive_level']}): {short(m['content'], 200)}")
     print(f"  from ({len(r['sources'])}):")
@@ -224,7 +236,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 def cmd_represent(args: argparse.Namespace) -> int:
     from nexus_memory.cli.output import emit_json, short
 
-    def run(app: Any) -> dict[str, Any]:
+    def run(app: App) -> dict[str, Any]:
         rep = app.cognition.represent(args.agent, query=args.query, observer=args.observer, subject=args.subject,
                                       session_key=args.session_key, max_items=args.max_items,
                                       include_raw=args.include_raw or None)
@@ -256,7 +268,7 @@ def cmd_represent(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_in_app(args: argparse.Namespace, fn: Any) -> Any:
+def run_in_app(args: argparse.Namespace, fn: Callable[[App], T]) -> T:
     return _with_app(args, fn)
 
 
@@ -265,11 +277,11 @@ def cmd_reflect(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.reflect(args.agent, args.session_key, limit=args.limit))
     if args.json:
-        emit_json(r)
+        emit_json(r.to_dict())
     else:
-        print(f"Reflected over {r['candidates']} memories ({r['pairs_compared']} pairs compared): "
-              f"{len(r['reinforcements'])} reinforcement(s), {len(r['contradictions'])} contradiction(s), "
-              f"{len(r['insights'])} insight(s), {len(r['superseded'])} statement(s) superseded")
+        print(f"Reflected over {r.candidates} memories ({r.pairs_compared} pairs compared): "
+              f"{len(r.reinforcements)} reinforcement(s), {len(r.contradictions)} contradiction(s), "
+              f"{len(r.insights)} insight(s), {len(r.superseded)} statement(s) superseded")
     return 0
 
 
@@ -278,12 +290,12 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.derive(args.memory_id, force=args.force))
     if args.json:
-        emit_json(r)
-    elif r["status"] == "skipped":
-        print(f"Nothing derived from #{args.memory_id}: {r['reason']} (use --force for any memory)")
+        emit_json(r.to_dict())
+    elif r.status == "skipped":
+        print(f"Nothing derived from #{args.memory_id}: {r.reason} (use --force for any memory)")
     else:
-        ids = ", ".join(f"#{i}" for i in r["derived_ids"])
-        print(f"{'Derived' if r['status'] == 'derived' else 'Already derived'} from #{args.memory_id}: {ids}")
+        ids = ", ".join(f"#{i}" for i in r.derived_ids)
+        print(f"{'Derived' if r.status == 'derived' else 'Already derived'} from #{args.memory_id}: {ids}")
     return 0
 
 
@@ -292,11 +304,11 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.distill(args.agent, args.session_key, force=args.force))
     if args.json:
-        emit_json(r)
-    elif r["status"] == "skipped":
-        print(f"Nothing distilled for session {args.session_key}: {r['reason']}")
+        emit_json(r.to_dict())
+    elif r.status == "skipped":
+        print(f"Nothing distilled for session {args.session_key}: {r.reason}")
     else:
-        print(f"Distilled {len(r['sources'])} raw events of session {args.session_key} into #{r['summary_id']} "
+        print(f"Distilled {len(r.sources)} raw events of session {args.session_key} into #{r.summary_id} "
               "(sources archived)")
     return 0
 
@@ -306,7 +318,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
     status = "failed" if args.failed else args.status
 
-    def run(app: Any) -> tuple[list[Any], dict[str, int]]:
+    def run(app: App) -> tuple[list[Any], dict[str, int]]:
         return (app.cognition.jobs(status=status, agent=args.agent, job_type=args.job_type, limit=args.limit),
                 app.cognition.job_counts(args.agent))
 
@@ -340,11 +352,11 @@ def cmd_soul_show(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.soul())
     if args.json:
-        emit_json(r)
-    elif not r["exists"]:
-        print(f"No soul.md yet at {r['path']} (build one with `nexus soul rebuild`)")
+        emit_json(r.to_dict())
+    elif r.content is None:
+        print(f"No soul.md yet at {r.path} (build one with `nexus soul rebuild`)")
     else:
-        print(r["content"], end="")
+        print(r.content, end="")
     return 0
 
 
@@ -353,11 +365,11 @@ def cmd_soul_rebuild(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.rebuild_soul(args.agent))
     if args.json:
-        emit_json(r)
-    elif r["written"]:
-        print(f"soul.md rebuilt from {r['candidates']} durable memories (~{r['tokens']} tokens): {r['path']}")
+        emit_json(r.to_dict())
+    elif r.written:
+        print(f"soul.md rebuilt from {r.candidates} durable memories (~{r.tokens} tokens): {r.path}")
     else:
-        print(f"soul.md not changed: {r['reason']}")
+        print(f"soul.md not changed: {r.reason}")
     return 0
 
 
@@ -366,8 +378,9 @@ def cmd_subconscious_status(args: argparse.Namespace) -> int:
 
     from nexus_memory.cli.output import emit_json
 
-    r = _with_app(args, lambda app: app.cognition.subconscious_status(args.cwd or os.getcwd(),
-                                                                       app.settings.subconscious_mode))
+    status = _with_app(args, lambda app: app.cognition.subconscious_status(args.cwd or os.getcwd(),
+                                                                            app.settings.subconscious_mode))
+    r = status.to_dict()  # the text below says what --json says
     if args.json:
         emit_json(r)
         return 0
@@ -408,7 +421,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             env["NEXUS_EMBEDDING_BACKEND"] = "none"
         with build_app(load_settings(env)) as app:
             report = evaluation.evaluate(app, utcnow())
-            report["llm"] = app.cognition.llm_test() if app.cognition.llm is not None else None
+            report["llm"] = app.cognition.llm_test().to_dict() if app.cognition.llm is not None else None
     cog = next(m for m in report["modes"] if m["mode"] == "cognition")
     score = round(100 * (cog["recall"] + cog["precision"] + cog["contradiction_surfacing"]) / 3)
     report["score"] = score
@@ -433,9 +446,9 @@ def cmd_llm_status(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.llm_status())
     if args.json:
-        emit_json(r)
+        emit_json(r.to_dict())
     else:
-        print(r["summary"])
+        print(r.summary)
     return 0
 
 
@@ -444,11 +457,11 @@ def cmd_llm_test(args: argparse.Namespace) -> int:
 
     r = _with_app(args, lambda app: app.cognition.llm_test())
     if args.json:
-        emit_json(r)
-    elif r["ok"]:
-        print(f"LLM ok: {r['provider']}/{r['model']} answered in {r['latency_ms']:.0f} ms ({r['tokens']} tokens)")
+        emit_json(r.to_dict())
+    elif r.ok:
+        print(f"LLM ok: {r.provider}/{r.model} answered in {r.latency_ms or 0:.0f} ms ({r.tokens} tokens)")
     else:
         from nexus_memory.errors import NotAvailable
 
-        raise NotAvailable(f"LLM test failed: {r['error']}", hint=r.get("hint") or "check NEXUS_LLM_* settings")
+        raise NotAvailable(f"LLM test failed: {r.error}", hint=r.hint or "check NEXUS_LLM_* settings")
     return 0

@@ -75,7 +75,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     with app_from(args) as app:
         assert app.embeddings is not None
-        status = app.embeddings.status()
+        result = app.embeddings.status()
+    status = result.to_dict()  # the text below says what --json says
     if args.json:
         emit_json(status)
         return 0

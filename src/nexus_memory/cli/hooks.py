@@ -99,9 +99,9 @@ def cmd_hook(args: argparse.Namespace) -> int:
     from nexus_memory.integrations import hook
 
     if args.worker:
-        from nexus_memory.integrations.hook_worker import run_worker
+        from nexus_memory.integrations.hook_drain import run_drain
 
-        run_worker(settings)
+        run_drain(settings)
         return 0
     stdin = ""
     try:

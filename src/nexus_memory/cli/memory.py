@@ -239,10 +239,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         jobs = app.store.count_jobs_by_status()
         llm = app.cognition.llm_status()
         costs = app.costs.report(days=args.days, agents=[validate_agent_name(a) for a in agents],
-                                 sessions=args.sessions)
+                                 sessions=args.sessions).to_dict()
     if args.json:
         emit_json({"namespaces": [s.to_dict() for s in stats], "jobs": jobs,
-                   "total_active": sum(s.active_memories for s in stats), "llm": llm, "injections": costs})
+                   "total_active": sum(s.active_memories for s in stats), "llm": llm.to_dict(),
+                   "injections": costs})
         return 0
     if not stats:
         print("No memories yet. Store one with: nexus store --content 'something worth remembering'")
@@ -256,7 +257,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"      categories: {cats}")
         print(f"      levels:     {levels}")
     print("jobs: " + ", ".join(f"{k}={v}" for k, v in jobs.items()))
-    print(llm["summary"])
+    print(llm.summary)
     from nexus_memory.cli.costs import render
 
     print("\n".join(render(costs)))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nexus_memory.app import App
 
 COMMANDS = ("serve", "mcp", "worker")
 
@@ -48,7 +51,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_worker)
 
 
-def _app(args: argparse.Namespace, *, long_running: bool = False, **overrides: Any) -> Any:
+def _app(args: argparse.Namespace, *, long_running: bool = False, **overrides: Any) -> App:
     """`long_running`: a server or worker process, where one model thread per run is the default
     (many runs share the cores; see SINGLE_THREAD_BLAS)."""
     from dataclasses import replace
@@ -135,7 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             stop.check()
             api, host, port = _prepare(app, args)
             stop.check()
-            # Store-time embedding and the cognition worker run beside the requests (services/background.py).
+            # Store-time embedding and the cognition worker run beside the requests (background/serve_child.py).
             warm = _warm_model(app)  # first: the worker waits for the int8 kernel this prepares on a new machine
             background = _start_background(app)
             stop.check()
@@ -181,7 +184,7 @@ class _Signals:
             raise _Stopped()
 
 
-def _prepare(app: Any, args: argparse.Namespace) -> tuple[Any, str, int]:
+def _prepare(app: App, args: argparse.Namespace) -> tuple[Any, str, int]:
     from nexus_memory.cli.output import emit_json
     from nexus_memory.http.app import create_http_app
     from nexus_memory.http.security import SecurityPolicy, generate_token, is_loopback
@@ -201,7 +204,7 @@ def _prepare(app: Any, args: argparse.Namespace) -> tuple[Any, str, int]:
         emit_json({"url": url, "mcp": url + "mcp", "api": url + "api/v1", "token_required": bool(token),
                    "token": token if generated else None})
     else:
-        print(f"Nexus Memory dashboard: {url}{'#token=' + token if generated else ''}")
+        print(f"Nexus Memory dashboard: {url}{f'#token={token}' if generated else ''}")
         print(f"  REST API {url}api/v1   MCP {url}mcp   events {url.replace('http', 'ws', 1)}ws")
         if generated:
             print(f"  API token (shown once; set NEXUS_API_TOKEN to choose your own): {token}")
@@ -258,15 +261,16 @@ def _finish_warm_up(thread: Any) -> None:
         os._exit(0)
 
 
-def _warm_model(app: Any) -> Any:
+def _warm_model(app: App) -> Any:
     """Load the embedding model on a thread while the server starts, so the first search does not wait
     for it (nor, on a new machine, for the int8 kernel's one-off preparation: about a second).
     Returns the thread (joined at exit), or None."""
     import logging
     import threading
 
-    load = getattr(app.embeddings.embedder, "load", None)
-    if load is None or app.embeddings.unavailable_reason() is not None:
+    emb = app.embeddings
+    load = getattr(emb.embedder, "load", None) if emb is not None else None
+    if load is None or emb is None or emb.unavailable_reason() is not None:
         return None
 
     def run() -> None:
@@ -291,18 +295,18 @@ class _Background:
 
     def stop(self, timeout: float | None = None) -> None:
         """Idempotent; may run from the signal path and from the exit at once (one does the work)."""
-        from nexus_memory.services.background import BackgroundProcess
+        from nexus_memory.background.serve_child import ServeChild
 
         with self._lock:
             for part in self.parts:
-                if isinstance(part, BackgroundProcess) and timeout is not None:
+                if isinstance(part, ServeChild) and timeout is not None:
                     part.stop(timeout=timeout)
                 else:
                     part.stop()
             self.parts = []
 
 
-def _start_background(app: Any) -> _Background:
+def _start_background(app: App) -> _Background:
     """NEXUS_SERVE_BACKGROUND: `process` (default) runs `nexus worker` as a child process; `thread`
     keeps both on threads of the server (one GIL with the requests); `off` runs neither (stores
     embed in the request, as the CLI does; run `nexus worker` yourself for cognition)."""
@@ -314,13 +318,13 @@ def _start_background(app: Any) -> _Background:
     if mode == "off" or (indexer is None and not cognition):
         return _Background()
     if mode == "thread":
-        from nexus_memory.services.deferred_index import DeferredIndexer
+        from nexus_memory.background.index_thread import IndexThread
 
-        deferred = DeferredIndexer(indexer).start() if indexer is not None else None
+        deferred = IndexThread(indexer).start() if indexer is not None else None
         if deferred is not None:
             app.memories.indexer = deferred.submit
-        return _Background(app.cognition.start_worker() if cognition else None, deferred)
-    from nexus_memory.services.background import BackgroundProcess
+        return _Background(app.cognition.start_thread() if cognition else None, deferred)
+    from nexus_memory.background.serve_child import ServeChild
 
     env = dict(os.environ)
     if app.settings.database_url:
@@ -332,11 +336,11 @@ def _start_background(app: Any) -> _Background:
         argv.append("--no-embeddings")
     if not cognition:
         argv.append("--no-cognition")
-    child = BackgroundProcess(argv, env=env).start()
+    child = ServeChild(argv, env=env).start()
     if indexer is not None:
         app.memories.indexer = child.submit
     if cognition:
-        app.cognition.worker_status_provider = child.cognition_status
+        app.cognition.thread_status_provider = child.cognition_status
     return _Background(child)
 
 
@@ -344,7 +348,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import os
     import stat
 
-    from nexus_memory.services.background import ServerLoad, WorkerLoop, lower_priority
+    from nexus_memory.background.serve_child import ServeChildLoop
+    from nexus_memory.background.throttle import ServerLoad, lower_priority
 
     single_thread_blas()
     priority = lower_priority(args.nice, idle_class=not args.no_idle_class)
@@ -354,13 +359,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker = None
         try:
             emb = app.embeddings
+            assert emb is not None  # build_app always wires the embedding service ("none" backend included)
             model = emb.model_id
             embedding = not args.no_embeddings and emb.index is not None and model is not None
             # One watcher per thread (each keeps its own last sample).
             server = ServerLoad(args.yield_to) if args.yield_to else None
             gate = server.wait_quiet if server is not None else None
             if not args.no_cognition:
-                worker = app.cognition.start_worker(
+                worker = app.cognition.start_thread(
                     before_tick=ServerLoad(args.yield_to).wait_quiet if args.yield_to else None)
 
             def extra() -> dict[str, Any]:
@@ -369,7 +375,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                         "yielded_secs": round(server.waited, 1) if server is not None else None,
                         "priority": priority}
 
-            loop = WorkerLoop(
+            loop = ServeChildLoop(
                 index=emb.index_safely if embedding else None,
                 missing=emb.missing_ids if embedding else None,
                 load=app.store.get_many, newest=emb.newest_id if embedding else None, extra=extra,

@@ -117,16 +117,33 @@ def refresh_project(project_root: Path, rep: WorkingRepresentation, *, agent: st
     return RefreshResult(str(project_root), len(cache.entries), promoted, str(path), len(text) // 4, merged)
 
 
-def cache_status(project_root: Path) -> dict[str, Any]:
+@dataclass
+class CacheStatus:
+    """A project's hot and cold cache and its context.md, at a glance."""
+
+    project_root: str
+    hot_entries: int
+    tiers: dict[str, int]
+    cold_entries: int
+    last_updated: str | None
+    last_session_id: str | None
+    context_md: str | None  # its path, when it exists
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"project_root": self.project_root, "hot_entries": self.hot_entries, "tiers": self.tiers,
+                "cold_entries": self.cold_entries, "last_updated": self.last_updated,
+                "last_session_id": self.last_session_id, "context_md": self.context_md}
+
+
+def cache_status(project_root: Path) -> CacheStatus:
     hot: HotCache = load_hot(project_root)
     cold = load_cold(project_root)
     tiers: dict[str, int] = {}
     for e in hot.entries:
         tiers[e.tier] = tiers.get(e.tier, 0) + 1
     context = project_root / ".nexus" / "context.md"
-    return {"project_root": str(project_root), "hot_entries": len(hot.entries), "tiers": tiers,
-            "cold_entries": len(cold.get("entries") or []), "last_updated": hot.last_updated,
-            "last_session_id": hot.last_session_id, "context_md": str(context) if context.exists() else None}
+    return CacheStatus(str(project_root), len(hot.entries), tiers, len(cold.get("entries") or []), hot.last_updated,
+                       hot.last_session_id, str(context) if context.exists() else None)
 
 
 DrainAll = Callable[[], int]

@@ -34,8 +34,7 @@ def build_cognition_router(app: App) -> APIRouter:
     @router.get("/digests", summary="The latest short and long digest of an agent or one session")
     def digests(agent_type: str = Query(..., min_length=1, max_length=128),
                 session_key: str | None = Query(None, min_length=1, max_length=256)) -> dict[str, Any]:
-        result: dict[str, Any] = app.cognition.latest_digests(existing(agent_type), session_key)
-        return result
+        return app.cognition.latest_digests(existing(agent_type), session_key).to_dict()
 
     @router.get("/representation",
                 summary="The working representation for a query, with why each item was kept or dropped")
@@ -56,16 +55,16 @@ def build_cognition_router(app: App) -> APIRouter:
 
     @router.post("/dream", summary="Run the dream cycle now (bounded by the session-end timeout, 8 s)")
     def dream(body: DreamRequest) -> dict[str, Any]:
-        result: dict[str, Any] = app.cognition.dream_cycle(
+        return app.cognition.dream_cycle(
             existing(body.agent_type), body.session_key, reason="http_dream",
-            timeout_secs=app.settings.cognition.session_end_dream_timeout_secs)
-        return result
+            timeout_secs=app.settings.cognition.session_end_dream_timeout_secs).to_dict()
 
     @router.get("/overview", summary="Job counts, LLM budget, background worker, soul and activity monitor")
     def overview() -> dict[str, Any]:
         cog = app.cognition
-        status = cog.subconscious_status(None, app.settings.subconscious_mode)
-        return {"jobs": status["jobs"], "llm": cog.llm_status(), "soul": status["soul"],
-                "monitor": status["monitor"], "worker": cog.worker_status()}
+        status = cog.subconscious_status(None, app.settings.subconscious_mode).to_dict()
+        thread = cog.thread_status()
+        return {"jobs": status["jobs"], "llm": cog.llm_status().to_dict(), "soul": status["soul"],
+                "monitor": status["monitor"], "worker": thread.to_dict() if thread is not None else None}
 
     return router

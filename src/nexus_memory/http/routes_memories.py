@@ -163,6 +163,6 @@ def build_memories_router(app: App) -> APIRouter:
     @router.get("/{memory_id}/lineage", summary="Sources, derived memories and relations of a memory")
     def lineage(memory_id: MemoryId) -> dict[str, Any]:
         with memory_hint():
-            return app.cognition.lineage(memory_id)
+            return app.cognition.lineage(memory_id).to_dict()
 
     return router

@@ -35,7 +35,7 @@ def build_views_router(app: App) -> APIRouter:
 
     @router.get("/namespaces", tags=["namespaces"], summary="Agent namespaces with their memory counts")
     def namespaces() -> dict[str, Any]:
-        return {"namespaces": app.memories.namespaces()}
+        return {"namespaces": [ns.to_dict() for ns in app.memories.namespaces()]}
 
     @router.get("/stats", tags=["stats"], summary="Counts per agent namespace")
     def stats(agent_type: str | None = Query(None, max_length=128)) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def build_views_router(app: App) -> APIRouter:
         sessions: int = Query(50, ge=1, le=500),
     ) -> dict[str, Any]:
         agent = in_field("agent_type", lambda: validate_agent_name(agent_type)) if agent_type else None
-        return app.costs.report(days=days, agent=agent, sessions=sessions)
+        return app.costs.report(days=days, agent=agent, sessions=sessions).to_dict()
 
     @router.get("/injections", tags=["stats"],
                 summary="What was injected and why: one session's injections (or the latest), oldest first")
@@ -64,7 +64,7 @@ def build_views_router(app: App) -> APIRouter:
         limit: int = Query(200, ge=1, le=1000),
     ) -> dict[str, Any]:
         agent = in_field("agent_type", lambda: validate_agent_name(agent_type)) if agent_type else None
-        items = app.costs.injections(session_key, agent=agent, limit=limit)
+        items = [i.to_dict() for i in app.costs.injections(session_key, agent=agent, limit=limit)]
         return {"session_key": session_key, "agent_type": agent, "count": len(items), "injections": items}
 
     @router.get("/sessions", tags=["sessions"], summary="Sessions timeline per agent and project, newest first")

@@ -3,7 +3,7 @@
 Fail open, lose nothing: any internal error gives exit 0 with `{}` on stdout and one line in
 the error log; an event that could not be stored goes to the append-only spool (drained by
 the next hook run). Tool events are only spooled here (a tool call's hook costs little more than
-starting Python); the detached worker (hook_worker.py) stores them at the end of the turn.
+starting Python); the detached spool drain (hook_drain.py) stores them at the end of the turn.
 Session starts and prompts open the store: they answer with context (the session pack, prompt
 recall: services/recall.py), and a prompt is stored at once. Imports stay light: no
 numpy/onnx/fastapi/mcp; the lean app has no cognition engine.
@@ -28,7 +28,7 @@ from nexus_memory.integrations.events import (
     HookEvent,
     normalize,
 )
-from nexus_memory.integrations.hook_worker import hand_off
+from nexus_memory.integrations.hook_drain import hand_off
 from nexus_memory.integrations.outputs import EMPTY, render
 from nexus_memory.integrations.paths import Paths
 from nexus_memory.integrations.spool import log_error

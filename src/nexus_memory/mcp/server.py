@@ -80,8 +80,8 @@ def _register_resources(server: MCPServer, app: App) -> None:
     def memory_summary() -> str:
         namespaces = app.memories.namespaces()
         return _json({
-            "total_memories": sum(ns["memory_count"] for ns in namespaces),
-            "namespaces": [{"agent_type": ns["name"], "count": ns["memory_count"]} for ns in namespaces],
+            "total_memories": sum(ns.memory_count for ns in namespaces),
+            "namespaces": [{"agent_type": ns.name, "count": ns.memory_count} for ns in namespaces],
         })
 
     @server.resource("memory://{memory_id}", name="memory", mime_type="application/json",
@@ -96,7 +96,7 @@ def _register_resources(server: MCPServer, app: App) -> None:
                      description="Every agent namespace with its memory count.")
     @_resource_errors
     def agents() -> str:
-        return _json({"agents": app.memories.namespaces()})
+        return _json({"agents": [ns.to_dict() for ns in app.memories.namespaces()]})
 
     @server.resource("agent://{agent_type}", name="agent", mime_type="application/json",
                      description="One agent namespace: its details and memory count.")
@@ -104,8 +104,8 @@ def _register_resources(server: MCPServer, app: App) -> None:
     def agent_info(agent_type: str) -> str:
         name = validate_agent_name(agent_type)
         for ns in app.memories.namespaces():
-            if ns["name"] == name:
-                return _json(ns)
+            if ns.name == name:
+                return _json(ns.to_dict())
         raise NotFound(f"agent '{name}' has no namespace", hint="read agent:// for the list of agents")
 
     @server.resource("agent://{agent_type}/memories", name="agent-memories", mime_type="application/json",

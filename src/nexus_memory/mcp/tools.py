@@ -26,6 +26,7 @@ from nexus_memory.services.search import SearchQuery
 
 if TYPE_CHECKING:
     from nexus_memory.app import App
+    from nexus_memory.services.cognition import CognitionService
 
 Category = Literal["general", "facts", "preferences", "context", "specifications", "session"]
 Level = Literal["raw", "explicit", "derived", "summary_short", "summary_long", "contradiction"]
@@ -76,7 +77,7 @@ class NexusTools:
         self.ledger = ResultLedger(app)
 
     # helpers -------------------------------------------------------------------
-    def _engine(self, name: str) -> Any:
+    def _engine(self, name: str) -> CognitionService:
         """The cognition service, or a clear "not available yet" when none is registered."""
         if not self.app.has_cognition:
             raise NotAvailable(
@@ -181,7 +182,7 @@ class NexusTools:
 
     @tool_errors
     def list_namespaces(self) -> dict[str, Any]:
-        return {"namespaces": self.app.memories.namespaces()}
+        return {"namespaces": [ns.to_dict() for ns in self.app.memories.namespaces()]}
 
     @tool_errors
     def get_stats(self, agent_type: Annotated[str | None, Field(description="omit for every agent")] = None
@@ -198,29 +199,27 @@ class NexusTools:
         digest_kind: DigestKind = "both",
     ) -> dict[str, Any]:
         engine = self._engine("get_session_digest")
-        digests = engine.latest_digests(self._existing_agent(agent_type), session_key)
+        latest = engine.latest_digests(self._existing_agent(agent_type), session_key)
         kinds = ("short", "long") if digest_kind == "both" else (digest_kind,)
-        if all(digests.get(kind) is None for kind in kinds):
+        if all(latest.get(kind) is None for kind in kinds):
             raise NotFound(
                 f"no {digest_kind if digest_kind != 'both' else ''} digest exists for session '{session_key}' yet"
                 .replace("  ", " "),
                 hint="digests are written when a session ends; run run_reflective_cycle with this session_key "
                      "to write one now",
             )
-        return {k: v for k, v in digests.items() if k not in ("short", "long") or k in kinds}
+        return {k: v for k, v in latest.to_dict().items() if k not in ("short", "long") or k in kinds}
 
     @tool_errors
     def run_reflective_cycle(self, agent_type: AgentType = None, session_key: str | None = None) -> dict[str, Any]:
         engine = self._engine("run_reflective_cycle")
         timeout = self.app.settings.cognition.session_end_dream_timeout_secs
-        result: dict[str, Any] = engine.dream_cycle(self._existing_agent(agent_type), session_key or None,
-                                                    reason="mcp_reflective_cycle", timeout_secs=timeout)
-        return result
+        return engine.dream_cycle(self._existing_agent(agent_type), session_key or None,
+                                  reason="mcp_reflective_cycle", timeout_secs=timeout).to_dict()
 
     @tool_errors
     def explain_memory_lineage(self, memory_id: MemoryId) -> dict[str, Any]:
-        result: dict[str, Any] = self._engine("explain_memory_lineage").lineage(memory_id)
-        return result
+        return self._engine("explain_memory_lineage").lineage(memory_id).to_dict()
 
     @tool_errors
     def build_working_representation(
@@ -291,8 +290,7 @@ class NexusTools:
             perspective = PerspectiveKey(observer or (base.observer if base else memory.agent or ""),
                                          subject or (base.subject if base else memory.agent or ""),
                                          session_key or (base.session_key if base else memory.session_key))
-        result: dict[str, Any] = engine.derive(memory_id, perspective=perspective)
-        return result
+        return engine.derive(memory_id, perspective=perspective).to_dict()
 
     # system ----------------------------------------------------------------------
     @tool_errors
@@ -306,7 +304,7 @@ class NexusTools:
             "backend": app.store.backend,
             "default_agent": app.memories.default_agent,
             "total_memories": app.memories.count(MemoryFilter(include_raw=True)),
-            "namespaces": app.memories.namespaces(),
+            "namespaces": [ns.to_dict() for ns in app.memories.namespaces()],
             "cognition_available": app.has_cognition,
             "tools": sorted(TOOL_DESCRIPTIONS),
         }

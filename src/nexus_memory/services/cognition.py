@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from nexus_memory.cognition.base import StageDeps, VectorSource
 from nexus_memory.cognition.decay import prune_archived_raw
-from nexus_memory.cognition.derive import derive_memory
-from nexus_memory.cognition.digest import digest_session
-from nexus_memory.cognition.distill import distill_session
+from nexus_memory.cognition.derive import DeriveResult, derive_memory
+from nexus_memory.cognition.digest import DigestResult, digest_session
+from nexus_memory.cognition.distill import DistillResult, distill_session
 from nexus_memory.cognition.dream import DreamScheduleAction, DreamSignals, choose_dream_schedule
 from nexus_memory.cognition.jobs import DrainResult, JobEngine
 from nexus_memory.cognition.monitor import ActivityMonitor
-from nexus_memory.cognition.reflect import reflect
+from nexus_memory.cognition.reflect import ReflectResult, reflect
 from nexus_memory.cognition.representation import (
     RepresentationBuilder,
     RepresentationRequest,
@@ -28,7 +28,7 @@ from nexus_memory.cognition.representation import (
     WorkingRepresentation,
     filter_perspective,
 )
-from nexus_memory.cognition.soul import read_soul, rebuild_soul, soul_path
+from nexus_memory.cognition.soul import SoulResult, read_soul, rebuild_soul, soul_path
 from nexus_memory.cognition.subconscious import RefreshResult, cache_status, refresh_project
 from nexus_memory.config import CognitionSettings, CognitiveSystemSettings
 from nexus_memory.domain.agents import canonicalize_agent_type
@@ -37,10 +37,23 @@ from nexus_memory.domain.models import AgentNamespace, Job, Memory, MemoryFilter
 from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.errors import InvalidInput, NotFound
 from nexus_memory.llm.gateway import LLMGateway
+from nexus_memory.services.cognition_results import (
+    DeepDreamResult,
+    DigestView,
+    DreamCycleResult,
+    LatestDigests,
+    Lineage,
+    LineageLink,
+    LLMReport,
+    LLMTestResult,
+    NapResult,
+    SoulView,
+    SubconsciousStatus,
+)
 from nexus_memory.storage.base import Store
 
 if TYPE_CHECKING:
-    from nexus_memory.cognition.worker import CognitionWorker
+    from nexus_memory.background.cognition_thread import CognitionThread, CognitionThreadStatus
 
 
 class CognitionService:
@@ -58,9 +71,9 @@ class CognitionService:
         self.config_dir = config_dir
         self.deps = StageDeps(store, settings, llm, clock, vectors)
         self.representations = RepresentationBuilder(store, settings, clock=clock)
-        self.worker: CognitionWorker | None = None
-        #: Set by `nexus serve` when the worker runs in a child process: its last reported status.
-        self.worker_status_provider: Callable[[], dict[str, Any] | None] | None = None
+        self.thread: CognitionThread | None = None
+        #: Set by `nexus serve` when the cognition thread runs in the `nexus worker` child: its last reported status.
+        self.thread_status_provider: Callable[[], dict[str, Any] | None] | None = None
         self.engine = JobEngine(store, {
             JobType.ACTIVITY_DISTILL: self._job_distill,
             JobType.DERIVE_MEMORY: self._job_derive,
@@ -163,7 +176,7 @@ class CognitionService:
 
     # the dream cycle --------------------------------------------------------------
     def dream_cycle(self, agent: str, session_key: str | None = None, *, reason: str | None = None,
-                    timeout_secs: float | None = None, owner: str | None = None) -> dict[str, Any]:
+                    timeout_secs: float | None = None, owner: str | None = None) -> DreamCycleResult:
         """Enqueue reflect (perspective or namespace) and, for a session, a forced digest; then drain."""
         t0 = time.perf_counter()
         ns = self.namespace(agent, create=False)
@@ -186,7 +199,7 @@ class CognitionService:
             ("cognition.dream.drain_ms", (t2 - t1) * 1000, labels),
             ("cognition.dream.total_ms", (t2 - t0) * 1000, labels),
         ])
-        return {**result.to_dict(), "agent_type": ns.name, "session_key": session_key}
+        return DreamCycleResult(result, ns.name, session_key)
 
     # runtime callbacks ------------------------------------------------------------
     def on_runtime_start(self, agent: str, session_key: str, cwd: str | None) -> None:
@@ -236,30 +249,33 @@ class CognitionService:
         return choose_dream_schedule(DreamSignals.from_memories(mems, has_digest), reason_key)
 
     # direct stage calls -----------------------------------------------------------
-    def reflect(self, agent: str, session_key: str | None = None, *, limit: int = 1000) -> dict[str, Any]:
-        return reflect(self.deps, self.namespace(agent, create=False), session_key=session_key, limit=limit).to_dict()
+    def reflect(self, agent: str, session_key: str | None = None, *, limit: int = 1000) -> ReflectResult:
+        return reflect(self.deps, self.namespace(agent, create=False), session_key=session_key, limit=limit)
 
     def derive(self, memory_id: int, *, force: bool = False,
-               perspective: PerspectiveKey | None = None) -> dict[str, Any]:
+               perspective: PerspectiveKey | None = None) -> DeriveResult:
         memory = self._memory(memory_id)
         ns = self._ns_by_id(memory.namespace_id)
-        return derive_memory(self.deps, ns, memory_id, force=force, perspective=perspective).to_dict()
+        return derive_memory(self.deps, ns, memory_id, force=force, perspective=perspective)
 
-    def distill(self, agent: str, session_key: str, *, force: bool = False) -> dict[str, Any]:
-        return distill_session(self.deps, self.namespace(agent, create=False), session_key, force=force).to_dict()
+    def distill(self, agent: str, session_key: str, *, force: bool = False) -> DistillResult:
+        return distill_session(self.deps, self.namespace(agent, create=False), session_key, force=force)
 
-    def digest(self, agent: str, session_key: str, *, rebuild: bool = False) -> dict[str, Any]:
+    def digest(self, agent: str, session_key: str, *, rebuild: bool = False) -> DigestResult:
         return digest_session(self.deps, self.namespace(agent, create=False), session_key, force=True,
-                              reason="manual_rebuild" if rebuild else "manual_digest").to_dict()
+                              reason="manual_rebuild" if rebuild else "manual_digest")
 
-    def latest_digests(self, agent: str, session_key: str | None = None) -> dict[str, Any]:
+    def latest_digests(self, agent: str, session_key: str | None = None) -> LatestDigests:
         ns = self.namespace(agent, create=False)
-        out: dict[str, Any] = {"agent_type": ns.name, "session_key": session_key}
-        for kind in ("short", "long"):
+
+        def view(kind: str) -> DigestView | None:
             row = self.store.latest_digest(ns.id, kind, session_key)
-            memory = self.store.get(row.memory_id) if row else None
-            out[kind] = {**row.to_dict(), "content": memory.content if memory else None} if row else None
-        return out
+            if row is None:
+                return None
+            memory = self.store.get(row.memory_id)
+            return DigestView(row, memory.content if memory else None)
+
+        return LatestDigests(ns.name, session_key, view("short"), view("long"))
 
     def _memory(self, memory_id: int) -> Memory:
         memory = self.store.get(int(memory_id))
@@ -267,24 +283,17 @@ class CognitionService:
             raise NotFound(f"memory {memory_id} does not exist", hint="find ids with `nexus list` or `nexus search`")
         return memory
 
-    def lineage(self, memory_id: int) -> dict[str, Any]:
+    def lineage(self, memory_id: int) -> Lineage:
         """Where a memory came from and what was made of it: evidence both ways, and relations."""
         memory = self._memory(memory_id)
         rows = self.store.lineage(memory.id)
         others = {r.source_memory_id if r.derived_memory_id == memory.id else r.derived_memory_id for r in rows}
         mems = {m.id: m for m in self.store.get_many(sorted(others))}
-
-        def brief(mid: int) -> dict[str, Any]:
-            m = mems.get(mid)
-            return {"id": mid, "content": m.content[:300] if m else None,
-                    "level": m.level().value if m else None, "active": m.is_active if m else None}
-
-        sources = [{"role": r.evidence_role, **brief(r.source_memory_id)}
+        sources = [LineageLink(r.evidence_role, r.source_memory_id, mems.get(r.source_memory_id))
                    for r in rows if r.derived_memory_id == memory.id]
-        derived = [{"role": r.evidence_role, **brief(r.derived_memory_id)}
+        derived = [LineageLink(r.evidence_role, r.derived_memory_id, mems.get(r.derived_memory_id))
                    for r in rows if r.source_memory_id == memory.id]
-        return {"memory": memory.to_dict(), "sources": sources, "derived": derived,
-                "relations": [r.to_dict() for r in self.store.relations_for(memory.id)]}
+        return Lineage(memory, sources, derived, list(self.store.relations_for(memory.id)))
 
     # recall -----------------------------------------------------------------------
     def represent(self, agent: str, *, query: str | None = None, observer: str | None = None,
@@ -357,81 +366,78 @@ class CognitionService:
                                allocation_pct=self.system.context_allocation_pct, now=self.clock(),
                                session_id=session_id)
 
-    def nap(self, agent: str, cwd: str, session_id: str | None = None) -> dict[str, Any]:
+    def nap(self, agent: str, cwd: str, session_id: str | None = None) -> NapResult:
         root = self._project_root(cwd)
         if root is None:
             raise InvalidInput(f"{cwd} is not a directory", hint="pass the project folder with --cwd")
         drained = self.drain(f"nap-{agent}", agent=agent, timeout_secs=self.settings.session_end_dream_timeout_secs)
-        return {"drain": drained.to_dict(), **self.refresh_project(root, agent, session_id=session_id).to_dict()}
+        return NapResult(drained, self.refresh_project(root, agent, session_id=session_id))
 
-    def soul(self) -> dict[str, Any]:
+    def soul(self) -> SoulView:
         config_dir = self._config_dir()
-        text = read_soul(config_dir)
-        return {"path": str(soul_path(config_dir)), "exists": text is not None, "content": text,
-                "bytes": len(text.encode()) if text else 0}
+        return SoulView(soul_path(config_dir), read_soul(config_dir))
 
-    def rebuild_soul(self, agents: Sequence[str] | None = None) -> dict[str, Any]:
+    def rebuild_soul(self, agents: Sequence[str] | None = None) -> SoulResult:
         names = [canonicalize_agent_type(a) for a in agents] if agents else None
-        return rebuild_soul(self.deps, self._config_dir(), names).to_dict()
+        return rebuild_soul(self.deps, self._config_dir(), names)
 
     def _config_dir(self) -> Path:
         if self.config_dir is None:
             raise InvalidInput("no config directory is set", hint="set NEXUS_HOME or XDG_CONFIG_HOME")
         return self.config_dir
 
-    def deep_dream(self, *, force: bool = False) -> dict[str, Any]:
+    def deep_dream(self, *, force: bool = False) -> DeepDreamResult:
         """Drain every namespace, rebuild soul.md, prune archived raw activity; gated by the monitor."""
         now = self.clock()
         monitor = self.monitor()
         if not force and monitor is not None and not monitor.should_deep_dream(now):
-            return {"ran": False, "reason": "inside the cooldown, or the user is active (use --force)"}
+            return DeepDreamResult(False, "inside the cooldown, or the user is active (use --force)")
         drained = self.drain("deep-dream", rounds=5, timeout_secs=60)
         pruned = {ns.name: prune_archived_raw(self.store, ns, now) for ns in self.store.list_namespaces()}
         soul = self.rebuild_soul() if self.config_dir is not None else None
         if monitor is not None:
             monitor.mark_deep_dream(now)
             monitor.save()
-        return {"ran": True, "drain": drained.to_dict(), "pruned": pruned, "soul": soul}
+        return DeepDreamResult(True, drain=drained, pruned=pruned, soul=soul)
 
-    def subconscious_status(self, cwd: str | None = None, mode: str = "whisper") -> dict[str, Any]:
+    def subconscious_status(self, cwd: str | None = None, mode: str = "whisper") -> SubconsciousStatus:
         root = self._project_root(cwd) if cwd else None
         monitor = self.monitor()
-        soul = self.soul() if self.config_dir is not None else {"exists": False, "bytes": 0, "path": None}
-        return {
-            "mode": mode,
-            "project": cache_status(root) if root is not None else None,
-            "soul": {"path": soul["path"], "exists": soul["exists"], "bytes": soul["bytes"]},
-            "monitor": monitor.to_dict() | {"activity_log": len(monitor.activity_log),
-                                            "should_deep_dream": monitor.should_deep_dream(self.clock())}
-            if monitor else None,
-            "jobs": self.job_counts(),
-            "llm": self.llm_status()["summary"],
-        }
+        return SubconsciousStatus(
+            mode=mode, project=cache_status(root) if root is not None else None,
+            soul=self.soul() if self.config_dir is not None else SoulView(None, None),
+            monitor=monitor, should_deep_dream=monitor.should_deep_dream(self.clock()) if monitor else False,
+            jobs=self.job_counts(), llm=self.llm_status().summary)
 
-    def worker_status(self) -> dict[str, Any] | None:
-        """The background worker's status: in this process, or as the worker process last reported it."""
-        if self.worker is not None:
-            return self.worker.status.to_dict()
-        return self.worker_status_provider() if self.worker_status_provider is not None else None
+    def thread_status(self) -> CognitionThreadStatus | None:
+        """The cognition thread's status: in this process, or as the `nexus worker` child last reported it."""
+        if self.thread is not None:
+            return self.thread.status
+        reported = self.thread_status_provider() if self.thread_status_provider is not None else None
+        if reported is None:
+            return None
+        from nexus_memory.background.cognition_thread import CognitionThreadStatus
 
-    def start_worker(self, *, poll_secs: float = 15.0,
-                     before_tick: Callable[[], None] | None = None) -> CognitionWorker | None:
-        """The background worker for long-running processes (`nexus serve`); None when the runtime is off."""
+        return CognitionThreadStatus.from_dict(reported)
+
+    def start_thread(self, *, poll_secs: float = 15.0,
+                     before_tick: Callable[[], None] | None = None) -> CognitionThread | None:
+        """The cognition thread for long-running processes (`nexus serve`, `nexus worker`); None when the runtime is off."""
         if not self.settings.auto_runtime_enabled:
             return None
-        from nexus_memory.cognition.worker import CognitionWorker
+        from nexus_memory.background.cognition_thread import CognitionThread
 
-        worker = CognitionWorker(self, poll_secs=poll_secs, before_tick=before_tick)
-        worker.start()
-        self.worker = worker
-        return worker
+        thread = CognitionThread(self, poll_secs=poll_secs, before_tick=before_tick)
+        thread.start()
+        self.thread = thread
+        return thread
 
-    def llm_test(self) -> dict[str, Any]:
+    def llm_test(self) -> LLMTestResult:
         """One tiny JSON call through the chain; counted in the ledger like any other."""
         if self.llm is None or self.llm.client is None:
             reason = self.llm.config_error if self.llm and self.llm.config_error else "no LLM provider is configured"
-            return {"ok": False, "error": reason,
-                    "hint": "set NEXUS_LLM_PROVIDER (openai, anthropic, ollama, ...) and its key variable"}
+            return LLMTestResult(False, error=reason,
+                                 hint="set NEXUS_LLM_PROVIDER (openai, anthropic, ollama, ...) and its key variable")
         t0 = time.perf_counter()
         before = self.llm.ledger.totals().tokens
         answer = self.llm.complete_json("llm_test", "Answer with JSON only.",
@@ -439,16 +445,13 @@ class CognitionService:
         took = (time.perf_counter() - t0) * 1000
         client = self.llm.client
         if answer is None:
-            return {"ok": False, "error": self.llm.last_error or "the answer was not usable JSON",
-                    "provider": client.provider, "model": client.model}
-        return {"ok": True, "provider": client.provider, "model": client.model, "answer": answer,
-                "latency_ms": took, "tokens": self.llm.ledger.totals().tokens - before}
+            return LLMTestResult(False, error=self.llm.last_error or "the answer was not usable JSON",
+                                 provider=client.provider, model=client.model)
+        return LLMTestResult(True, provider=client.provider, model=client.model, answer=answer, latency_ms=took,
+                             tokens=self.llm.ledger.totals().tokens - before)
 
-    def llm_status(self) -> dict[str, Any]:
-        if self.llm is None:
-            return {"configured": False, "summary": "LLM: none configured; every stage uses its deterministic path"}
-        st = self.llm.status()
-        return {**st.to_dict(), "summary": st.summary()}
+    def llm_status(self) -> LLMReport:
+        return LLMReport(self.llm.status() if self.llm is not None else None)
 
 
 def attach_runtime(service: CognitionService) -> tuple[Callable[..., None], Callable[..., None]]:

@@ -30,6 +30,25 @@ class CapState:
         return self.cap <= 0 or self.used + budget <= self.cap
 
 
+@dataclass(frozen=True, slots=True)
+class CostReport:
+    """Tokens per day (per agent and channel, against each agent's cap) and per session."""
+
+    today: str
+    since: str
+    days: int
+    per_day: list[dict[str, Any]]
+    caps: dict[str, int]
+    default_cap: int
+    today_by_agent: dict[str, int]
+    sessions: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"today": self.today, "since": self.since, "days": self.days, "per_day": self.per_day,
+                "caps": self.caps, "default_cap": self.default_cap, "today_by_agent": self.today_by_agent,
+                "sessions": self.sessions}
+
+
 class CostService:
     def __init__(self, store: Store, *, daily_cap: int = 0, caps: str | Mapping[str, int] = "") -> None:
         self.store = store
@@ -62,7 +81,7 @@ class CostService:
             reasons={str(k): dict(v) for k, v in (reasons or {}).items()}, capped=capped, day=local_day()))
 
     def report(self, *, days: int = 7, agent: str | None = None, sessions: int = 20,
-               agents: Sequence[str] = ()) -> dict[str, Any]:
+               agents: Sequence[str] = ()) -> CostReport:
         """Tokens per day (per agent and channel, against each agent's cap) and per session (against
         the budgets the injections were filled to). `agent`, or several `agents`: only theirs."""
         if not 1 <= days <= 366:
@@ -86,19 +105,18 @@ class CostService:
         shown = sorted({r["agent_type"] for r in rows} | wanted)
         per_session = [s for s in self.store.injection_sessions(since, one, limit=sessions if one or not wanted else 500)
                        if not wanted or s["agent_type"] in wanted][:sessions]
-        return {
-            "today": today, "since": since, "days": days,
-            "per_day": [per_day[d] for d in sorted(per_day)],
-            "caps": {a: self.cap(a) for a in shown}, "default_cap": self.daily_cap,
-            "today_by_agent": {a: sum(r["tokens"] for r in rows if r["day"] == today and r["agent_type"] == a)
-                               for a in shown},
-            "sessions": per_session,
-        }
+        return CostReport(
+            today=today, since=since, days=days, per_day=[per_day[d] for d in sorted(per_day)],
+            caps={a: self.cap(a) for a in shown}, default_cap=self.daily_cap,
+            today_by_agent={a: sum(r["tokens"] for r in rows if r["day"] == today and r["agent_type"] == a)
+                            for a in shown},
+            sessions=per_session,
+        )
 
     def injections(self, session_key: str | None = None, *, agent: str | None = None,
-                   limit: int = 200) -> list[dict[str, Any]]:
+                   limit: int = 200) -> list[Injection]:
         """One session's injections (or the latest): what went in (ids, tokens, channel) and why
         (reasons), oldest first."""
         if not 1 <= limit <= 1000:
             raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 1000")
-        return [i.to_dict() for i in self.store.injections(session_key=session_key, agent=agent, limit=limit)]
+        return list(self.store.injections(session_key=session_key, agent=agent, limit=limit))

@@ -18,13 +18,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.models import Memory, MemoryFilter
 from nexus_memory.domain.retrieval import vector_texts
 from nexus_memory.embeddings.base import Embedder, LazyEmbedder
 from nexus_memory.errors import NexusError, NotAvailable
 from nexus_memory.storage.base import MemoryStore, VectorIndex
+
+if TYPE_CHECKING:
+    from nexus_memory.services.reports import EmbeddingStatus
 
 
 def _warn(message: str, *args: object) -> None:
@@ -187,27 +190,21 @@ class EmbeddingService:
             return 0
 
     # maintenance --------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self) -> EmbeddingStatus:
+        from nexus_memory.services.reports import EmbeddingStatus
+
         counts = self.index.vector_counts() if self.index is not None else {}
         active = self.db.count(MemoryFilter(include_raw=True))
         model = self.model_id
         missing = None
         if model and self.index is not None:
             missing = self._count_missing()
-        return {
-            "backend": self.backend,
-            "model": model,
-            "dimension": self.embedder.dimension if self.embedder is not None else None,
-            "available": self.available(),
-            "reason": self.unavailable_reason(),
-            "active_memories": active,
-            "with_vectors": counts.get(model, 0) if model else 0,
-            "missing": missing,
-            "models": counts,
-            "other_models": {m: n for m, n in counts.items() if m != model},
-            "rebuild_in_progress": self._checkpoint() is not None,
-            "kernel": self._kernel(),
-        }
+        return EmbeddingStatus(
+            backend=self.backend, model=model,
+            dimension=self.embedder.dimension if self.embedder is not None else None,
+            available=self.available(), reason=self.unavailable_reason(), active_memories=active,
+            with_vectors=counts.get(model, 0) if model else 0, missing=missing, models=counts,
+            rebuild_in_progress=self._checkpoint() is not None, kernel=self._kernel())
 
     def _kernel(self) -> dict[str, Any] | None:
         details = getattr(self.embedder, "details", None)

@@ -173,8 +173,8 @@ def load_fixture(app: AppServices, now: datetime) -> dict[str, int]:
 
 def run_dream(app: AppServices) -> dict[str, Any]:
     out: dict[str, Any] = {"drain": app.cognition.drain("eval", agent=AGENT, rounds=5).to_dict()}
-    out["reflect"] = app.cognition.reflect(AGENT)
-    out["digests"] = [app.cognition.digest(AGENT, s, rebuild=True)["status"]
+    out["reflect"] = app.cognition.reflect(AGENT).to_dict()
+    out["digests"] = [app.cognition.digest(AGENT, s, rebuild=True).status
                       for s in sorted({f.session for f in FIXTURE})]
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.agents import canonicalize_agent_type, validate_agent_name
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
@@ -23,6 +23,9 @@ from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.errors import InvalidInput, NotFound
 from nexus_memory.services.events import MEMORY_CREATED, MEMORY_DELETED, MEMORY_UPDATED, EventBus
 from nexus_memory.storage.base import Store
+
+if TYPE_CHECKING:
+    from nexus_memory.services.reports import NamespaceSummary
 
 MAX_CONTENT_CHARS = 200_000
 MAX_CONTEXT_CHARS = 50_000
@@ -260,10 +263,12 @@ class MemoryService:
         names = [canonicalize_agent_type(a) for a in agents] if agents else None
         return self.db.stats(names)
 
-    def namespaces(self) -> list[dict[str, Any]]:
+    def namespaces(self) -> list[NamespaceSummary]:
+        from nexus_memory.services.reports import NamespaceSummary
+
         stats = {s.namespace_name: s for s in self.db.stats()}
         out = []
         for ns in self.db.list_namespaces():
             st = stats.get(ns.name)
-            out.append({**ns.to_dict(), "memory_count": st.active_memories if st else 0})
+            out.append(NamespaceSummary(ns, st.active_memories if st else 0))
         return out

@@ -32,8 +32,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any
 
+from nexus_memory.background.index_thread import coalesced
+from nexus_memory.background.throttle import normal_class
 from nexus_memory.domain.models import Memory
-from nexus_memory.services.deferred_index import coalesced
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 STATUS_SECS = 2.0
 #: Restart back-off of a worker that exited while the server runs: doubles up to the last value.
 RESTART_DELAYS = (1.0, 2.0, 5.0, 15.0, 60.0)
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 #: Ids per ``index`` line (a burst of stores becomes a few lines, not thousands).
 IDS_PER_LINE = 256
 
@@ -66,7 +66,7 @@ def parse_line(line: str) -> tuple[str, list[int]] | None:
     return None
 
 
-class BackgroundProcess:
+class ServeChild:
     """Server side: starts `nexus worker`, feeds it memory ids, keeps its last status, restarts it.
 
     `submit` is MemoryService's indexer hook; it only queues (a request never waits on a pipe)."""
@@ -86,7 +86,7 @@ class BackgroundProcess:
         self._threads: list[threading.Thread] = []
 
     # server-facing -------------------------------------------------------------------
-    def start(self) -> BackgroundProcess:
+    def start(self) -> ServeChild:
         if not self._threads:
             self._spawn()
             for target, name in ((self._supervise, "nexus-background-supervisor"),
@@ -124,7 +124,7 @@ class BackgroundProcess:
         with self._lock:
             proc = self._proc
         if proc is not None and proc.poll() is None:
-            _normal_class(proc.pid)  # an idle-class process may wait long for a core to die on
+            normal_class(proc.pid)  # an idle-class process may wait long for a core to die on
             proc.kill()
             proc.wait(5)
 
@@ -198,7 +198,7 @@ class BackgroundProcess:
                 pass
 
 
-class WorkerLoop:
+class ServeChildLoop:
     """Worker side (`nexus worker`): reads the protocol, embeds in batches, reports its status.
 
     `index(memories)` embeds and never raises (EmbeddingService.index_safely); `missing(after_id)`
@@ -328,92 +328,3 @@ class WorkerLoop:
             stdout.flush()
         except (BrokenPipeError, OSError, ValueError):
             pass
-
-
-class ServerLoad:
-    """Waits for a quiet moment of another process (the server), measured by its CPU time.
-
-    A lowered nice value decides who gets a core, not what a neighbour's model run does to the
-    caches and memory bandwidth the requests need: on two cores a nice-19 embedding loop still
-    added a third to the search p95. So the worker embeds in small units and, before each, waits
-    while the server has used more than `threshold` of a core since the last look, for at most
-    `max_wait` seconds (so the backlog always moves). Linux (`/proc/<pid>/stat`, 10 ms ticks, hence
-    `step` of 0.1 s); elsewhere, and if the server is gone, it never waits."""
-
-    def __init__(self, pid: int, *, threshold: float = 0.15, max_wait: float = 2.0, step: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.pid, self.threshold, self.max_wait, self.step = pid, threshold, max_wait, step
-        self.clock, self.sleep = clock, sleep
-        self.waited = 0.0
-        self._last: tuple[float, int] | None = None
-
-    def cpu_ns(self) -> int | None:
-        """CPU time of all the server's threads (`utime + stime` in /proc/<pid>/stat; schedstat
-        would count the main thread only)."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // _CLOCK_TICKS
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def share(self) -> float | None:
-        """The server's CPU use (cores) since the last call, over at least `step` seconds."""
-        if self._last is None or self.clock() - self._last[0] < self.step:
-            first = self._sample()
-            if first is None:
-                return None
-            self._last = self._last or first
-            self.sleep(self.step)
-        now = self._sample()
-        if now is None:
-            return None
-        assert self._last is not None
-        used = (now[1] - self._last[1]) / 1e9 / max(now[0] - self._last[0], 1e-6)
-        self._last = now
-        return used
-
-    def _sample(self) -> tuple[float, int] | None:
-        cpu = self.cpu_ns()
-        return None if cpu is None else (self.clock(), cpu)
-
-    def wait_quiet(self) -> None:
-        start = self.clock()
-        while self.clock() - start < self.max_wait:
-            used = self.share()
-            if used is None or used < self.threshold:
-                break
-        self.waited += self.clock() - start
-
-
-def _normal_class(pid: int) -> None:
-    """Back to the normal scheduling class (best effort; allowed from SCHED_IDLE at the same nice value)."""
-    if hasattr(os, "SCHED_OTHER"):
-        try:
-            os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
-        except OSError:
-            pass
-
-
-def lower_priority(niceness: int, *, idle_class: bool = True) -> str:
-    """Yield the cores to the server, best effort; returns what it set (for the status line).
-
-    Raises this process's nice value and, on Linux, moves it to the SCHED_IDLE class: it then runs
-    only on a core nothing else wants, and the scheduler takes that core back as soon as a request
-    thread wakes. Nice 19 alone still gives a neighbour a slice of a busy core now and then: on
-    2 cores, search p95 37-40 ms with SCHED_IDLE against 44-55 ms with nice 19 alone (same
-    bench-serve mix, run back to back). Called before any thread starts, so every thread inherits it."""
-    done = []
-    if niceness > 0:
-        try:
-            os.nice(niceness)
-            done.append(f"nice +{niceness}")
-        except (AttributeError, OSError):
-            pass
-    if idle_class and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            done.append("SCHED_IDLE")
-        except OSError:
-            pass
-    return ", ".join(done) or "unchanged"

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from nexus_memory.app import App, build_app
+from nexus_memory.background.serve_child import ServeChild, ServeChildLoop, index_line, parse_line
+from nexus_memory.background.throttle import ServerLoad
 from nexus_memory.config import load_settings
 from nexus_memory.domain.models import Memory
 from nexus_memory.errors import ConfigError
-from nexus_memory.services.background import BackgroundProcess, ServerLoad, WorkerLoop, index_line, parse_line
 from nexus_memory.services.memories import StoreRequest
 
 WORKER_ARGV = [sys.executable, "-m", "nexus_memory.cli.main", "worker", "--no-cognition", "--nice", "0"]
@@ -69,7 +70,7 @@ def test_worker_loop_embeds_the_ids_it_is_sent_and_what_its_scan_finds(app: App)
     os.write(write, f"{index_line([told.id, gone.id])}not a command\nscan\n".encode())
     os.close(write)
     out = io.StringIO()
-    loop = WorkerLoop(index=app.embeddings.index_safely,
+    loop = ServeChildLoop(index=app.embeddings.index_safely,
                       missing=app.embeddings.missing_ids,
                       load=app.store.get_many, scan_secs=3600, status_secs=0.05)
     with os.fdopen(read) as stdin:
@@ -82,7 +83,7 @@ def test_worker_loop_embeds_the_ids_it_is_sent_and_what_its_scan_finds(app: App)
 
 def test_background_process_feeds_a_real_worker_and_restarts_it(app: App) -> None:
     first, = _store_without_vectors(app, "the staging database lives on port 5433")
-    child = BackgroundProcess(WORKER_ARGV, restart_delays=(0.2,)).start()
+    child = ServeChild(WORKER_ARGV, restart_delays=(0.2,)).start()
     try:
         child.submit([first])
         assert _wait(lambda: _has_vector(app, first.id)), child.status()
@@ -149,7 +150,7 @@ def test_server_load_waits_while_a_real_process_is_busy_and_not_when_it_is_idle(
 def test_worker_loop_checks_the_gate_before_every_unit(app: App) -> None:
     memories = _store_without_vectors(app, *(f"note number {i} about the build cache" for i in range(10)))
     gates: list[int] = []
-    loop = WorkerLoop(index=app.embeddings.index_safely, missing=None, load=app.store.get_many,
+    loop = ServeChildLoop(index=app.embeddings.index_safely, missing=None, load=app.store.get_many,
                       before_unit=lambda: gates.append(len(gates)), batch=4)
     loop.feed(index_line([m.id for m in memories]))
     while loop.pending:
@@ -160,7 +161,7 @@ def test_worker_loop_checks_the_gate_before_every_unit(app: App) -> None:
 
 PRIORITY_PROBE = r"""
 import os, threading
-from nexus_memory.services.background import lower_priority
+from nexus_memory.background.throttle import lower_priority
 print(lower_priority(int(os.environ["NICE"]), idle_class=os.environ["IDLE"] == "1"))
 seen = []
 t = threading.Thread(target=lambda: seen.append((os.sched_getscheduler(0) == os.SCHED_IDLE, os.nice(0))))
@@ -193,7 +194,7 @@ def test_tail_scans_find_memories_nobody_sent_and_do_not_retry_failures(app: App
         attempts.extend(m.id for m in memories)
         app.embeddings.index_safely([m for m in memories if m.id not in broken])
 
-    loop = WorkerLoop(index=index, missing=app.embeddings.missing_ids, load=app.store.get_many,
+    loop = ServeChildLoop(index=index, missing=app.embeddings.missing_ids, load=app.store.get_many,
                       newest=app.embeddings.newest_id, scan_secs=3600, tail_secs=0)
     loop.scan()
     assert loop.pending == [first.id]

@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from nexus_memory.background.index_thread import IndexThread
 from nexus_memory.domain.models import Memory
-from nexus_memory.services.deferred_index import DeferredIndexer
 
 
 def _memories(*ids: int) -> list[Memory]:
@@ -22,7 +22,7 @@ def test_submit_returns_before_indexing_and_batches_what_queued() -> None:
         gate.wait(5)
         seen.append([m.id for m in memories])
 
-    deferred = DeferredIndexer(slow_index).start()
+    deferred = IndexThread(slow_index).start()
     t0 = time.perf_counter()
     for i in range(1, 6):
         deferred.submit(_memories(i))
@@ -35,7 +35,7 @@ def test_submit_returns_before_indexing_and_batches_what_queued() -> None:
 
 def test_stop_flushes_and_later_submits_index_in_the_caller() -> None:
     seen: list[int] = []
-    deferred = DeferredIndexer(lambda ms: seen.extend(m.id for m in ms)).start()
+    deferred = IndexThread(lambda ms: seen.extend(m.id for m in ms)).start()
     deferred.submit(_memories(1, 2))
     deferred.stop(timeout=5)
     assert seen == [1, 2]
@@ -46,7 +46,7 @@ def test_stop_flushes_and_later_submits_index_in_the_caller() -> None:
 def test_coalesced_batches_a_burst_and_ends_after_the_batch_before_none() -> None:
     import queue
 
-    from nexus_memory.services.deferred_index import coalesced
+    from nexus_memory.background.index_thread import coalesced
 
     q: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
     for item in ([1, 2], [3], [4, 5, 6], [7], None, [8]):

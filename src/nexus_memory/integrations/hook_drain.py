@@ -1,10 +1,12 @@
-"""The hook worker: one detached process at a time drains the spools the hooks write.
+"""What the hook's spool drain does with the records: store events, end sessions, drain jobs.
 
 A hook never waits for the database on a tool call: it appends the (redacted) event to the spool
-and, at the end of a turn, makes sure a worker runs (`hand_off`). The worker stores the events
-(hook_store.process), ends sessions (runtime shutdown with its bounded dream) and drains the
-cognition jobs a session start asked for. A file lock keeps it to one worker; after releasing the
-lock it looks once more, so an event appended while it finished is never stranded.
+and, at the end of a turn, makes sure a drain runs (`hand_off`). The drain process (`nexus hook
+--worker`, one at a time: background/spool_drain.py) stores the events (hook_store.process), ends
+sessions (runtime shutdown with its bounded dream) and drains the cognition jobs a session start
+asked for. The hook imports this module for `hand_off`, which only checks the lock and spawns:
+the drain loop (background/spool_drain.py) is imported by the drain process alone, so the hook path
+loads the same modules as before background work had a package.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ if TYPE_CHECKING:
 
 
 def hand_off(settings: Settings, *, sync: bool = False) -> None:
-    """Make sure a worker drains the spools: inline with --sync, else a detached one if none runs."""
+    """Make sure a drain empties the spools: inline with --sync, else a detached one if none runs."""
     if sync:
-        run_worker(settings)
-    elif not worker_running(settings):
-        spawn_worker(settings)
+        run_drain(settings)
+    elif not drain_running(settings):
+        spawn_drain(settings)
 
 
-def spawn_worker(settings: Settings) -> None:
+def spawn_drain(settings: Settings) -> None:
     """A detached `nexus hook --worker`: survives the tool killing the hook, writes nothing to it."""
     import subprocess
 
@@ -45,16 +47,18 @@ def spawn_worker(settings: Settings) -> None:
         log_error(settings.paths.log_dir, f"cannot start the hook worker: {exc}")
 
 
-def _worker_lock(settings: Settings) -> Path:
+def _lock_path(settings: Settings) -> Path:
+    """The drain's lock (the name predates the background package; older drains use it too)."""
     lock_path = settings.paths.spool_dir / "worker.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     return lock_path
 
 
-def worker_running(settings: Settings) -> bool:
+def drain_running(settings: Settings) -> bool:
+    """Whether a drain process holds the lock now."""
     import fcntl
 
-    fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(_lock_path(settings), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -66,26 +70,13 @@ def worker_running(settings: Settings) -> bool:
         os.close(fd)
 
 
-def run_worker(settings: Settings) -> int:
-    """Drain both spools with the full app (cognition on), one worker at a time."""
-    import fcntl
+def run_drain(settings: Settings) -> int:
+    """Drain both spools with the full app (cognition on), one drain process at a time."""
+    from nexus_memory.background.spool_drain import drain_exclusively
 
     paths = Paths(settings)
-    done = 0
-    for _ in range(50):
-        fd = os.open(_worker_lock(settings), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return done  # another worker is draining
-            done += _drain_all(settings, paths)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-        if not (paths.events.pending() or paths.work.pending()):
-            break
-    return done
+    return drain_exclusively(_lock_path(settings), lambda: _drain_all(settings, paths),
+                             lambda: bool(paths.events.pending() or paths.work.pending()))
 
 
 def _drain_all(settings: Settings, paths: Paths) -> int:

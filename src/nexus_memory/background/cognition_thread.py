@@ -1,4 +1,4 @@
-"""The background worker inside `nexus serve`: drains the queue, dreams on an adaptive schedule.
+"""The cognition thread (`nexus worker`, or `nexus serve` on threads): drains the queue, dreams on an adaptive schedule.
 
 A daemon thread with its own store connection (the SQLite store keeps one per
 thread). Every `poll_secs` it drains queued jobs (bounded, like a hook); every
@@ -14,13 +14,43 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from nexus_memory.background.throttle import lower_thread_priority
 from nexus_memory.cognition.dream import adaptive_dream_interval
+
+if TYPE_CHECKING:
+    from nexus_memory.cognition.jobs import DrainResult
+    from nexus_memory.config import CognitionSettings, CognitiveSystemSettings
+    from nexus_memory.storage.base import Store
+
+
+class _DeepDream(Protocol):
+    @property
+    def ran(self) -> bool: ...
+
+
+class Dreamer(Protocol):
+    """What the thread drives: CognitionService (named by its shape: services sit above this package)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def settings(self) -> CognitionSettings: ...
+
+    @property
+    def system(self) -> CognitiveSystemSettings: ...
+
+    def drain(self, owner: str, *, timeout_secs: float | None = None) -> DrainResult: ...
+
+    def dream_cycle(self, agent: str, *, owner: str | None = None, timeout_secs: float | None = None) -> object: ...
+
+    def deep_dream(self) -> _DeepDream: ...
 
 
 @dataclass
-class WorkerStatus:
+class CognitionThreadStatus:
     running: bool = False
     drains: int = 0
     jobs_processed: int = 0
@@ -35,15 +65,28 @@ class WorkerStatus:
                 "dreams": self.dreams, "deep_dreams": self.deep_dreams, "errors": self.errors[-10:],
                 "next_dream_in_secs": self.next_dream_in_secs}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CognitionThreadStatus:
+        """Back from `to_dict()`, as the `nexus worker` child reports it on its status line."""
+        def count(key: str) -> int:
+            value = data.get(key)
+            return int(value) if isinstance(value, int | float) else 0
 
-class CognitionWorker:
-    def __init__(self, service: Any, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
+        nxt = data.get("next_dream_in_secs")
+        return cls(running=bool(data.get("running")), drains=count("drains"), jobs_processed=count("jobs_processed"),
+                   dreams=count("dreams"), deep_dreams=count("deep_dreams"),
+                   errors=[str(e) for e in data.get("errors") or []],
+                   next_dream_in_secs=float(nxt) if isinstance(nxt, int | float) else None)
+
+
+class CognitionThread:
+    def __init__(self, service: Dreamer, *, poll_secs: float = 15.0, base_dream_secs: float = 600.0,
                  sleep: Callable[[float], bool] | None = None,
                  before_tick: Callable[[], None] | None = None) -> None:
         self.service = service
         self.poll_secs = poll_secs
         self.base_dream_secs = base_dream_secs
-        self.status = WorkerStatus()
+        self.status = CognitionThreadStatus()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sleep = sleep or self._stop.wait
@@ -85,7 +128,7 @@ class CognitionWorker:
         except Exception as exc:
             self._error("dream", exc)
         try:
-            if svc.deep_dream().get("ran"):
+            if svc.deep_dream().ran:
                 self.status.deep_dreams += 1
         except Exception as exc:
             self._error("deep dream", exc)
@@ -115,7 +158,7 @@ class CognitionWorker:
         return shortest if cfg.adaptive_dream_enabled else self.base_dream_secs
 
     def _run(self) -> None:
-        _lower_own_priority()
+        lower_thread_priority()
         next_dream = time.monotonic()
         while not self._stop.is_set():
             if self._before_tick is not None:
@@ -125,17 +168,3 @@ class CognitionWorker:
             self.status.next_dream_in_secs = round(max(0.0, next_dream - time.monotonic()), 1)
             if self._sleep(self.poll_secs):
                 break
-
-
-def _lower_own_priority(niceness: int = 10) -> None:
-    """Background work yields the cores to requests: raise this thread's nice value (Linux
-    schedules threads as tasks, so only the worker thread is affected). Best effort."""
-    import os
-
-    try:
-        tid = threading.get_native_id()
-        # Only ever lower: inside `nexus worker` the whole process already runs at a higher nice value.
-        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
-            os.setpriority(os.PRIO_PROCESS, tid, niceness)
-    except (AttributeError, OSError):
-        pass

@@ -53,7 +53,7 @@ def coalesced(source: ListQueue[T], limit: int) -> Iterator[list[T]]:
             return
 
 
-class DeferredIndexer:
+class IndexThread:
     """`submit` is MemoryService's indexer hook: it queues and returns; one thread embeds."""
 
     def __init__(self, index: Callable[[Sequence[Memory]], None], *, max_batch: int = MAX_BATCH) -> None:
@@ -64,7 +64,7 @@ class DeferredIndexer:
         self.batches = 0
         self.indexed = 0
 
-    def start(self) -> DeferredIndexer:
+    def start(self) -> IndexThread:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="nexus-deferred-index", daemon=True)
             self._thread.start()
