@@ -242,10 +242,11 @@ def single(scores: Mapping[int, float], kind: str) -> dict[int, dict[str, float]
 
 
 _BRACKETED = re.compile(r"\[[^\]]*\]")
-_PRONOUN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+#: First- and second-person words (lowercase, straight apostrophes), and what may stick to a word.
 _FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "i'm", "i've",
                            "i'd", "i'll", "we're", "we've", "we'd", "we'll"})
 _SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "yourselves", "you're", "you've", "you'd", "you'll"})
+_PUNCTUATION = "\"'.,;:!?()[]{}-–—…*_/"
 
 
 def turn_form(memory: Memory, config: RankingConfig) -> dict[str, float]:
@@ -256,9 +257,11 @@ def turn_form(memory: Memory, config: RankingConfig) -> dict[str, float]:
         return {}
     text = _BRACKETED.sub(" ", memory.content).strip()  # a bracketed note (a photo's caption) is not the turn
     asks = 1.0 if text.endswith("?") else 0.0
-    words = [w.casefold().replace("’", "'") for w in _PRONOUN.findall(text)]
-    first = sum(w in _FIRST_PERSON for w in words)
-    second = sum(w in _SECOND_PERSON for w in words)
+    first = second = 0
+    for word in text.lower().replace("’", "'").split():  # str.split: a regex scan cost ~10x more per memory
+        word = word.strip(_PUNCTUATION)
+        first += word in _FIRST_PERSON
+        second += word in _SECOND_PERSON
     addressed = 1.0 if second > first else 0.0
     return {"question_turn": asks, "addressed_turn": addressed,
             "form": (1.0 - min(q_w, 1.0) * asks) * (1.0 - min(a_w, 1.0) * addressed)}
