@@ -316,7 +316,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "bm25": (main, SearchMode.BM25),
                 "vector": (main, SearchMode.VECTOR),
                 "hybrid": (main, SearchMode.HYBRID),
-                # the fusion alone, without the neighbourhood stage (issue 14's starting point)
+                # the fusion without the neighbourhood stage (the turn form and the priors still apply)
                 "hybrid-fused": (SearchService(app.store, vectors, config=replace(
                     config, session_weight=0.0, entity_weight=0.0)), SearchMode.HYBRID),
                 "hybrid-rrf": (SearchService(app.store, vectors, config=replace(config, fusion="rrf", rrf_k=10)),

@@ -1,6 +1,9 @@
-"""The neighbourhood stage of hybrid ranking (issue 14): session best and named entities (pure)."""
+"""The neighbourhood stage of hybrid ranking (issue 14): session best and named entities, and the
+turn form of a memory with a perspective (pure)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
@@ -8,6 +11,8 @@ from nexus_memory.domain import hybrid as ranking
 from nexus_memory.domain.enums import CognitiveLevel
 from nexus_memory.domain.hybrid import RankingConfig
 from nexus_memory.domain.models import CognitiveMetadata, Memory, Neighbourhood
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 def turn(mid: int, *, observer: str | None = None, subject: str | None = None, session: str | None = None,
@@ -78,3 +83,37 @@ def test_turning_both_off_leaves_the_fusion_as_it_was() -> None:
     out = ranking.neighbourhood(rel({1: 0.2, 2: 0.7}), pool, "Melanie",
                                 RankingConfig(session_weight=0.0, entity_weight=0.0))
     assert {m: p["relevance"] for m, p in out.items()} == {1: 0.2, 2: 0.7}
+
+
+def said(mid: int, content: str, *, observer: str | None = "Melanie", agent: str = "chat-import") -> Memory:
+    cog = CognitiveMetadata(level=CognitiveLevel.EXPLICIT, observer=observer)
+    return Memory(id=mid, namespace_id=1, content=content, metadata=cog.merge_into({}), agent=agent)
+
+
+def test_a_turn_that_only_asks_or_speaks_to_the_other_party_is_lowered_and_explained() -> None:
+    config = RankingConfig()
+    telling = ranking.turn_form(said(1, "Melanie: I took my kids camping at the beach. [shares a photo: you?]"), config)
+    assert telling == {"question_turn": 0.0, "addressed_turn": 0.0, "form": 1.0}
+    asking = ranking.turn_form(said(2, "Melanie: Have you come across any good books? [shares a photo: a book]"),
+                               config)
+    assert asking["question_turn"] == 1.0 and asking["addressed_turn"] == 1.0
+    assert asking["form"] == pytest.approx(0.9 * 0.9)
+    # more you than I/my (curly apostrophes too): about the other party
+    addressed = ranking.turn_form(said(3, "Melanie: You’re so brave, your story moved me."), config)
+    assert (addressed["question_turn"], addressed["addressed_turn"]) == (0.0, 1.0)
+    assert ranking.turn_form(said(4, "Melanie: I'm glad you liked my painting."), config)["addressed_turn"] == 0.0
+    # the score multiplies the relevance by the form; the priors still add the same
+    memory = said(2, "Melanie: What do you think?")
+    parts = {"relevance": 0.8, **ranking.priors(memory, NOW, include_raw=True, config=config)}
+    plain = ranking.final_score({**parts, "form": 1.0}, config)
+    assert ranking.final_score(parts, config) == pytest.approx(plain - 0.8 * (1 - 0.81))
+
+
+def test_the_turn_form_leaves_memories_without_a_perspective_alone() -> None:
+    config = RankingConfig()
+    # an agent's own note (the hook records the agent as observer) or a memory without one
+    assert ranking.turn_form(said(1, "Should we pin the version?", observer="codex", agent="codex"), config) == {}
+    assert ranking.turn_form(Memory(id=2, namespace_id=1, content="Did you run the tests?"), config) == {}
+    off = RankingConfig(question_penalty=0.0, addressed_penalty=0.0)
+    assert ranking.turn_form(said(3, "Melanie: Did you?"), off) == {}
+    assert "form" not in ranking.priors(said(4, "Melanie: Did you?"), NOW, include_raw=True, config=off)

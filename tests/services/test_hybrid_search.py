@@ -92,6 +92,22 @@ def test_hybrid_finds_a_paraphrase_bm25_misses_and_explains_it(stack: Stack) -> 
     assert top.to_dict(explain=True)["explain"]["score"] == pytest.approx(top.score, abs=1e-6)
 
 
+def test_a_turn_that_only_asks_ranks_below_one_that_tells_and_explain_shows_why(stack: Stack) -> None:
+    turns = ["Melanie: camping at the beach with the kids?", "Melanie: camping at the beach with the kids."]
+    stack.memories.store_many([StoreRequest(content=t, agent="chat-import", observer="Melanie", session_key="s1")
+                               for t in turns])
+    hits = stack.search.run(SearchQuery("camping at the beach", limit=2, explain=True)).hits
+    assert [h.memory.content for h in hits] == turns[::-1]
+    asks, tells = hits[1].components, hits[0].components
+    assert (asks["question_turn"], asks["addressed_turn"], asks["form"]) == (1.0, 0.0, pytest.approx(0.9))
+    assert (tells["question_turn"], tells["form"]) == (0.0, 1.0)
+    assert hits[1].score == pytest.approx(asks["relevance"] * 0.9 + 0.1 * (asks["prior"] - 0.5) - asks["penalty"])
+    # an agent's own notes have no perspective: no form component
+    stack.memories.store_many([StoreRequest(content="did the beach camping trip get booked?")])
+    note = stack.search.run(SearchQuery("beach camping trip booked", limit=1)).hits[0]
+    assert note.memory.agent != "chat-import" and "form" not in note.components
+
+
 def test_hybrid_completes_both_scores_for_every_candidate(stack: Stack) -> None:
     stack.memories.store_many([StoreRequest(content=t) for t in NOTES])
     hits = stack.search.run(SearchQuery("staging database port", limit=5)).hits

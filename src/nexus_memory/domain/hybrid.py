@@ -23,6 +23,12 @@ the priors, over the whole candidate pool:
   the same session is evidence that this session is the one asked about; a memory without a
   session is its own neighbourhood (its relevance is unchanged).
 
+Turn form (issue 14, measured on LoCoMo, docs/search.md): a memory that carries a perspective
+(an observer or subject other than its own agent namespace: a turn of an imported conversation)
+says less about that person when it only asks (its text ends with a question mark) or speaks to
+the other party (more second- than first-person pronouns). Its relevance is multiplied by
+`(1 - q * question_turn) * (1 - a * addressed_turn)`, q = a = 0.1 (`form`). Only ever lowers.
+
 Priors (upstream reference 5.7, made light; the step functions are shared with the
 working representation in `domain/ranking.py`): a prior in [0, 1] from confidence,
 reinforcement, a recency step and a level bonus moves the score by at most
@@ -65,6 +71,10 @@ class RankingConfig:
     entity_weight: float = 0.5
     #: When the query names who some candidates are by or about, search again without the names.
     entity_requery: bool = True
+    #: Turn form: relevance multipliers for a perspective memory that only asks, or that speaks to
+    #: the other party rather than about its speaker. 0 turns one off.
+    question_penalty: float = 0.1
+    addressed_penalty: float = 0.1
     prior_weight: float = 0.1
     raw_penalty: float = 0.1  # raw hook activity when include_raw (else it is filtered out)
     raw_penalty_excluded: float = 1.0
@@ -231,8 +241,35 @@ def single(scores: Mapping[int, float], kind: str) -> dict[int, dict[str, float]
     return {i: {"cosine": s, "vector_rank": float(ranks[i]), "relevance": max(s, 0.0)} for i, s in scores.items()}
 
 
+_BRACKETED = re.compile(r"\[[^\]]*\]")
+#: First- and second-person words (lowercase, straight apostrophes), and what may stick to a word.
+_FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "i'm", "i've",
+                           "i'd", "i'll", "we're", "we've", "we'd", "we'll"})
+_SECOND_PERSON = frozenset({"you", "your", "yours", "yourself", "yourselves", "you're", "you've", "you'd", "you'll"})
+_PUNCTUATION = "\"'.,;:!?()[]{}-–—…*_/"
+
+
+def turn_form(memory: Memory, config: RankingConfig) -> dict[str, float]:
+    """`question_turn`, `addressed_turn` (0/1) and their multiplier `form` for a memory with a
+    perspective (module docstring); {} for any other memory or with both penalties off."""
+    q_w, a_w = max(config.question_penalty, 0.0), max(config.addressed_penalty, 0.0)
+    if not (q_w or a_w) or not entity_names(Neighbourhood.of(memory)):
+        return {}
+    text = _BRACKETED.sub(" ", memory.content).strip()  # a bracketed note (a photo's caption) is not the turn
+    asks = 1.0 if text.endswith("?") else 0.0
+    first = second = 0
+    for word in text.lower().replace("’", "'").split():  # str.split: a regex scan cost ~10x more per memory
+        word = word.strip(_PUNCTUATION)
+        first += word in _FIRST_PERSON
+        second += word in _SECOND_PERSON
+    addressed = 1.0 if second > first else 0.0
+    return {"question_turn": asks, "addressed_turn": addressed,
+            "form": (1.0 - min(q_w, 1.0) * asks) * (1.0 - min(a_w, 1.0) * addressed)}
+
+
 def priors(memory: Memory, now: datetime, *, include_raw: bool, config: RankingConfig) -> dict[str, float]:
-    """The prior terms of one memory, its combined `prior` and its `penalty`."""
+    """The prior terms of one memory, its combined `prior`, its `penalty` and its turn `form`
+    (when it has one)."""
     cog = memory.cognitive  # parsed once here: this runs for every search candidate
     confidence = cog.confidence if cog and cog.confidence is not None else DEFAULT_CONFIDENCE
     reinforcement = min((cog.times_reinforced if cog else 0) / 5.0, 1.0)
@@ -241,7 +278,7 @@ def priors(memory: Memory, now: datetime, *, include_raw: bool, config: RankingC
     prior = 0.40 * confidence + 0.20 * reinforcement + 0.25 * fresh + 0.15 * bonus
     penalty = 0.0
     parts = {"confidence": confidence, "reinforcement": reinforcement, "recency": fresh, "level_bonus": bonus,
-             "prior": prior}
+             "prior": prior, **turn_form(memory, config)}
     if memory.is_raw_activity:
         raw = config.raw_penalty if include_raw else config.raw_penalty_excluded
         parts["raw_penalty"] = raw
@@ -271,13 +308,13 @@ def decay_penalty(memory: Memory, now: datetime, config: RankingConfig) -> float
 
 
 def max_prior_gain(config: RankingConfig) -> float:
-    """The most the priors can raise a relevance (prior = 1, no penalty)."""
+    """The most the priors can raise a relevance (prior = 1, no penalty; the turn form only lowers)."""
     return config.prior_weight * 0.5
 
 
 def final_score(parts: Mapping[str, float], config: RankingConfig) -> float:
-    """relevance + prior_weight * (prior - 0.5) - penalty, clamped at -1."""
-    score = parts["relevance"] + config.prior_weight * (parts.get("prior", 0.5) - 0.5) - parts.get("penalty", 0.0)
+    """relevance * form + prior_weight * (prior - 0.5) - penalty, clamped at -1."""
+    score = parts["relevance"] * parts.get("form", 1.0) + config.prior_weight * (parts.get("prior", 0.5) - 0.5) - parts.get("penalty", 0.0)
     return max(score, -1.0)
 
 
