@@ -44,7 +44,7 @@ def build_views_router(app: App) -> APIRouter:
 
     @router.get("/stats/charts", tags=["stats"], summary="Series for charts: per day, agent, category, level")
     def charts(days: int = Query(30, ge=1, le=366)) -> dict[str, Any]:
-        return app.overview.charts(days=days)
+        return app.overview.charts(days=days).to_dict()
 
     @router.get("/stats/injections", tags=["stats"],
                 summary="Tokens of memory injected per day (against each agent's daily cap) and per session")
@@ -74,7 +74,7 @@ def build_views_router(app: App) -> APIRouter:
         limit: int = Query(50, ge=1, le=500),
     ) -> dict[str, Any]:
         agent = in_field("agent_type", lambda: validate_agent_name(agent_type)) if agent_type else None
-        return {"sessions": app.overview.sessions(agent=agent, project=project, limit=limit)}
+        return {"sessions": [v.to_dict() for v in app.overview.sessions(agent=agent, project=project, limit=limit)]}
 
     @router.get("/jobs", tags=["jobs"], summary="The cognition job queue (offset pagination)")
     def jobs(
@@ -84,7 +84,7 @@ def build_views_router(app: App) -> APIRouter:
         offset: int = Query(0, ge=0, le=10_000_000),
     ) -> dict[str, Any]:
         return app.overview.jobs(status=status.value if status else None, job_type=job_type, limit=limit,
-                                 offset=offset)
+                                 offset=offset).to_dict()
 
     @router.post("/jobs/{job_id}/retry", tags=["jobs"], summary="Put a failed job back in the queue")
     def retry_job(job_id: JobId) -> dict[str, Any]:

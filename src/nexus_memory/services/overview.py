@@ -8,6 +8,7 @@ surfaces only render what these return, so every surface shows the same numbers.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from nexus_memory.domain.enums import JobStatus, MemoryCategory
@@ -21,13 +22,61 @@ from nexus_memory.storage.base import Store
 MARKER_LABEL = "runtime"
 
 
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """One (agent, session key): its lifecycle events and whether the runtime holds it open."""
+
+    agent_type: str
+    session_key: str
+    project: str | None
+    cwd: str | None
+    started_at: str | None
+    ended_at: str | None
+    last_event_at: str | None
+    active: bool
+    events: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class Charts:
+    """The dashboard's series: memories per day, per agent, per category, per cognitive level."""
+
+    per_day: dict[str, int]
+    per_agent: dict[str, int]
+    per_category: dict[str, int]
+    per_level: dict[str, int]
+    total_memories: int
+    active_memories: int
+    archived_memories: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of jobs (each with its agent), the counts by status, and where the next page starts."""
+
+    items: list[dict[str, Any]]
+    counts: dict[str, int]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
 class OverviewService:
     def __init__(self, store: Store, controller: RuntimeController) -> None:
         self.db = store
         self.controller = controller
 
     # sessions -------------------------------------------------------------------
-    def sessions(self, *, agent: str | None = None, project: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def sessions(self, *, agent: str | None = None, project: str | None = None, limit: int = 50) -> list[SessionView]:
         """Sessions newest first: one entry per (agent, session key) with its lifecycle events."""
         if not 1 <= limit <= 500:
             raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 500")
@@ -70,7 +119,7 @@ class OverviewService:
         if project:
             out = [s for s in out if (s["project"] or "") == project]
         out.sort(key=lambda s: s["last_event_at"] or "", reverse=True)
-        return out[:limit]
+        return [SessionView(**s) for s in out[:limit]]
 
     @staticmethod
     def _session_entry(sessions: dict[tuple[str, str], dict[str, Any]], m: Memory) -> dict[str, Any] | None:
@@ -79,7 +128,7 @@ class OverviewService:
         return sessions.setdefault((m.agent, m.session_key), _blank(m.agent, m.session_key))
 
     # charts ---------------------------------------------------------------------
-    def charts(self, *, days: int = 30) -> dict[str, Any]:
+    def charts(self, *, days: int = 30) -> Charts:
         """Series for the dashboard: memories per day, per agent, per category, per cognitive level."""
         if not 1 <= days <= 366:
             raise InvalidInput(f"days {days} is out of range", hint="use 1 to 366")
@@ -89,19 +138,19 @@ class OverviewService:
         for s in stats:
             per_category.update(s.categories)
             per_level.update(s.levels)
-        return {
-            "per_day": self.db.daily_counts(days=days),
-            "per_agent": {s.namespace_name: s.active_memories for s in stats},
-            "per_category": dict(per_category),
-            "per_level": dict(per_level),
-            "total_memories": sum(s.total_memories for s in stats),
-            "active_memories": sum(s.active_memories for s in stats),
-            "archived_memories": sum(s.archived_memories for s in stats),
-        }
+        return Charts(
+            per_day=self.db.daily_counts(days=days),
+            per_agent={s.namespace_name: s.active_memories for s in stats},
+            per_category=dict(per_category),
+            per_level=dict(per_level),
+            total_memories=sum(s.total_memories for s in stats),
+            active_memories=sum(s.active_memories for s in stats),
+            archived_memories=sum(s.archived_memories for s in stats),
+        )
 
     # jobs -----------------------------------------------------------------------
     def jobs(self, *, status: str | None = None, job_type: str | None = None, limit: int = 50,
-             offset: int = 0) -> dict[str, Any]:
+             offset: int = 0) -> JobPage:
         if not 1 <= limit <= 500:
             raise InvalidInput(f"limit {limit} is out of range", hint="use 1 to 500")
         if offset < 0:
@@ -109,13 +158,13 @@ class OverviewService:
         status_value = JobStatus.parse(status).value if status else None
         items = self.db.list_jobs(status=status_value, job_type=job_type, limit=limit, offset=offset)
         names = {ns.id: ns.name for ns in self.db.list_namespaces()}
-        return {
-            "items": [{**j.to_dict(), "agent_type": names.get(j.namespace_id)} for j in items],
-            "counts": self.db.count_jobs_by_status(),
-            "limit": limit,
-            "offset": offset,
-            "next_offset": offset + limit if len(items) == limit else None,
-        }
+        return JobPage(
+            items=[{**j.to_dict(), "agent_type": names.get(j.namespace_id)} for j in items],
+            counts=self.db.count_jobs_by_status(),
+            limit=limit,
+            offset=offset,
+            next_offset=offset + limit if len(items) == limit else None,
+        )
 
     def retry_job(self, job_id: int) -> Job:
         """A failed job back to pending; Conflict when it is not failed, NotFound when missing."""
