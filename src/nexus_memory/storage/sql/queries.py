@@ -234,6 +234,11 @@ def orders(d: Dialect) -> dict[str, str]:
     }
 
 
+#: Orders an index serves (created_at): the others sort every matching row, so list_memories sorts ids
+#: first (the "reinforced" order of the session pack: 63 -> 17 ms at 10k memories of one project).
+INDEXED_ORDERS = frozenset({"newest", "oldest"})
+
+
 def order_sql(order: str, d: Dialect) -> str:
     """The ORDER BY clause of a named order; InvalidInput (listing the names) for another."""
     known = orders(d)

@@ -33,6 +33,7 @@ from nexus_memory.storage.sql.injections import SQLInjectionsMixin
 from nexus_memory.storage.sql.jobs import SQLJobsMixin
 from nexus_memory.storage.sql.queries import (
     FROM,
+    INDEXED_ORDERS,
     MEMORY_COLUMNS,
     filter_sql,
     order_sql,
@@ -216,8 +217,13 @@ class SQLStore(SQLJobsMixin, SQLInjectionsMixin):
     ) -> list[Memory]:
         d = self.dialect
         where, params = filter_sql(flt, d)
-        rows = self._rows(f"SELECT {MEMORY_COLUMNS} {FROM} WHERE {where} ORDER BY {order_sql(order, d)} LIMIT ? OFFSET ?",
-                         [*params, int(limit), int(offset)])
+        by = order_sql(order, d)
+        if order in INDEXED_ORDERS:
+            sql = f"SELECT {MEMORY_COLUMNS} {FROM} WHERE {where} ORDER BY {by} LIMIT ? OFFSET ?"
+        else:  # a full sort: sort the ids alone, then read the page's rows (the sorter never carries metadata)
+            sql = (f"SELECT {MEMORY_COLUMNS} {FROM} WHERE m.id IN (SELECT m.id {FROM} WHERE {where} ORDER BY {by} "
+                   f"LIMIT ? OFFSET ?) ORDER BY {by}")
+        rows = self._rows(sql, [*params, int(limit), int(offset)])
         return [row_to_memory(r, d) for r in rows]
 
     def count(self, flt: MemoryFilter) -> int:
