@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9_]*(?:[.\-][a-z0-9_]+)*", re.I)
+_HUMP = re.compile(r"[a-z0-9][A-Z]")  # a lower letter or digit then a capital: camelCase, not `URL`, `Node`
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _STOP_TEXT = """
 a about above after again against all am an and any are aren't as at be because been before being below between
 both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each few for from
@@ -50,14 +52,22 @@ def stem(word: str) -> str:
     return w
 
 
-def tokens(text: str) -> list[str]:
-    """Words and compound tokens (`db-stage-7`, `settings.yaml`, `DB_HOST`), lowercased, with their parts."""
+def tokens(text: str, *, camel: bool = False) -> list[str]:
+    """Words and compound tokens (`db-stage-7`, `settings.yaml`, `DB_HOST`), lowercased, with their
+    parts; with `camel`, the parts of camelCase identifiers too (a memory's `minSdk` holds `min` and
+    `sdk`: the question says "SDK"). Queries keep their words whole: their weights stay as tuned."""
     out: list[str] = []
     for m in _WORD.finditer(text):
-        tok = m.group(0).lower()
+        raw = m.group(0)
+        tok = raw.lower()
         out.append(tok)
-        if any(c in tok for c in "._-"):
-            out.extend(p for p in re.split(r"[._\-]", tok) if p)
+        pieces = [p for p in re.split(r"[._\-]", raw) if p] if any(c in tok for c in "._-") else [raw]
+        for piece in pieces:
+            if len(pieces) > 1:
+                out.append(piece.lower())
+            humps = [c for c in _CAMEL.findall(piece) if len(c) > 1] if camel and _HUMP.search(piece) else []
+            if len(humps) > 1:
+                out.extend(c.lower() for c in humps)
     return out
 
 
@@ -72,7 +82,8 @@ def query_terms(text: str) -> list[str]:
 
 
 def term_set(text: str) -> set[str]:
-    return {stem(t) for t in tokens(text)}
+    """The stems a memory's text holds (camelCase identifiers with their parts)."""
+    return {stem(t) for t in tokens(text, camel=True)}
 
 
 def idf(total: int, df: int) -> float:
