@@ -137,7 +137,7 @@ class Settings:
     #: Tokens of memory injected per agent per day (session packs, prompt recall, MCP results) after which
     #: session packs stop and prompt recall keeps only strongly relevant memories (docs/configuration.md).
     #: 0 turns the cap off.
-    daily_token_cap: int = 100_000
+    daily_token_cap: int = 1_000_000  # a runaway guard (~1,500 full packs a day); budgets go lower
     #: Per-agent caps over `daily_token_cap`: "claude-code=20000,codex=5000".
     daily_token_caps: str = ""
     busy_timeout_ms: int = 10_000

@@ -134,10 +134,10 @@ def test_nexus_stats_shows_tokens_per_day_and_per_session_against_the_budget(tmp
     proc = run_nexus("stats")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "Tokens of memory injected, last 7 days (daily cap 100,000 tokens per agent" in out
+    assert "Tokens of memory injected, last 7 days (daily cap 1,000,000 tokens per agent" in out
     day_line = next(line for line in out.splitlines() if line.strip().startswith(local_day()))
     assert day_line.split()[1] == f"{spent:,}"
-    assert f"today claude-code: {spent:,} of 100,000" in out
+    assert f"today claude-code: {spent:,} of 1,000,000" in out
     assert f"claude-code ask: {estimate_tokens(pack):,} / 900" in out
     assert f"claude-code ask-p: {estimate_tokens(recall):,} / 350" in out and "in 1 injection(s)" in out
     proc = run_nexus("stats", "--json", "--days", "3")
