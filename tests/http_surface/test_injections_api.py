@@ -38,12 +38,12 @@ def test_injections_per_day_per_session_and_why(any_app: App) -> None:
         assert today["tokens"] == 1520 and today["injections"] == 3 and today["capped"] == 1
         assert today["channels"] == {"session_pack": 800, "prompt_recall": 720, "mcp_results": 0}
         assert today["agents"] == {"claude-code": 920, "gemini": 600}
-        assert report["caps"] == {"claude-code": 100_000, "gemini": 500}
+        assert report["caps"] == {"claude-code": 1_000_000, "gemini": 500}
         assert report["today_by_agent"] == {"claude-code": 920, "gemini": 600}
         assert [(s["agent_type"], s["session_key"], s["tokens"], s["budget"]) for s in report["sessions"]] == [
             ("gemini", "g1", 600, 350), ("claude-code", "s1", 920, 1250)]
         only = client.get("/stats/injections", params={"agent_type": "claude"}).json()
-        assert [s["session_key"] for s in only["sessions"]] == ["s1"] and only["caps"] == {"claude-code": 100_000}
+        assert [s["session_key"] for s in only["sessions"]] == ["s1"] and only["caps"] == {"claude-code": 1_000_000}
 
         one = client.get("/injections", params={"session_key": "s1", "agent_type": "claude-code"}).json()
         assert one["count"] == 2 and [i["channel"] for i in one["injections"]] == ["session_pack", "prompt_recall"]
