@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.hook_latency import settle
+from bench.hook_latency import seeded_homes, settle
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPTS = ["which port does the database pool use?", "what timeout does the API gateway have"]
@@ -69,17 +69,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nexus-bench-instr-", ignore_cleanup_errors=True) as tmp:
         cwd = Path(tmp) / "proj"
         cwd.mkdir()
-        base_env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("NEXUS_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
-        envs: dict[str, dict[str, str]] = {}
-        for name, tree in trees.items():
-            home = Path(tmp) / f"home-{name}"
-            (home / "data").mkdir(parents=True)
-            envs[name] = {**base_env, "NEXUS_HOME": str(home), "NEXUS_EMBEDDING_BACKEND": "none", "NEXUS_PORT": "9",
-                          "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{tree}"}
-            subprocess.run([sys.executable, "-c", "import sys; from bench.hook_latency import seed; "
-                            "seed(__import__('pathlib').Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3])",
-                            str(home / "data" / "nexus.db"), str(args.memories), str(cwd)], env=envs[name], check=True)
+        envs = seeded_homes(Path(tmp), trees, cwd, args.memories)
         hook = [sys.executable, "-m", "nexus_memory.cli.entry", "hook", "claude-code"]
         warmups = 2
         for i in range(warmups + args.runs):

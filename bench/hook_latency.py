@@ -62,6 +62,25 @@ def seed(db: Path, n: int, cwd: str) -> None:
     store.close()
 
 
+def seeded_homes(tmp: Path, trees: dict[str, Path], cwd: Path, memories: int,
+                 extra: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """One NEXUS_HOME per tree (model off, no server), each store seeded by that tree's own code (schemas
+    may differ between revisions); the environment each tree's hooks run with, by tree name."""
+    # As installed: bytecode is cached (pip compiles it; this sandbox sets PYTHONDONTWRITEBYTECODE).
+    base_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("NEXUS_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+    envs: dict[str, dict[str, str]] = {}
+    for name, tree in trees.items():
+        home = tmp / f"home-{name}"
+        (home / "data").mkdir(parents=True)
+        envs[name] = {**base_env, "NEXUS_HOME": str(home), "NEXUS_EMBEDDING_BACKEND": "none", "NEXUS_PORT": "9",
+                      "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{tree}", **(extra or {}).get(name, {})}
+        subprocess.run([sys.executable, "-c", "import sys; from bench.hook_latency import seed; "
+                        "seed(__import__('pathlib').Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3])",
+                        str(home / "data" / "nexus.db"), str(memories), str(cwd)], env=envs[name], check=True)
+    return envs
+
+
 def timed(cmd: list[str], stdin: str | None, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env, check=False)
@@ -118,21 +137,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nexus-bench-hooks-", ignore_cleanup_errors=True) as tmp:
         cwd = Path(tmp) / "proj"
         cwd.mkdir()
-        # As installed: bytecode is cached (pip compiles it; this sandbox sets PYTHONDONTWRITEBYTECODE).
         base_env = {k: v for k, v in os.environ.items()
                     if not k.startswith("NEXUS_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
-        envs: dict[str, dict[str, str]] = {}
         t0 = time.perf_counter()
-        for name, tree in trees.items():
-            home = Path(tmp) / f"home-{name}"
-            envs[name] = {**base_env, "NEXUS_HOME": str(home), "NEXUS_EMBEDDING_BACKEND": "none", "NEXUS_PORT": "9",
-                          "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{tree}", **(variant if name == "variant" else {})}
-            (home / "data").mkdir(parents=True)
-            # each tree seeds its own store with its own code (schemas may differ between revisions)
-            subprocess.run([sys.executable, "-c", "import sys; from bench.hook_latency import seed; "
-                            "seed(__import__('pathlib').Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3])",
-                            str(home / "data" / "nexus.db"), str(args.memories), str(cwd)],
-                           env=envs[name], check=True)
+        envs = seeded_homes(Path(tmp), trees, cwd, args.memories, {"variant": variant})
         seeded = time.perf_counter() - t0
         output = "".join(f"test_module_{i:03d}.py::test_case PASSED [{i % 100:3d}%]\n" for i in range(80))[:4000]
         floor: list[float] = []
