@@ -280,6 +280,16 @@ class World:
             time.sleep(2)
         return missing
 
+    def pending_jobs(self) -> int | None:
+        """Cognition jobs still queued (distillation, digests): what the probes' packs cannot show yet."""
+        proc = subprocess.run([self.nexus, "jobs", "list", "--status", "pending", "--limit", "1", "--json"],
+                              env=self.env, capture_output=True, text=True, timeout=120)
+        try:
+            counts = json.loads(proc.stdout)["counts"]
+            return int(counts.get("pending", 0)) + int(counts.get("running", 0))
+        except (ValueError, TypeError, KeyError):
+            return None
+
     def replay(self, scenario: Scenario) -> None:
         cwd = self.project(scenario.project)
         for steps in scenario.sessions:
@@ -363,6 +373,11 @@ def run_world(root: Path, name: str, agent: str, scenarios: list[Scenario], serv
             world.replay(sc)
         replay_secs = time.monotonic() - t0
         missing = world.wait_vectors() if serve else None
+        pending = world.pending_jobs()
+        if pending:
+            print(f"[{name}] {pending} cognition job(s) still queued when the probes start (a loaded machine: "
+                  "the session-end drain stops after its timeout; the packs miss what they would distill)",
+                  file=sys.stderr)
         results = []
         for sc in scenarios:
             probes = sc.probes if max_probes is None else _spread(sc.probes, max_probes)
@@ -370,6 +385,7 @@ def run_world(root: Path, name: str, agent: str, scenarios: list[Scenario], serv
                 results.append(world.ask(sc, probe))
     return {"world": name, "agent": agent, "replay_secs": round(replay_secs, 1),
             "probe_secs": round(time.monotonic() - t0 - replay_secs, 1), "vectors_missing": missing,
+            "jobs_pending_at_probes": pending,
             "hook_errors": world.errors, "latency": world.latency, "results": results}
 
 
@@ -491,7 +507,8 @@ def main() -> None:
         entry["latency_ms"] = latency(group)
         entry["hook_errors"] = sum(w["hook_errors"] for w in group)
         entry["per_world"] = {w["world"]: {**summarize(w["results"]), "replay_secs": w["replay_secs"],
-                                           "probe_secs": w["probe_secs"], "vectors_missing": w["vectors_missing"]}
+                                           "probe_secs": w["probe_secs"], "vectors_missing": w["vectors_missing"],
+                                           "jobs_pending_at_probes": w.get("jobs_pending_at_probes")}
                               for w in group}
         report["sets"][label] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -170,7 +170,9 @@ class App:
             from nexus_memory.embeddings.lexicon import Lexicon
 
             lexicon = Lexicon().neighbours
-        return RecallService(self.store, lexicon=lexicon)
+        from nexus_memory.domain.recall import Bar
+
+        return RecallService(self.store, bar=Bar(focus=self.settings.recall_focus), lexicon=lexicon)
 
     @cached_property
     def costs(self) -> CostService:

@@ -98,6 +98,10 @@ class CognitionSettings:
     adaptive_dream_max_interval_secs: int = 1800
 
 
+#: The HTTP header naming a store (Settings.store_id): the one a search is meant for, the one it came from.
+STORE_HEADER = "X-Nexus-Store"
+
+
 @dataclass(frozen=True)
 class Settings:
     paths: Paths
@@ -134,6 +138,9 @@ class Settings:
     #: Per-prompt recall without a model also counts words related to the prompt's (the shipped neighbour
     #: table, domain/expansion.py). Off by default: measured neutral to +0.006 (BENCHMARKS.md, issue 12).
     recall_expansion: bool = False
+    #: A "what/which X" question's asked-for noun must be held by a recalled memory (the word, a value
+    #: shaped like its answer, or a close cosine): near misses on the subject stay out (domain/recall.py).
+    recall_focus: bool = True
     #: Tokens of memory injected per agent per day (session packs, prompt recall, MCP results) after which
     #: session packs stop and prompt recall keeps only strongly relevant memories (docs/configuration.md).
     #: 0 turns the cap off.
@@ -145,6 +152,22 @@ class Settings:
     fts_budget: int = 4000
     cognition: CognitionSettings = field(default_factory=CognitionSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def store_id(self) -> str:
+        """Which database this process works on, as 16 hex digits. A hook sends it to the `nexus serve`
+        on its port and takes that server's hits only when the server works on the same store: another
+        store's server (another NEXUS_HOME, a test's) must not answer for this one."""
+        import zlib
+        from urllib.parse import urlsplit
+
+        if self.database_url:
+            u = urlsplit(self.database_url)
+            ident = f"postgres:{u.username or ''}@{u.hostname or ''}:{u.port or 5432}{u.path}"
+        else:
+            ident = "sqlite:" + os.path.realpath(self.database_path)
+        raw = ident.encode("utf-8")
+        return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
 
     def public_dict(self) -> dict[str, Any]:
         """Everything `nexus config show` prints; secrets are never included."""
@@ -249,6 +272,7 @@ _ENV_MAP = {
     "llm_daily_token_budget": "NEXUS_LLM_DAILY_TOKEN_BUDGET",
     "subconscious_mode": "NEXUS_SUBCONSCIOUS_MODE",
     "recall_expansion": "NEXUS_RECALL_EXPANSION",
+    "recall_focus": "NEXUS_RECALL_FOCUS",
     "daily_token_cap": "NEXUS_DAILY_TOKEN_CAP",
     "daily_token_caps": "NEXUS_DAILY_TOKEN_CAPS",
     "busy_timeout_ms": "NEXUS_BUSY_TIMEOUT_MS",

@@ -29,44 +29,70 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[int]:
-    """A real `nexus serve` on its own database holding one memory the hook's database lacks."""
+def served(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real `nexus serve` (with its embedding model) on a database holding one memory."""
     db = tmp_path / "served.db"
     app = build_app(load_settings(database_path=db), embeddings=False, cognition=False)
     app.memories.store(StoreRequest(content="The nightly backup job writes to bucket s3-archive-7 in Frankfurt",
                                     agent="codex", category="facts"))
     app.close()
     port = free_port()
-    env = {**os.environ, "NEXUS_API_TOKEN": TOKEN, "NEXUS_EMBEDDING_BACKEND": "none"}
+    # the tests run without a model (conftest); this server loads the packaged one, as `nexus serve` does
+    env = {**{k: v for k, v in os.environ.items() if k != "NEXUS_EMBEDDING_BACKEND"}, "NEXUS_API_TOKEN": TOKEN}
     proc = subprocess.Popen([nexus_executable(), "serve", "--db", str(db), "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if serve_client.search(port, TOKEN, "backup", 5, timeout=0.5) is not None:
+    store = load_settings(database_path=db).store_id
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # up, and its worker has embedded the memory
+        hits = serve_client.search(port, TOKEN, "backup", 5, timeout=0.5, store=store)
+        if hits and "cosine" in (hits[0].get("explain") or {}):
             break
         if proc.poll() is not None:
             pytest.fail(f"nexus serve exited: {proc.stderr.read() if proc.stderr else ''}")
-        time.sleep(0.2)
+        time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail("nexus serve did not answer within 60 s")
+        pytest.fail("nexus serve did not answer with a vector hit within 120 s")
     try:
-        yield port
+        yield port, db
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
-def test_recall_comes_from_serve_then_falls_back(served: int, monkeypatch: pytest.MonkeyPatch,
-                                                   tmp_path: Path) -> None:
-    monkeypatch.setenv("NEXUS_PORT", str(served))
+PROMPT = "where does the nightly backup job write to?"
+
+
+def test_recall_comes_from_the_server_of_the_same_store(served: tuple[int, Path],
+                                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    port, db = served
+    monkeypatch.setenv("NEXUS_PORT", str(port))
     monkeypatch.setenv("NEXUS_API_TOKEN", TOKEN)
-    prompt = {"session_id": "r1", "cwd": str(tmp_path), "prompt": "where does the nightly backup job write to?"}
-    out = hook("claude-code", "UserPromptSubmit", prompt)
-    assert "s3-archive-7" in context_of(out), "the served database answered (ours does not hold it)"
+    monkeypatch.setenv("NEXUS_DATABASE_PATH", str(db))
+    out = hook("claude-code", "UserPromptSubmit", {"session_id": "r1", "cwd": str(tmp_path), "prompt": PROMPT})
+    assert "s3-archive-7" in context_of(out)
+    app = build_app(load_settings(database_path=db), embeddings=False, cognition=False)
+    try:
+        last = [i for i in app.costs.injections(agent="claude-code") if i.channel != "session"][-1]
+    finally:
+        app.close()
+    assert all("cosine" in why for why in last.reasons.values()), "the hits came from the server (a cosine)"
     monkeypatch.setenv("NEXUS_API_TOKEN", "wrong-token-wrong-token")
-    assert hook("claude-code", "UserPromptSubmit", {**prompt, "session_id": "r2"}) == {}, \
-        "refused by the server: in-process recall over our own (empty) database"
+    out = hook("claude-code", "UserPromptSubmit", {"session_id": "r2", "cwd": str(tmp_path), "prompt": PROMPT})
+    assert "s3-archive-7" in context_of(out), "refused by the server: in-process recall over the same file"
+
+
+def test_a_server_of_another_store_is_not_asked(served: tuple[int, Path], monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    """A `nexus serve` of another NEXUS_HOME (or a test's) on our port: its memories must not come in."""
+    port, db = served
+    monkeypatch.setenv("NEXUS_PORT", str(port))
+    monkeypatch.setenv("NEXUS_API_TOKEN", TOKEN)
+    ours = load_settings().store_id
+    assert ours != load_settings(database_path=db).store_id
+    assert serve_client.search(port, TOKEN, "backup", 5, store=ours) is None, "the server refuses (409)"
+    out = hook("claude-code", "UserPromptSubmit", {"session_id": "r3", "cwd": str(tmp_path), "prompt": PROMPT})
+    assert out == {}, "in-process recall over our own, empty store"
     assert serve_client.search(free_port(), None, "x", 3) is None
 
 
@@ -76,3 +102,7 @@ def test_parse_response_shapes() -> None:
     assert serve_client.parse_response(ok) == []
     assert serve_client.parse_response(b"HTTP/1.1 401 Unauthorized\r\n\r\n{}") is None
     assert serve_client.parse_response(b"garbage") is None
+    assert serve_client.parse_response(ok, store="00ff") is None, "no X-Nexus-Store: not known to be ours"
+    ours = ok.replace(b"\r\n\r\n", b"\r\nX-Nexus-Store: 00ff\r\n\r\n", 1)
+    assert serve_client.parse_response(ours, store="00ff") == []
+    assert serve_client.parse_response(ours, store="11aa") is None

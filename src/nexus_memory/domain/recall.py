@@ -116,6 +116,8 @@ class Bar:
     #: Lexical share that, with a cosine of at least `semantic_support`, also counts.
     lexical_with_support: float = 0.3
     semantic_support: float = 0.45
+    #: A "what/which X" question's X must be held too (`Focus`): the subject alone is a near miss.
+    focus: bool = True
 
     def passes(self, cover: float, cosine: float | None) -> bool:
         if cover >= self.lexical:
@@ -167,3 +169,145 @@ def snippet(text: str, query: Mapping[str, float], width: int) -> str:
     if j < len(parts):
         body += " …"
     return body if len(body) <= width else body[: width - 1] + "…"
+
+
+# What a question asks for ----------------------------------------------------------------------
+# A near miss shares a question's subject and lacks what it asks: "which terraform version is pinned?"
+# against "the terraform state lives in acme-tf-state-eu". Word coverage cannot tell the two apart
+# (the subject is the rarest word), so a "what/which" question's asked-for noun, its *focus*, must be
+# held by a memory too: the word itself, a value shaped like its answer (a version for "version", a
+# number for "port"), a related word, or, with a model, a close cosine.
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_Q_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./']*")
+_AUX = _set("is are was were does do did has have had can could should will would may might must am be "
+            "isn't aren't wasn't weren't doesn't don't didn't hasn't haven't hadn't can't couldn't shouldn't won't "
+            "wouldn't")
+_COPULA = frozenset({"is", "are", "was", "were"})
+_DETERMINERS = _set("the a an our this that these those its my your their his her any some")
+_NP_END = _set("of for in on at to from with by about into over under between during after before than as per "
+               "that which who whom we i you they he she it")
+#: Heads that name the thing itself ("which Redis instance", "what feature flag service"): the words
+#: before them are what is asked, and a memory naming those is on point.
+_GENERIC = frozenset(stem(w) for w in _set("""instance service tool system server library package framework one
+    thing app application program platform provider solution approach way method option setting setup
+    product software"""))
+#: "what kind of music": the noun after `of` is the focus.
+_KIND = _set("kind type sort brand genre style form aspect part piece")
+#: A number standing alone or with its unit ("45 seconds", "300ms", "5%", "1,000"), not a digit inside a
+#: name ("eu-west-3", "v2", "db-stage-7").
+_NUMBER = re.compile(r"(?<![\w.-])\d+(?:[.,]\d+)*(?:[a-z]{1,7}|%)?(?![\w-])", re.I)
+#: A version ("1.9.8", "v22.11") or a revision id (a short hash: "9d04be", "3f2a9c1").
+_VERSION = re.compile(r"\bv?\d+\.\d+|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,40}\b", re.I)
+_PORT = re.compile(r"(?<![\w.-])\d{2,5}(?![\w.-])")
+_HOST = re.compile(r"[a-z0-9][a-z0-9-]*\.[a-z0-9.-]*[a-z]|://|localhost|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.I)
+_PATH = re.compile(r"[\w.-]*/[\w./-]+|\b\w+\.[a-z]{1,5}\b", re.I)
+_DATE = re.compile(r"\b\d{4}-\d\d-\d\d\b|\b\d{1,2}[/.]\d{1,2}\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+                   r"[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(?:19|20)\d\d\b", re.I)
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}")
+#: What an answer to "which <head>" looks like when it does not repeat the head word.
+_ANSWER_SHAPES: dict[str, re.Pattern[str]] = {
+    **{stem(w): _VERSION for w in _set("version release revision commit tag sha hash")},
+    **{stem(w): _PORT for w in _set("port")},
+    **{stem(w): _HOST for w in _set("host hostname address url endpoint domain registry mirror bucket "
+                                    "database db cluster ip")},
+    stem("command"): re.compile(r"`[^`]+`|^\s*\$ \S", re.M),
+    **{stem(w): _PATH for w in _set("path file folder directory dir location module script config")},
+    **{stem(w): _NUMBER for w in _set("number count limit size rate timeout ttl period duration interval delay "
+                                      "threshold quota maximum minimum max min amount percentage percent level age "
+                                      "price cost budget length capacity retention")},
+    **{stem(w): _DATE for w in _set("date day deadline month year birthday anniversary when time")},
+    **{stem(w): _NAME for w in _set("name person city country state place team company organization band author "
+                                    "artist owner maintainer")},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """The noun a "what/which" question asks for (a stem), and what an answer to it looks like."""
+
+    head: str
+    shape: re.Pattern[str] | None = None
+    #: The words before the head ("task" of "task queue"): a compound that names a kind of thing.
+    modifiers: tuple[str, ...] = ()
+    #: Other stems of the head word ("names" stems to `nam`, "name" to `name`).
+    forms: tuple[str, ...] = ()
+
+    def held(self, memory_terms: set[str], text: str) -> bool:
+        """The memory names the head, holds a value shaped like its answer, or, for a compound whose
+        head has no such shape ("which task queue"), names all its modifiers (a thing, not an
+        attribute of one: "which terraform version" needs a version)."""
+        if self.head in memory_terms or any(f in memory_terms for f in self.forms):
+            return True
+        if self.shape is not None:
+            return self.shape.search(text) is not None
+        return bool(self.modifiers) and all(m in memory_terms for m in self.modifiers)
+
+
+def focus(question: str) -> Focus | None:
+    """The asked-for noun of a "what/which" question when it names an *attribute*; None otherwise.
+
+    The noun phrase after the question word ends at an auxiliary, a preposition, a pronoun or a new
+    subject (a capitalised name after a common noun: "the reason Audrey couldn't ..."), or before a
+    verb that takes an object ("which bucket stores the backups"); its last word is the head. A
+    possessive moves the phrase on ("Caroline's identity"); "what kind of X" asks for X.
+
+    Only an attribute is a focus: a head whose answers have a shape (a version, a port, a number, a
+    host, a path, a date), or one the question ties to its subject with `of`/`for` ("what is the
+    retry policy for partner webhooks?"). A class of things ("what activities does Melanie do?",
+    "which Redis instance") is answered by its members, which seldom name the class: the question's
+    words stay the only test there.
+    """
+    cased = _Q_WORD.findall(question)
+    words = [w.lower() for w in cased]
+    try:
+        i = next(k for k, w in enumerate(words) if w in ("what", "which", "what's", "whats"))
+    except StopIteration:
+        return None
+    rest, rest_cased = words[i + 1:], cased[i + 1:]
+    if words[i] in ("what's", "whats"):
+        rest, rest_cased = ["is", *rest], ["is", *rest_cased]
+    if not rest:
+        return None
+    copula = False
+    if rest[0] in _AUX:
+        if rest[0] not in _COPULA:
+            return None  # "what does X use": asks about a verb's object; the words are the test
+        rest, rest_cased, copula = rest[1:], rest_cased[1:], True
+    elif len(rest) > 1 and rest[1] in _DETERMINERS:
+        return None  # "what broke the build": a verb, not a noun, follows the question word
+    if rest and rest[0] in _DETERMINERS:
+        rest, rest_cased = rest[1:], rest_cased[1:]
+    phrase: list[str] = []
+    tied = False  # the phrase is tied to a subject: "the X of/for S", "S's X"
+    for k, w in enumerate(rest):
+        if w in _AUX or w in _NP_END:
+            if w == "of" and phrase and phrase[-1] in _KIND:
+                phrase = []  # "what kind of music": the focus is what follows
+                continue
+            tied = copula and w in ("of", "for")
+            break
+        if phrase and k + 1 < len(rest) and rest[k + 1] in _DETERMINERS:
+            break  # "which bucket stores the ...": `stores` is the verb
+        if phrase and rest_cased[k][:1].isupper() and rest_cased[k - 1][:1].islower():
+            break  # "the reason Audrey couldn't ...": a new subject
+        if w.endswith("'s"):
+            phrase, tied = [], True  # a possessive: "Caroline's identity" asks for the identity
+            continue
+        phrase.append(w)
+    phrase = [w for w in phrase if w not in STOP_WORDS and not w.isdigit()]
+    if not phrase:
+        return None
+    word = phrase[-1]
+    forms = tuple(dict.fromkeys(stem(w) for w in (word, word.rstrip("'"), word.rstrip("'s"), word + "s")))
+    head = forms[0]
+    if any(f in _GENERIC for f in forms) or word in _KIND:
+        return None
+    shape = next((_ANSWER_SHAPES[f] for f in forms if f in _ANSWER_SHAPES), None)
+    if shape is None and not tied:
+        return None  # a class of things, not an attribute
+    return Focus(head, shape, tuple(stem(w) for w in phrase[:-1]), forms[1:])

@@ -6,14 +6,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from nexus_memory.config import STORE_HEADER
 from nexus_memory.domain.agents import validate_agent_name
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
 from nexus_memory.domain.jsonsafe import check_metadata
 from nexus_memory.domain.models import MemoryFilter
 from nexus_memory.domain.timeutil import from_iso, to_iso
-from nexus_memory.errors import InvalidInput
+from nexus_memory.errors import Conflict, InvalidInput
 from nexus_memory.http.errors import FieldError, field, in_field, memory_hint
 from nexus_memory.http.schemas import (
     ERROR_RESPONSES,
@@ -118,8 +119,17 @@ def build_memories_router(app: App) -> APIRouter:
         return {"id": outcome.memory.id, "created": outcome.created, "merged": not outcome.created,
                 "memory": outcome.memory.to_dict()}
 
+    store_id = app.settings.store_id
+
     @router.post("/search", response_model=SearchResult, summary="Search memories, best match first")
-    def search(body: SearchRequest) -> dict[str, Any]:
+    def search(body: SearchRequest, request: Request, response: Response) -> dict[str, Any]:
+        # A client that names the store it means (a hook: Settings.store_id) is refused by a server of
+        # another store, and every answer says which store it comes from.
+        response.headers[STORE_HEADER] = store_id
+        wanted = request.headers.get(STORE_HEADER)
+        if wanted and wanted != store_id:
+            raise Conflict(f"this server works on another store ({store_id}, not {wanted})",
+                           hint="point NEXUS_PORT at the `nexus serve` of your own NEXUS_HOME or database")
         flt = build_filter(agent_type=body.agent_type, category=body.category,
                            memory_lane_type=body.memory_lane_type, cognitive_level=body.cognitive_level,
                            labels=body.labels, session_key=body.session_key, since=body.since, until=body.until,

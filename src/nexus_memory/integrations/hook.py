@@ -218,7 +218,7 @@ def _search(app: App, prompt: str, keys: tuple[str, ...]) -> list[Any]:
 
     query = prompt[:2000]
     remote = serve_client.search(app.settings.port, app.settings.api_token, query, RECALL_CANDIDATES,
-                                 project_root=keys)
+                                 project_root=keys, store=app.settings.store_id)
     if remote is not None:
         return hits_from_api(remote)
     try:

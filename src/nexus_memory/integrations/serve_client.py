@@ -12,15 +12,19 @@ import json
 import socket
 from typing import Any
 
+from nexus_memory.config import STORE_HEADER
+
 SEARCH_PATH = "/api/v1/memories/search"
+
 MAX_RESPONSE = 4 * 1024 * 1024
 
 
 def search(port: int, token: str | None, query: str, limit: int, *, timeout: float = 1.0,
            levels: tuple[str, ...] = ("explicit", "derived", "raw"),
-           project_root: str | tuple[str, ...] | None = None) -> list[dict[str, Any]] | None:
+           project_root: str | tuple[str, ...] | None = None, store: str | None = None) -> list[dict[str, Any]] | None:
     """Hybrid hits for per-prompt recall: statements and episodes (`levels`) of the project (and of no
-    project), with every score."""
+    project), with every score. With `store` (Settings.store_id), only a server working on that store
+    answers: another one refuses (409), and a reply without the same `X-Nexus-Store` is not taken."""
     fields: dict[str, Any] = {"query": query, "limit": limit, "mode": "hybrid", "explain": True,
                                "include_raw": True, "cognitive_levels": list(levels)}
     keys = (project_root,) if isinstance(project_root, str) else tuple(project_root or ())
@@ -33,6 +37,8 @@ def search(port: int, token: str | None, query: str, limit: int, *, timeout: flo
             "Accept: application/json", f"Content-Length: {len(body)}", "Connection: close"]
     if token:
         head.append(f"Authorization: Bearer {token}")
+    if store:
+        head.append(f"{STORE_HEADER}: {store}")
     request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
     try:
         with socket.create_connection(("127.0.0.1", int(port)), timeout=timeout) as sock:
@@ -47,10 +53,10 @@ def search(port: int, token: str | None, query: str, limit: int, *, timeout: flo
                 size += len(data)
     except (OSError, ValueError):
         return None
-    return parse_response(b"".join(chunks))
+    return parse_response(b"".join(chunks), store=store)
 
 
-def parse_response(raw: bytes) -> list[dict[str, Any]] | None:
+def parse_response(raw: bytes, *, store: str | None = None) -> list[dict[str, Any]] | None:
     header, sep, body = raw.partition(b"\r\n\r\n")
     if not sep:
         return None
@@ -59,6 +65,8 @@ def parse_response(raw: bytes) -> list[dict[str, Any]] | None:
     if len(parts) < 2 or parts[1] != "200":
         return None
     headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    if store and headers.get(STORE_HEADER.lower()) != store:
+        return None  # a server of another store (or one too old to say): its ids are not ours
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunk(body)
     try:

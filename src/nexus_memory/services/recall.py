@@ -236,6 +236,7 @@ class RecallService:
         prompt_flat = " ".join(prompt.split()).casefold()
         related = None if strict else self.expansion(prompt)
         bar = rules.STRICT if strict else self.bar
+        asked = rules.focus(prompt) if self.bar.focus else None
         top = max((h.score for h in hits), default=0.0) or 1.0
         passing: list[tuple[float, Memory, float, float | None]] = []
         via_related: dict[int, float] = {}  # memory id -> its coverage with related words, when they carried it
@@ -253,6 +254,8 @@ class RecallService:
                 continue
             terms = rules.term_set(m.content + " " + " ".join(m.labels))
             cover = rules.coverage(query, terms)
+            if asked is not None and not self._on_focus(asked, m, terms, hit.cosine, bar, related):
+                continue  # the question's subject without what it asks for: a near miss
             if bar.passes(cover, hit.cosine):
                 passing.append((max(hit.score, 0.0) / top, m, cover, hit.cosine))
             elif hit.cosine is None and related and related.passes(query, terms):  # no model: related words
@@ -294,6 +297,17 @@ class RecallService:
             return EMPTY
         text = "\n".join([head, *lines, tail])
         return Pack(text, tuple(ids), estimate_tokens(text), {i: reasons[i] for i in ids})
+
+    @staticmethod
+    def _on_focus(asked: rules.Focus, m: Memory, terms: set[str], cosine: float | None, bar: rules.Bar,
+                  related: Expansion | None) -> bool:
+        """The memory holds what the question asks for: the noun, an answer-shaped value, a related
+        word of the noun (no model), or a cosine that carries it on meaning alone."""
+        if asked.held(terms, m.content):
+            return True
+        if cosine is not None and cosine >= bar.semantic:
+            return True
+        return related is not None and related.credit(asked.head, terms) > 0
 
     def _followers(self, anchors: Sequence[Memory], exclude_ids: set[int] | frozenset[int]) -> dict[int, Memory]:
         """anchor id -> the reply to it: the next statement of its session from the other side (the
