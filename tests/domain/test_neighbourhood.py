@@ -46,6 +46,22 @@ def test_names_are_matched_as_whole_words_and_taken_out_with_a_possessive() -> N
     assert ranking.without_names("Did Jon  Snow go north?", {"jon snow"}) == "Did go north?"
 
 
+def test_a_question_about_one_person_is_put_in_their_own_first_person() -> None:
+    fp = ranking.first_person
+    assert fp("What activities does Melanie partake in?", {"melanie"}) == "What activities do I partake in?"
+    assert fp("What are the names of John's children?", {"john"}) == "What are the names of my children?"
+    assert fp("Which cities has John been to?", {"john"}) == "Which cities have I been to?"
+    assert fp("What does Audrey view her pets as?", {"audrey"}) == "What do I view my pets as?"
+    assert fp("What motivated Caroline to pursue counseling?", {"caroline"}) == "What motivated me to pursue counseling?"
+    assert fp("Is Jon Snow going north?", {"jon snow"}) == "Am I going north?"
+    assert fp("why Caroline studies psychology", {"caroline"}) == "why I study psychology"
+    assert fp("what did claude-code fix", {"claude-code"}) == "what did I fix"
+    # two people, or no name in the text: nothing to rewrite (the query without the names is used)
+    assert fp("What did Melanie and Caroline paint?", {"melanie", "caroline"}) == ""
+    assert fp("what was painted", {"melanie"}) == ""
+    assert fp("what did Melanie paint", set()) == ""
+
+
 def test_a_name_rewards_candidates_only_when_it_tells_them_apart() -> None:
     pool = {1: turn(1, observer="Melanie"), 2: turn(2, observer="Caroline"), 3: turn(3, observer="Melanie")}
     assert ranking.named_entities(pool, pool, "what did Melanie paint") == ({"melanie"}, {1, 3})

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nexus_memory.domain.enums import SearchMode
+from nexus_memory.domain.hybrid import RankingConfig
 from nexus_memory.domain.models import MemoryFilter, NewMemory
 from nexus_memory.embeddings import onnx
 from nexus_memory.errors import NotAvailable
@@ -106,6 +107,31 @@ def test_a_turn_that_only_asks_ranks_below_one_that_tells_and_explain_shows_why(
     stack.memories.store_many([StoreRequest(content="did the beach camping trip get booked?")])
     note = stack.search.run(SearchQuery("beach camping trip booked", limit=1)).hits[0]
     assert note.memory.agent != "chat-import" and "form" not in note.components
+
+
+def test_a_question_naming_one_speaker_is_embedded_in_their_first_person_and_explained(stack: Stack) -> None:
+    turns = [("Melanie", "Melanie: I took a pottery class and we went camping at the lake."),
+             ("Caroline", "Caroline: The support group meets every Tuesday evening."),
+             ("Melanie", "Melanie: Swimming with the kids is my favourite thing this summer.")]
+    stack.memories.store_many([StoreRequest(content=c, agent="chat-import", observer=o, session_key="s1")
+                               for o, c in turns])
+    query = "What activities does Melanie partake in?"
+    outcome = stack.search.run(SearchQuery(query, limit=3, explain=True))
+    assert outcome.searched_as == {"bm25": "What activities does partake in?",
+                                   "vector": "What activities do I partake in?"}
+    assert outcome.to_dict(explain=True)["searched_as"] == outcome.searched_as
+    assert "searched_as" not in outcome.to_dict()
+    assert all(h.components["first_person_query"] == 1.0 for h in outcome.hits)
+    # the cosine is the first-person query's: the same as a plain search for that text
+    cosines = dict(stack.vectors.search("What activities do I partake in?", MemoryFilter(include_raw=True), 10))
+    for h in outcome.hits:
+        assert h.components["cosine"] == pytest.approx(cosines[h.memory.id], abs=1e-6)
+    # switched off: the vector side searches the query without the name, as before
+    off = SearchService(stack.store, stack.vectors, config=RankingConfig(first_person_query=False))
+    before = off.run(SearchQuery(query, limit=3, explain=True))
+    assert before.searched_as == {"bm25": "What activities does partake in?",
+                                  "vector": "What activities does partake in?"}
+    assert all("first_person_query" not in h.components for h in before.hits)
 
 
 def test_hybrid_completes_both_scores_for_every_candidate(stack: Stack) -> None:

@@ -154,6 +154,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     used = outcome.mode.value + (f", {outcome.model}" if outcome.model else "")
     print(f"Found {len(hits)} memories matching '{text}' ({used}):")
+    if args.explain and outcome.searched_as:
+        print("searched as: " + "; ".join(f"{k} '{v}'" for k, v in outcome.searched_as.items()))
     for i, h in enumerate(hits, 1):
         m = h.memory
         print(f"{i:>2}. #{m.id} [{m.agent} · {m.category.value}] score={h.score:.4f}")

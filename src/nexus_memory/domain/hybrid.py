@@ -17,7 +17,9 @@ the priors, over the whole candidate pool:
   an imported note) raises that memory: `(rel + e) / (1 + e)`, the others `rel / (1 + e)`,
   e = 0.5. Only when the name tells candidates apart (some match, some do not), and never the
   memory's own agent namespace (hook captures have it as observer). The service then searches
-  for the query without the names (`without_names`).
+  for the query without the names (`without_names`); when it names one person, the vector side
+  embeds the question as that person would ask it (`first_person`: "What does Melanie paint?" ->
+  "What do I paint?"), since what they said is stored in their first person.
 - session: a memory's relevance is fused with the best relevance among the candidates of its
   session (`session_key`): `(rel + s * session_best) / (1 + s)`, s = 0.6. What else was said in
   the same session is evidence that this session is the one asked about; a memory without a
@@ -71,6 +73,9 @@ class RankingConfig:
     entity_weight: float = 0.5
     #: When the query names who some candidates are by or about, search again without the names.
     entity_requery: bool = True
+    #: ... and when it names exactly one person, the vector side searches for the question as that
+    #: person would ask it ("What activities do I partake in?"): their memories are in the first person.
+    first_person_query: bool = True
     #: Turn form: relevance multipliers for a perspective memory that only asks, or that speaks to
     #: the other party rather than about its speaker. 0 turns one off.
     question_penalty: float = 0.1
@@ -198,6 +203,64 @@ def without_names(query: str, names: Iterable[str]) -> str:
         if words:
             out = re.sub(r"(?<![\w-])" + r"\W+".join(words) + r"(?:['’]s)?(?![\w-])", " ", out, flags=re.IGNORECASE)
     return " ".join(out.split())
+
+
+_AUX_AS_I = {"does": "do", "has": "have", "is": "am", "was": "was", "did": "did", "can": "can", "could": "could",
+             "would": "would", "will": "will", "should": "should", "might": "might", "may": "may"}
+#: Words after a name that show it is not the subject of a verb ("... motivated Caroline to ...").
+_NOT_A_VERB = frozenset({"to", "and", "or", "with", "about", "in", "on", "at", "for", "from", "of", "by", "as", "than",
+                         "that", "the", "a", "an", "during", "after", "before", "when", "while", "like", "into",
+                         "over", "last", "this", "recently"})
+_THIRD_TO_FIRST = {"her": "my", "his": "my", "their": "my", "she": "I", "he": "I", "herself": "myself",
+                   "himself": "myself", "themselves": "myself"}
+
+
+def _as_i(verb: str) -> str:
+    """A verb after a name, as it reads after "I": is -> am, has -> have, likes -> like, went -> went."""
+    low = verb.lower()
+    if low in ("is", "has", "does", "was"):
+        return {"is": "am", "has": "have", "does": "do", "was": "was"}[low]
+    if low.endswith("ies") and len(low) > 4:
+        return verb[:-3] + "y"
+    if low.endswith("es") and len(low) > 3 and low[-3] in "sxzh":
+        return verb[:-2]
+    if low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(low) > 2:
+        return verb[:-1]
+    return verb
+
+
+def first_person(query: str, names: Iterable[str]) -> str:
+    """The query as the one person it names would ask it about themselves, for the vector side:
+    "What activities does Melanie partake in?" -> "What activities do I partake in?", "Melanie's
+    kids" -> "my kids", her/his/she/he -> my/I. What a person said is stored in their own first
+    person, and a query with the name simply taken out ("What activities does partake in?")
+    embeds worse (measured on LoCoMo, docs/search.md). "" unless exactly one name is mentioned or
+    nothing changes. English only; other text just loses the name, as `without_names` does."""
+    unique = {n for n in names if n}
+    if len(unique) != 1:
+        return ""
+    words = [re.escape(w) for w in _WORD.findall(next(iter(unique)))]
+    if not words:
+        return ""
+    name = r"(?<![\w-])" + r"\W+".join(words) + r"(?![\w-])"
+    out = re.sub(name + r"['’]s\b", "my", query, flags=re.IGNORECASE)
+
+    def aux(m: re.Match[str]) -> str:
+        word = _AUX_AS_I[m.group(1).lower()]
+        return (word.capitalize() if m.group(1)[0].isupper() else word) + " I"
+
+    out = re.sub(r"\b(" + "|".join(_AUX_AS_I) + r")\s+" + name, aux, out, flags=re.IGNORECASE)
+
+    def subject(m: re.Match[str]) -> str:
+        verb = m.group(1)
+        return ("me " + verb) if verb.lower() in _NOT_A_VERB else ("I " + _as_i(verb))
+
+    out = re.sub(name + r"\s+([^\W\d_]+)", subject, out, flags=re.IGNORECASE)
+    out = re.sub(name, "me", out, flags=re.IGNORECASE)
+    out = re.sub(r"\b(" + "|".join(_THIRD_TO_FIRST) + r")\b",
+                 lambda m: _THIRD_TO_FIRST[m.group(1).lower()], out, flags=re.IGNORECASE)
+    out = " ".join(out.split())
+    return out if out != " ".join(query.split()) else ""
 
 
 def neighbourhood(scored: Mapping[int, dict[str, float]], who: Mapping[int, Neighbourhood], query: str,

@@ -75,6 +75,9 @@ class SearchOutcome:
     mode: SearchMode
     note: str | None = None
     model: str | None = None
+    #: What each retriever searched for when it was not the query itself ("bm25" / "vector": the
+    #: query without the names, the vector side's first-person form); shown with explain.
+    searched_as: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"mode": self.mode.value, "count": len(self.hits),
@@ -83,6 +86,8 @@ class SearchOutcome:
             out["embedding_model"] = self.model
         if self.note:
             out["note"] = self.note
+        if explain and self.searched_as:
+            out["searched_as"] = dict(self.searched_as)
         return out
 
 
@@ -146,6 +151,7 @@ class SearchService:
         n = self.config.candidate_count(limit)
         model = self.vectors.model_id if self.vectors is not None and mode is not SearchMode.BM25 else None
         snippets: dict[int, str | None] = {}
+        searched_as: dict[str, str] = {}
         #: Agent, session and perspective of the candidates, for the neighbourhood stage (hybrid).
         pool: dict[int, Neighbourhood] = {}
         if mode is SearchMode.BM25:
@@ -159,18 +165,20 @@ class SearchService:
             assert self.vectors is not None
             pending = self._embedding_pool().submit(self.vectors.embed_query, text)
             bm25 = self._bm25(text, flt, n, snippets)
-            searched = text
+            searched = embedded = text
             if self._stage():
                 pool.update(self.db.neighbourhoods(sorted(bm25)))
-                rest = self._without_names(text, pool)
+                rest, spoken = self._without_names(text, pool)
                 if rest:
-                    # The name is the entity component's job; both retrievers look for the rest.
+                    # The name is the entity component's job; both retrievers look for the rest, the
+                    # vector side in the named person's own words when there is one (`first_person`).
                     pending.cancel()
-                    pending = self._embedding_pool().submit(self.vectors.embed_query, rest)
+                    embedded = spoken or rest
+                    pending = self._embedding_pool().submit(self.vectors.embed_query, embedded)
                     bm25, searched = self._bm25(rest, flt, n, snippets), rest
             try:
                 pending.result()
-                dense = dict(self._dense(searched, flt, n))
+                dense = dict(self._dense(embedded, flt, n))
             except NexusError as exc:
                 import logging
 
@@ -178,32 +186,37 @@ class SearchService:
                 mode, note, model = SearchMode.BM25, f"searched with bm25 only: {exc.message}", None
                 scored = ranking.single(bm25, "bm25")
             else:
-                self._complete(searched, flt, bm25, dense)
+                self._complete(embedded, flt, bm25, dense)
                 scored = ranking.fuse(bm25, dense, self.config)
                 if self._stage():
-                    scored = self._neighbourhood(text, scored, pool, requery=searched != text)
+                    scored = self._neighbourhood(text, scored, pool, requery=searched != text,
+                                                 first_person=embedded not in (text, searched))
+                searched_as = {k: v for k, v in (("bm25", searched), ("vector", embedded)) if v != text}
         now = self.clock()
         memories, known_priors = self._load_contenders(scored, limit, flt.include_raw, now)
         ranked = ranking.rank({i: scored[i] for i in memories}, memories, now, include_raw=flt.include_raw,
                               config=self.config, limit=limit, known_priors=known_priors)
         hits = [SearchHit(memories[mid], score, parts, snippets.get(mid)) for mid, score, parts in ranked]
-        return SearchOutcome(hits, mode, note, model)
+        return SearchOutcome(hits, mode, note, model, searched_as)
 
     def _stage(self) -> bool:
         return self.config.session_weight > 0 or self.config.entity_weight > 0
 
-    def _without_names(self, text: str, pool: dict[int, Neighbourhood]) -> str:
-        """The query without the names of who candidates are by or about, when they tell the
-        candidates apart ("" otherwise). Searching for the rest keeps a name from pulling in
-        every memory that merely mentions it (measured on LoCoMo, docs/search.md)."""
+    def _without_names(self, text: str, pool: dict[int, Neighbourhood]) -> tuple[str, str]:
+        """(the query without the names of who candidates are by or about, "" when none is
+        mentioned; the query as the one person it names would ask it, "" unless that applies).
+        Searching for the rest keeps a name from pulling in every memory that merely mentions it;
+        the vector side searches for the first-person form (measured on LoCoMo, docs/search.md)."""
         if not (self.config.entity_requery and self.config.entity_weight > 0):
-            return ""
+            return "", ""
         names = ranking.named_entities(pool, pool, text)[0]
         rest = ranking.without_names(text, names) if names else ""
-        return rest if any(ch.isalnum() for ch in rest) else ""
+        if not any(ch.isalnum() for ch in rest):
+            return "", ""
+        return rest, ranking.first_person(text, names) if self.config.first_person_query else ""
 
     def _neighbourhood(self, text: str, scored: dict[int, dict[str, float]], pool: dict[int, Neighbourhood], *,
-                       requery: bool) -> dict[int, dict[str, float]]:
+                       requery: bool, first_person: bool = False) -> dict[int, dict[str, float]]:
         """Read the candidates not in `pool` yet, then the entity and session stage."""
         missing = [i for i in scored if i not in pool]
         if missing:
@@ -212,6 +225,8 @@ class SearchService:
         if requery:
             for parts in out.values():
                 parts["requery"] = 1.0
+                if first_person:
+                    parts["first_person_query"] = 1.0
         return out
 
     def _load_contenders(self, scored: dict[int, dict[str, float]], limit: int, include_raw: bool,
