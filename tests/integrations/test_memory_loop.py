@@ -191,3 +191,32 @@ def test_every_injection_is_recorded_with_its_tokens_and_the_budgets_hold(tmp_pa
     assert prompt.tokens == estimate_tokens(recall) and prompt.agent == "claude-code" and prompt.memory_ids
     assert prompt.budget == 350 and all(str(i) in prompt.reasons for i in prompt.memory_ids)
     assert recorded["session_pack"].tokens == estimate_tokens(pack) and recorded["session_pack"].budget == 900
+
+
+def test_a_read_of_a_file_is_out_of_date_once_the_file_is_edited(tmp_path: Path) -> None:
+    """What a read showed before an edit is the old text: the edit supersedes the read (a shell read
+    such as `sed -n` counts as a read of its file), and the facts extracted from it; a file read
+    again supersedes the earlier read of it."""
+    _session(tmp_path, "s1", [
+        {"bash": "sed -n '1,80p' mobile/app/build.gradle", "out": "defaultConfig {\n  versionName '4.1.0'\n}"},
+        {"bash": "cat mobile/ios/Info.plist", "out": "CFBundleShortVersionString 4.1.0"},
+        {"edit": str(tmp_path / "mobile/app/build.gradle")},
+        {"say": "Bumped versionName to 4.2.0 in mobile/app/build.gradle."}])
+    stored = memories()
+    read = next(m for m in stored if m.is_raw_activity and "versionName '4.1.0'" in m.content)
+    other = next(m for m in stored if m.is_raw_activity and "CFBundleShortVersionString" in m.content)
+    edit = next(m for m in stored if m.is_raw_activity and (m.metadata.get("capture") or {}).get("tool") == "Edit")
+    assert read.cognitive is not None and read.cognitive.resolution_status == "superseded"
+    assert other.cognitive is not None and other.cognitive.resolution_status != "superseded", "another file"
+    app = build_app(load_settings())
+    try:
+        links = {(r.source_memory_id, r.target_memory_id, r.relation_type) for r in app.store.relations_for(read.id)}
+    finally:
+        app.close()
+    assert (edit.id, read.id, "supersedes") in links
+    pack, recall = _ask(tmp_path, "s2", "which versionName does the android build use?")
+    assert "4.2.0" in pack + recall and "'4.1.0'" not in pack + recall
+
+    _session(tmp_path, "s3", [{"bash": "cat mobile/ios/Info.plist", "out": "CFBundleShortVersionString 4.2.0"}])
+    other = next(m for m in memories() if m.id == other.id)
+    assert other.cognitive is not None and other.cognitive.resolution_status == "superseded", "read again"

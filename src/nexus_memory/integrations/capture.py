@@ -47,7 +47,7 @@ _SHELL_TOOLS = {"bash", "shell", "run_shell_command", "execute", "exec_command",
 READ_TOOLS = frozenset({"read", "read_file", "read_many_files", "view", "readfile", "cat"})
 _SEARCH_TOOLS = {"grep", "glob", "ls", "list_directory", "search_file_content", "codebase_search", "find",
                  "search", "rg"}
-_EDIT_TOOLS = extract.EDIT_TOOLS
+_EDIT_TOOLS = EDIT_TOOLS = extract.EDIT_TOOLS
 _FETCH_TOOLS = {"webfetch", "web_fetch", "websearch", "google_web_search", "fetch"}
 # Gemini CLI (`<untrusted_context>Output: ...\nExit Code: 1\nProcess Group PGID: 42</untrusted_context>`) and
 # Qwen Code (`Command: ...\nDirectory: ...\nOutput: ...\nError: (none)\nExit Code: 0 ...`) hand the model a
@@ -133,6 +133,25 @@ def tool_run(event: HookEvent) -> ToolRun:
     if error and error not in output:
         output = f"{output}\n{error}".strip()
     return ToolRun(tool, command, _target(event), output, failed, code)
+
+
+_PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+?)\s*$", re.M)
+#: A shell command that only prints (part of) one file: `cat F`, `sed -n '1,200p' F`, `head -50 F`.
+_SHELL_READ = re.compile(r"^\s*(?:cat|bat|nl|less|more|head|tail|sed\s+-n\s+(?:'[^']*'|\"[^\"]*\"|\S+))"
+                         r"(?:\s+-{1,2}[\w=-]+(?:\s+\d+)?)*\s+(?P<file>[^\s|;&<>'\"$`*?]+)\s*$")
+
+
+def file_read_by(command: str) -> str | None:
+    """The file a shell command only reads (`sed -n '1,200p' app/build.gradle`), or None."""
+    m = _SHELL_READ.match(command)
+    return m.group("file") if m else None
+
+
+def files_edited(target: str, command: str) -> list[str]:
+    """The files an edit tool changed: its path argument, or the files an `apply_patch` names."""
+    files = [target] if target else []
+    files += [f for f in _PATCH_FILE.findall(command) if f not in files]
+    return files
 
 
 def _target(event: HookEvent) -> str:

@@ -301,32 +301,81 @@ def _extract(app: App, event: HookEvent, proj: ProjectIdentity, episode: Memory)
         _pair_fix(app, event, proj, run, episode)
 
 
+def _capture_facets(memory: Memory) -> dict[str, Any]:
+    cap = memory.metadata.get("capture") if isinstance(memory.metadata, dict) else None
+    return cap if isinstance(cap, dict) else {}
+
+
+def _observed(memory: Memory) -> str | None:
+    """What an episode (or a fact extracted from one) observed: `read <file>` for a read tool or a
+    shell command that only prints a file (`cat`, `sed -n`, `head`), else `$ <command>`; None for
+    everything else (edits are history, not state)."""
+    cap = _capture_facets(memory)
+    command = str(cap.get("command") or "")
+    if str(cap.get("tool", "")).lower() in capture.EDIT_TOOLS:
+        return None
+    if command:
+        read = capture.file_read_by(command)
+        return f"read {read}" if read else f"$ {command}"
+    if str(cap.get("tool", "")).lower() in capture.READ_TOOLS and cap.get("target"):
+        return f"read {cap['target']}"
+    return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Two spellings of one file: equal, or one the other's path below a folder (absolute vs relative)."""
+    a, b = a.removeprefix("./"), b.removeprefix("./")
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
+
+
+def _superseded_by(fresh: Memory) -> tuple[str, str] | None:
+    """(key, reason): what a new episode makes out of date. The same command run again or the same
+    file read again: its newer output is the current truth (`node --version` printed v20 last week
+    and v22 today). A file edited: what reads of it showed before is the old text."""
+    key = _observed(fresh)
+    if key:
+        return key, "newer output of the same command"
+    cap = _capture_facets(fresh)
+    if str(cap.get("tool", "")).lower() in capture.EDIT_TOOLS:
+        files = capture.files_edited(str(cap.get("target") or ""), str(cap.get("command") or ""))
+        if files:
+            return "edit " + "\n".join(files), "the file changed after it was read"
+    return None
+
+
 def _supersede_observations(app: App, fresh: Memory, keys: tuple[str, ...], label: str) -> None:
-    """The same command run again in this project: its newer output is the current truth
-    (`node --version` printed v20 last week and v22 today), so the older runs (episodes, `label`
-    raw-activity) or the facts extracted from them (`label` extracted) are superseded. A failure
-    that a later run fixed stays linked to its fix (`resolved_by`) and to the resolution."""
+    """Older episodes (`label` raw-activity) or facts extracted from them (`label` extracted) that
+    a new episode makes out of date are superseded (`_superseded_by`). A failure that a later run
+    fixed stays linked to its fix (`resolved_by`) and to the resolution."""
     from nexus_memory.domain.models import MemoryFilter
     from nexus_memory.services.recall import project_of
 
-    def key_of(memory: Memory) -> str | None:
-        """What was observed: a shell command, or the file a read tool read (edits are history, not state)."""
-        cap = memory.metadata.get("capture") if isinstance(memory.metadata, dict) else None
-        if not isinstance(cap, dict):
-            return None
-        if cap.get("command"):
-            return f"$ {cap['command']}"
-        if str(cap.get("tool", "")).lower() in capture.READ_TOOLS and cap.get("target"):
-            return f"read {cap['target']}"
-        return None
-
-    key = key_of(fresh)
-    if not key:
+    found = _superseded_by(fresh)
+    if not found:
         return
-    scope = MemoryFilter(labels=(label,), include_raw=True, projects=keys)
-    older = [m for m in app.memories.list_memories(scope, limit=200, order="newest")
-             if m.id < fresh.id and key_of(m) == key and project_of(m) in keys]
-    supersede(app, fresh.id, older, "newer output of the same command")
+    key, reason = found
+    if key.startswith("edit "):
+        files = key[5:].split("\n")
+
+        def matches(m: Memory) -> bool:
+            seen = _observed(m)
+            return seen is not None and seen.startswith("read ") and any(_same_file(seen[5:], f) for f in files)
+        labels = (label, "extracted") if label != "extracted" else (label,)
+    else:
+        def matches(m: Memory) -> bool:
+            seen = _observed(m)
+            if seen is None:
+                return False
+            if seen.startswith("read ") and key.startswith("read "):
+                return _same_file(seen[5:], key[5:])
+            return seen == key
+        labels = (label,)
+    older: list[Memory] = []
+    for lab in labels:
+        scope = MemoryFilter(labels=(lab,), include_raw=True, projects=keys)
+        older += [m for m in app.memories.list_memories(scope, limit=200, order="newest")
+                  if m.id < fresh.id and project_of(m) in keys and matches(m)]
+    supersede(app, fresh.id, older, reason)
 
 
 def _pair_fix(app: App, event: HookEvent, proj: ProjectIdentity, run: capture.ToolRun, success: Memory) -> None:
