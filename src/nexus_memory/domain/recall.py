@@ -10,6 +10,7 @@ hybrid hit) can carry a paraphrase over the bar on its own.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -193,37 +194,45 @@ _NP_END = _set("of for in on at to from with by about into over under between du
                "that which who whom we i you they he she it")
 #: Heads that name the thing itself ("which Redis instance", "what feature flag service"): the words
 #: before them are what is asked, and a memory naming those is on point.
-_GENERIC = frozenset(stem(w) for w in _set("""instance service tool system server library package framework one
-    thing app application program platform provider solution approach way method option setting setup
-    product software"""))
+_GENERIC_WORDS = """instance service tool system server library package framework one thing app application program
+    platform provider solution approach way method option setting setup product software"""
 #: "what kind of music": the noun after `of` is the focus.
 _KIND = _set("kind type sort brand genre style form aspect part piece")
-#: A number standing alone or with its unit ("45 seconds", "300ms", "5%", "1,000"), not a digit inside a
-#: name ("eu-west-3", "v2", "db-stage-7").
-_NUMBER = re.compile(r"(?<![\w.-])\d+(?:[.,]\d+)*(?:[a-z]{1,7}|%)?(?![\w-])", re.I)
-#: A version ("1.9.8", "v22.11") or a revision id (a short hash: "9d04be", "3f2a9c1").
-_VERSION = re.compile(r"\bv?\d+\.\d+|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,40}\b", re.I)
-_PORT = re.compile(r"(?<![\w.-])\d{2,5}(?![\w.-])")
-_HOST = re.compile(r"[a-z0-9][a-z0-9-]*\.[a-z0-9.-]*[a-z]|://|localhost|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.I)
-_PATH = re.compile(r"[\w.-]*/[\w./-]+|\b\w+\.[a-z]{1,5}\b", re.I)
-_DATE = re.compile(r"\b\d{4}-\d\d-\d\d\b|\b\d{1,2}[/.]\d{1,2}\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
-                   r"[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(?:19|20)\d\d\b", re.I)
-_NAME = re.compile(r"\b[A-Z][a-z]{2,}")
-#: What an answer to "which <head>" looks like when it does not repeat the head word.
-_ANSWER_SHAPES: dict[str, re.Pattern[str]] = {
-    **{stem(w): _VERSION for w in _set("version release revision commit tag sha hash")},
-    **{stem(w): _PORT for w in _set("port")},
-    **{stem(w): _HOST for w in _set("host hostname address url endpoint domain registry mirror bucket "
-                                    "database db cluster ip")},
-    stem("command"): re.compile(r"`[^`]+`|^\s*\$ \S", re.M),
-    **{stem(w): _PATH for w in _set("path file folder directory dir location module script config")},
-    **{stem(w): _NUMBER for w in _set("number count limit size rate timeout ttl period duration interval delay "
-                                      "threshold quota maximum minimum max min amount percentage percent level age "
-                                      "price cost budget length capacity retention")},
-    **{stem(w): _DATE for w in _set("date day deadline month year birthday anniversary when time")},
-    **{stem(w): _NAME for w in _set("name person city country state place team company organization band author "
-                                    "artist owner maintainer")},
+#: What an answer to "which <head>" looks like when it does not repeat the head word: shape -> (pattern,
+#: flags, the heads that take it). Compiled when a question asks for one (a hook is a fresh process).
+_SHAPES: dict[str, tuple[str, int, str]] = {
+    # a number alone or with its unit ("45 seconds", "300ms", "5%"), not a digit in a name ("eu-west-3")
+    "number": (r"(?<![\w.-])\d+(?:[.,]\d+)*(?:[a-z]{1,7}|%)?(?![\w-])", re.I,
+               "number count limit size rate timeout ttl period duration interval delay threshold quota maximum "
+               "minimum max min amount percentage percent level age price cost budget length capacity retention"),
+    # a version ("1.9.8", "v22.11") or a revision id (a short hash: "9d04be", "3f2a9c1")
+    "version": (r"\bv?\d+\.\d+|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,40}\b", re.I,
+                "version release revision commit tag sha hash"),
+    "port": (r"(?<![\w.-])\d{2,5}(?![\w.-])", 0, "port"),
+    "host": (r"[a-z0-9][a-z0-9-]*\.[a-z0-9.-]*[a-z]|://|localhost|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.I,
+             "host hostname address url endpoint domain registry mirror bucket database db cluster ip"),
+    "command": (r"`[^`]+`|^\s*\$ \S", re.M, "command"),
+    "path": (r"[\w.-]*/[\w./-]+|\b\w+\.[a-z]{1,5}\b", re.I,
+             "path file folder directory dir location module script config"),
+    "date": (r"\b\d{4}-\d\d-\d\d\b|\b\d{1,2}[/.]\d{1,2}\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+             r"[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(?:19|20)\d\d\b", re.I,
+             "date day deadline month year birthday anniversary when time"),
+    "name": (r"\b[A-Z][a-z]{2,}", 0,
+             "name person city country state place team company organization band author artist owner maintainer"),
 }
+
+
+@functools.cache
+def _tables() -> tuple[dict[str, str], frozenset[str]]:
+    """(head stem -> its answer shape, the generic heads' stems), built on first use."""
+    shapes = {stem(w): name for name, (_, _, heads) in _SHAPES.items() for w in heads.split()}
+    return shapes, frozenset(stem(w) for w in _GENERIC_WORDS.split())
+
+
+@functools.cache
+def shape_pattern(name: str) -> re.Pattern[str]:
+    pattern, flags, _ = _SHAPES[name]
+    return re.compile(pattern, flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +240,8 @@ class Focus:
     """The noun a "what/which" question asks for (a stem), and what an answer to it looks like."""
 
     head: str
-    shape: re.Pattern[str] | None = None
+    #: The kind of value that answers it (`_SHAPES`: number, version, port, host, ...), if any.
+    shape: str | None = None
     #: The words before the head ("task" of "task queue"): a compound that names a kind of thing.
     modifiers: tuple[str, ...] = ()
     #: Other stems of the head word ("names" stems to `nam`, "name" to `name`).
@@ -244,7 +254,7 @@ class Focus:
         if self.head in memory_terms or any(f in memory_terms for f in self.forms):
             return True
         if self.shape is not None:
-            return self.shape.search(text) is not None
+            return shape_pattern(self.shape).search(text) is not None
         return bool(self.modifiers) and all(m in memory_terms for m in self.modifiers)
 
 
@@ -305,9 +315,10 @@ def focus(question: str) -> Focus | None:
     word = phrase[-1]
     forms = tuple(dict.fromkeys(stem(w) for w in (word, word.rstrip("'"), word.rstrip("'s"), word + "s")))
     head = forms[0]
-    if any(f in _GENERIC for f in forms) or word in _KIND:
+    shapes, generic = _tables()
+    if any(f in generic for f in forms) or word in _KIND:
         return None
-    shape = next((_ANSWER_SHAPES[f] for f in forms if f in _ANSWER_SHAPES), None)
+    shape = next((shapes[f] for f in forms if f in shapes), None)
     if shape is None and not tied:
         return None  # a class of things, not an attribute
     return Focus(head, shape, tuple(stem(w) for w in phrase[:-1]), forms[1:])

@@ -19,6 +19,7 @@ only in a tool's output come back in the next session.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -135,22 +136,25 @@ def tool_run(event: HookEvent) -> ToolRun:
     return ToolRun(tool, command, _target(event), output, failed, code)
 
 
-_PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+?)\s*$", re.M)
-#: A shell command that only prints (part of) one file: `cat F`, `sed -n '1,200p' F`, `head -50 F`.
-_SHELL_READ = re.compile(r"^\s*(?:cat|bat|nl|less|more|head|tail|sed\s+-n\s+(?:'[^']*'|\"[^\"]*\"|\S+))"
-                         r"(?:\s+-{1,2}[\w=-]+(?:\s+\d+)?)*\s+(?P<file>[^\s|;&<>'\"$`*?]+)\s*$")
+@functools.cache
+def _edit_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a file an `apply_patch` names; a shell command that only prints one file: `cat F`,
+    `sed -n '1,200p' F`, `head -50 F`), compiled on first use: most hook events need neither."""
+    return (re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+?)\s*$", re.M),
+            re.compile(r"^\s*(?:cat|bat|nl|less|more|head|tail|sed\s+-n\s+(?:'[^']*'|\"[^\"]*\"|\S+))"
+                       r"(?:\s+-{1,2}[\w=-]+(?:\s+\d+)?)*\s+(?P<file>[^\s|;&<>'\"$`*?]+)\s*$"))
 
 
 def file_read_by(command: str) -> str | None:
     """The file a shell command only reads (`sed -n '1,200p' app/build.gradle`), or None."""
-    m = _SHELL_READ.match(command)
+    m = _edit_patterns()[1].match(command)
     return m.group("file") if m else None
 
 
 def files_edited(target: str, command: str) -> list[str]:
     """The files an edit tool changed: its path argument, or the files an `apply_patch` names."""
     files = [target] if target else []
-    files += [f for f in _PATCH_FILE.findall(command) if f not in files]
+    files += [f for f in _edit_patterns()[0].findall(command) if f not in files]
     return files
 
 
