@@ -193,27 +193,32 @@ def test_every_injection_is_recorded_with_its_tokens_and_the_budgets_hold(tmp_pa
     assert recorded["session_pack"].tokens == estimate_tokens(pack) and recorded["session_pack"].budget == 900
 
 
-def test_a_read_of_a_file_is_out_of_date_once_the_file_is_edited(tmp_path: Path) -> None:
-    """What a read showed before an edit is the old text: the edit supersedes the read (a shell read
-    such as `sed -n` counts as a read of its file), and the facts extracted from it; a file read
-    again supersedes the earlier read of it."""
+def test_a_read_of_a_file_is_out_of_date_once_the_file_is_rewritten(tmp_path: Path) -> None:
+    """What a read showed before the file was written whole is the old text: the write supersedes the
+    read (a shell read such as `sed -n` counts as a read of its file) and the facts extracted from it;
+    a partial edit leaves reads alone (the rest of what they show still holds); a file read again
+    supersedes the earlier read of it."""
+    base = {"session_id": "s1", "cwd": str(tmp_path), "transcript_path": None}
     _session(tmp_path, "s1", [
         {"bash": "sed -n '1,80p' mobile/app/build.gradle", "out": "defaultConfig {\n  versionName '4.1.0'\n}"},
         {"bash": "cat mobile/ios/Info.plist", "out": "CFBundleShortVersionString 4.1.0"},
-        {"edit": str(tmp_path / "mobile/app/build.gradle")},
-        {"say": "Bumped versionName to 4.2.0 in mobile/app/build.gradle."}])
+        {"edit": "mobile/ios/Info.plist"}])
+    hook("claude-code", "PostToolUse", {**base, "hook_event_name": "PostToolUse", "tool_name": "Write",
+                                        "tool_input": {"file_path": str(tmp_path / "mobile/app/build.gradle"),
+                                                       "content": "defaultConfig {\n  versionName '4.2.0'\n}"},
+                                        "tool_response": {"type": "update", "filePath": "mobile/app/build.gradle"}})
     stored = memories()
     read = next(m for m in stored if m.is_raw_activity and "versionName '4.1.0'" in m.content)
     other = next(m for m in stored if m.is_raw_activity and "CFBundleShortVersionString" in m.content)
-    edit = next(m for m in stored if m.is_raw_activity and (m.metadata.get("capture") or {}).get("tool") == "Edit")
+    write = next(m for m in stored if m.is_raw_activity and (m.metadata.get("capture") or {}).get("tool") == "Write")
     assert read.cognitive is not None and read.cognitive.resolution_status == "superseded"
-    assert other.cognitive is not None and other.cognitive.resolution_status != "superseded", "another file"
+    assert other.cognitive is not None and other.cognitive.resolution_status != "superseded", "a partial edit"
     app = build_app(load_settings())
     try:
         links = {(r.source_memory_id, r.target_memory_id, r.relation_type) for r in app.store.relations_for(read.id)}
     finally:
         app.close()
-    assert (edit.id, read.id, "supersedes") in links
+    assert (write.id, read.id, "supersedes") in links
     pack, recall = _ask(tmp_path, "s2", "which versionName does the android build use?")
     assert "4.2.0" in pack + recall and "'4.1.0'" not in pack + recall
 

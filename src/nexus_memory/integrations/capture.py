@@ -49,6 +49,8 @@ READ_TOOLS = frozenset({"read", "read_file", "read_many_files", "view", "readfil
 _SEARCH_TOOLS = {"grep", "glob", "ls", "list_directory", "search_file_content", "codebase_search", "find",
                  "search", "rg"}
 _EDIT_TOOLS = EDIT_TOOLS = extract.EDIT_TOOLS
+#: Edit tools that replace a whole file with the content they carry.
+WHOLE_FILE_WRITES = frozenset({"write", "write_file", "create_file"})
 _FETCH_TOOLS = {"webfetch", "web_fetch", "websearch", "google_web_search", "fetch"}
 # Gemini CLI (`<untrusted_context>Output: ...\nExit Code: 1\nProcess Group PGID: 42</untrusted_context>`) and
 # Qwen Code (`Command: ...\nDirectory: ...\nOutput: ...\nError: (none)\nExit Code: 0 ...`) hand the model a

@@ -331,15 +331,17 @@ def _same_file(a: str, b: str) -> bool:
 def _superseded_by(fresh: Memory) -> tuple[str, str] | None:
     """(key, reason): what a new episode makes out of date. The same command run again or the same
     file read again: its newer output is the current truth (`node --version` printed v20 last week
-    and v22 today). A file edited: what reads of it showed before is the old text."""
+    and v22 today). A file written whole (Write, write_file): what reads of it showed before is the
+    old text, and the write holds the new one. A partial edit leaves earlier reads alone: the rest of
+    what they show is still true, and dropping it lost more than the stale line cost (BENCHMARKS.md)."""
     key = _observed(fresh)
     if key:
         return key, "newer output of the same command"
     cap = _capture_facets(fresh)
-    if str(cap.get("tool", "")).lower() in capture.EDIT_TOOLS:
+    if str(cap.get("tool", "")).lower() in capture.WHOLE_FILE_WRITES:
         files = capture.files_edited(str(cap.get("target") or ""), str(cap.get("command") or ""))
         if files:
-            return "edit " + "\n".join(files), "the file changed after it was read"
+            return "edit " + "\n".join(files), "the file was rewritten after it was read"
     return None
 
 
