@@ -98,10 +98,6 @@ class CognitionSettings:
     adaptive_dream_max_interval_secs: int = 1800
 
 
-#: The HTTP header naming a store (Settings.store_id): the one a search is meant for, the one it came from.
-STORE_HEADER = "X-Nexus-Store"
-
-
 @dataclass(frozen=True)
 class Settings:
     paths: Paths

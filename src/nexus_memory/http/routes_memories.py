@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from nexus_memory.config import STORE_HEADER
 from nexus_memory.domain.agents import validate_agent_name
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
 from nexus_memory.domain.jsonsafe import check_metadata
 from nexus_memory.domain.models import MemoryFilter
+from nexus_memory.domain.protocol import STORE_HEADER
 from nexus_memory.domain.timeutil import from_iso, to_iso
 from nexus_memory.errors import Conflict, InvalidInput
 from nexus_memory.http.errors import FieldError, field, in_field, memory_hint

@@ -12,7 +12,7 @@ import json
 import socket
 from typing import Any
 
-from nexus_memory.config import STORE_HEADER
+from nexus_memory.domain.protocol import STORE_HEADER
 
 SEARCH_PATH = "/api/v1/memories/search"
 
