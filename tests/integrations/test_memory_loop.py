@@ -225,3 +225,27 @@ def test_a_read_of_a_file_is_out_of_date_once_the_file_is_rewritten(tmp_path: Pa
     _session(tmp_path, "s3", [{"bash": "cat mobile/ios/Info.plist", "out": "CFBundleShortVersionString 4.2.0"}])
     other = next(m for m in memories() if m.id == other.id)
     assert other.cognitive is not None and other.cognitive.resolution_status == "superseded", "read again"
+
+
+def test_a_partial_edit_updates_what_the_read_showed(tmp_path: Path) -> None:
+    """An edit that replaces one line of a file seen read: the read with the edit applied supersedes the
+    read, so the old line is not offered while the lines the edit left alone still are."""
+    base = {"session_id": "s1", "cwd": str(tmp_path), "transcript_path": None}
+    _session(tmp_path, "s1", [{"bash": "cat mobile/app/build.gradle",
+                               "out": "defaultConfig {\n  minSdk 26\n  versionName '4.1.0'\n}"}])
+    hook("claude-code", "PostToolUse", {**base, "hook_event_name": "PostToolUse", "tool_name": "Edit",
+                                        "tool_input": {"file_path": str(tmp_path / "mobile/app/build.gradle"),
+                                                       "old_string": "versionName '4.1.0'",
+                                                       "new_string": "versionName '4.2.0'"},
+                                        "tool_response": {"filePath": "mobile/app/build.gradle"}})
+    stored = memories()
+    read = next(m for m in stored if m.is_raw_activity and "versionName '4.1.0'" in m.content)
+    edited = next(m for m in stored if "as-edited" in m.labels)
+    assert "minSdk 26" in edited.content and "versionName '4.2.0'" in edited.content
+    assert read.cognitive is not None and read.cognitive.resolution_status == "superseded"
+    pack, recall = _ask(tmp_path, "s2", "what minSdk does the android build use?")
+    assert "minSdk 26" in pack + recall
+    pack, recall = _ask(tmp_path, "s3", "which versionName does the android build use?")
+    lines = (pack + recall).splitlines()
+    assert any("4.2.0" in line for line in lines)
+    assert not [line for line in lines if "'4.1.0'" in line and "4.2.0" not in line], "only the edit names the old value"

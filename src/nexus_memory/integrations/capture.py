@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from nexus_memory.domain import extract
 from nexus_memory.integrations.events import (
@@ -158,6 +159,25 @@ def files_edited(target: str, command: str) -> list[str]:
     files = [target] if target else []
     files += [f for f in _edit_patterns()[0].findall(command) if f not in files]
     return files
+
+
+def edit_pairs(tool_input: Any) -> list[tuple[str, str]]:
+    """The (old, new) strings of a string-replacing edit (Claude Code's Edit and MultiEdit, Gemini and
+    Qwen's replace, OpenCode's edit, Copilot's str_replace); [] for any other edit (a patch, a write)."""
+    if not isinstance(tool_input, dict):
+        return []
+    listed = tool_input.get("edits")
+    edits = listed if isinstance(listed, list) else [tool_input]
+    pairs: list[tuple[str, str]] = []
+    for e in edits:
+        if not isinstance(e, dict):
+            return []
+        old = e.get("old_string", e.get("oldString", e.get("old_str")))
+        new = e.get("new_string", e.get("newString", e.get("new_str")))
+        if not (isinstance(old, str) and isinstance(new, str) and old.strip()):
+            return []
+        pairs.append((old, new))
+    return pairs
 
 
 def _target(event: HookEvent) -> str:

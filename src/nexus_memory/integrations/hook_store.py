@@ -174,6 +174,8 @@ def capture_event(app: App, event: HookEvent, proj: ProjectIdentity) -> int:
         if event.kind in (TOOL, TOOL_FAILURE):
             _supersede_observations(app, outcome.memory, proj.scope_keys(), "raw-activity")
             _extract(app, event, proj, outcome.memory)
+            if event.kind == TOOL and str(event.tool_name or "").lower() in capture.EDIT_TOOLS:
+                _apply_edit_to_read(app, event, proj, outcome.memory)
         elif outcome.memory.level().value in ("explicit", "derived"):
             revise(app, outcome.memory, proj.scope_keys())
     if any(o.created for o in outcomes):
@@ -343,6 +345,58 @@ def _superseded_by(fresh: Memory) -> tuple[str, str] | None:
         if files:
             return "edit " + "\n".join(files), "the file was rewritten after it was read"
     return None
+
+
+def _apply_edit_to_read(app: App, event: HookEvent, proj: ProjectIdentity, edit: Memory) -> None:
+    """A string edit (old -> new) of a file this project saw read: the newest read's text with the edit
+    applied is what the file holds now, as far as it was seen. It is stored as a read of its own (lineage
+    to the read and the edit) and supersedes the read and the facts extracted from it, so the replaced
+    line is not offered beside the edit while the untouched lines stay offerable. Nothing happens when
+    the read does not show every replaced string (cut, or another version of the file)."""
+    from nexus_memory.domain.enums import EvidenceRole
+    from nexus_memory.domain.models import MemoryFilter
+    from nexus_memory.services.recall import project_of
+
+    pairs = capture.edit_pairs(event.tool_input)
+    target = capture.tool_run(event).target
+    if not pairs or not target:
+        return
+    keys = proj.scope_keys()
+    scope = MemoryFilter(labels=("raw-activity",), include_raw=True, projects=keys)
+    read = next((m for m in app.memories.list_memories(scope, limit=200, order="newest")
+                 if m.id < edit.id and project_of(m) in keys and _is_read_of(m, target)
+                 and not (m.cognitive and m.cognitive.resolution_status == "superseded")), None)
+    if read is None:
+        return
+    head, _, body = read.content.partition("\n")  # the command or "Read <file>:", then what it showed
+    for old, new in pairs:
+        if old not in body:
+            return
+        body = body.replace(old, new, 1)
+    text = f"{head}\n{body}"
+    facets = {k: str(v) for k, v in _capture_facets(read).items() if k in ("tool", "command", "target") and v}
+    rec = capture.Record(text, "episode", "raw", "session", ("raw-activity", "as-edited"), capture.EPISODE_CONFIDENCE,
+                         {**facets, "as_edited_by": str(edit.id)})
+    outcome = app.memories.store_derived(request(rec, event, proj, source="hook_edit"), [read.id, edit.id],
+                                         EvidenceRole.DERIVED_FROM.value)
+    if not outcome.created:
+        return
+    _supersede_observations(app, outcome.memory, keys, "raw-activity")
+    run = capture.ToolRun(facets.get("tool", "Read"), facets.get("command"), facets.get("target", target), body,
+                          False, None)
+    facts = capture.facts_of(run)
+    if facts:
+        frec = capture.Record(facts, "extracted", "derived", "facts", ("extracted", f"tool:{run.tool}"[:100]), 0.7,
+                              facets)
+        fact = app.memories.store_derived(request(frec, event, proj, source="hook_extract"), [outcome.memory.id],
+                                          EvidenceRole.DERIVED_FROM.value)
+        if fact.created:
+            _supersede_observations(app, fact.memory, keys, "extracted")
+
+
+def _is_read_of(memory: Memory, path: str) -> bool:
+    seen = _observed(memory)
+    return seen is not None and seen.startswith("read ") and _same_file(seen[5:], path)
 
 
 def _supersede_observations(app: App, fresh: Memory, keys: tuple[str, ...], label: str) -> None:
