@@ -127,7 +127,8 @@ def test_server_load_waits_while_a_real_process_is_busy_and_not_when_it_is_idle(
     try:
         time.sleep(0.3)
         hot = ServerLoad(busy.pid, max_wait=0.6)
-        assert (hot.share() or 0) > 0.3
+        # busy by the gate's own measure (a saturated 2-core machine gives a busy loop ~0.25 of a core)
+        assert (hot.share() or 0) > hot.threshold
         started = time.monotonic()
         hot.wait_quiet()
         assert time.monotonic() - started >= 0.55 and hot.waited >= 0.55  # waited its bound, then went on
