@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,29 @@ def contents(**flt: Any) -> list[str]:
 
 def context_of(out: dict[str, Any]) -> str:
     return str(out.get("hookSpecificOutput", {}).get("additionalContext", ""))
+
+
+def hook_command(event: str, payload: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one Claude Code hook event through the real `nexus hook` command (no server on the port)."""
+    from tests.conftest import run_nexus
+
+    r = run_nexus("hook", "claude-code", event, input=json.dumps(payload), env={"NEXUS_PORT": "9", **(env or {})})
+    assert r.returncode == 0, r.stderr
+    out: dict[str, Any] = json.loads(r.stdout or "{}")
+    return out
+
+
+def stored(text: str, timeout: float = 60) -> bool:
+    """Whether a memory holding `text` is stored within `timeout` seconds (the detached worker stores it)."""
+    from tests.conftest import run_nexus
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = json.loads(run_nexus("list", "--limit", "50", "--json").stdout)["memories"]
+        if any(text in str(m["content"]) for m in listed):
+            return True
+        time.sleep(0.3)
+    return False
 
 
 def validate_codex(instance: Any, name: str) -> None:

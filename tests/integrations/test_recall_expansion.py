@@ -4,51 +4,27 @@ prompt about something else gets nothing. End to end through the real `nexus hoo
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 from nexus_memory.domain.recall import query_terms, term_set
-from tests.conftest import run_nexus
+from tests.integrations.helpers import context_of, hook_command, stored
 
 FINDING = "Signin settings: the configuration lives in conf/auth.toml, section [session]."
 PARAPHRASE = "where is the login config?"
 
 
-def _hook(event: str, payload: dict[str, object], env: dict[str, str] | None = None) -> dict[str, object]:
-    r = run_nexus("hook", "claude-code", event, input=json.dumps(payload), env={"NEXUS_PORT": "9", **(env or {})})
-    assert r.returncode == 0, r.stderr
-    out: dict[str, object] = json.loads(r.stdout or "{}")
-    return out
-
-
-def _recall(out: dict[str, object]) -> str:
-    specific = out.get("hookSpecificOutput")
-    return str(specific.get("additionalContext", "")) if isinstance(specific, dict) else ""
-
-
-def _stored(text: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listed = json.loads(run_nexus("list", "--limit", "50", "--json").stdout)["memories"]
-        if any(text in str(m["content"]) for m in listed):
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def test_a_paraphrase_with_no_shared_word_is_recalled_without_a_server(tmp_path: Path) -> None:
     assert not set(query_terms(PARAPHRASE)) & term_set(FINDING), "the probe must share no content word"
     s1 = {"session_id": "exp-1", "cwd": str(tmp_path)}
-    _hook("SessionStart", {**s1, "hook_event_name": "SessionStart", "source": "startup"})
-    _hook("UserPromptSubmit", {**s1, "hook_event_name": "UserPromptSubmit", "prompt": "find where auth is set up"})
-    _hook("Stop", {**s1, "hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": FINDING})
-    _hook("SessionEnd", {**s1, "hook_event_name": "SessionEnd", "reason": "other"})
-    assert _stored("conf/auth.toml"), "the worker stored the finding"
+    hook_command("SessionStart", {**s1, "hook_event_name": "SessionStart", "source": "startup"})
+    hook_command("UserPromptSubmit", {**s1, "hook_event_name": "UserPromptSubmit", "prompt": "find where auth is set up"})
+    hook_command("Stop", {**s1, "hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": FINDING})
+    hook_command("SessionEnd", {**s1, "hook_event_name": "SessionEnd", "reason": "other"})
+    assert stored("conf/auth.toml"), "the worker stored the finding"
 
     def ask(sid: str, prompt: str, env: dict[str, str] | None = None) -> str:
         base = {"session_id": sid, "cwd": str(tmp_path)}
-        return _recall(_hook("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt},
+        return context_of(hook_command("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt},
                              env))
 
     # words alone (the switch off) find nothing: the shipped table is what brings it back

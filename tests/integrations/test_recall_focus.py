@@ -4,14 +4,12 @@ answers it comes back. End to end through the real `nexus hook` command, hooks a
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import pytest
 
 from nexus_memory.domain.recall import focus, term_set
-from tests.conftest import run_nexus
+from tests.integrations.helpers import context_of, hook_command, stored
 
 SUBJECT_ONLY = "the invoicing worker consumes the queue sqs-invoices-prod in eu-west-3"
 ANSWER = "The invoicing worker's timeout is set to 45 seconds in deploy/invoicing.yaml"
@@ -50,43 +48,21 @@ def test_a_compound_names_a_thing_an_attribute_needs_its_value() -> None:
     assert version.held(term_set("terraform 1.9.8 is pinned"), "terraform 1.9.8 is pinned")
 
 
-def _hook(event: str, payload: dict[str, object], env: dict[str, str] | None = None) -> dict[str, object]:
-    r = run_nexus("hook", "claude-code", event, input=json.dumps(payload), env={"NEXUS_PORT": "9", **(env or {})})
-    assert r.returncode == 0, r.stderr
-    out: dict[str, object] = json.loads(r.stdout or "{}")
-    return out
-
-
-def _recall(out: dict[str, object]) -> str:
-    specific = out.get("hookSpecificOutput")
-    return str(specific.get("additionalContext", "")) if isinstance(specific, dict) else ""
-
-
-def _stored(text: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listed = json.loads(run_nexus("list", "--limit", "50", "--json").stdout)["memories"]
-        if any(text in str(m["content"]) for m in listed):
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def _session(tmp_path: Path, sid: str, prompt: str, finding: str) -> None:
     s = {"session_id": sid, "cwd": str(tmp_path)}
-    _hook("SessionStart", {**s, "hook_event_name": "SessionStart", "source": "startup"})
-    _hook("UserPromptSubmit", {**s, "hook_event_name": "UserPromptSubmit", "prompt": prompt})
-    _hook("Stop", {**s, "hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": finding})
-    _hook("SessionEnd", {**s, "hook_event_name": "SessionEnd", "reason": "other"})
+    hook_command("SessionStart", {**s, "hook_event_name": "SessionStart", "source": "startup"})
+    hook_command("UserPromptSubmit", {**s, "hook_event_name": "UserPromptSubmit", "prompt": prompt})
+    hook_command("Stop", {**s, "hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": finding})
+    hook_command("SessionEnd", {**s, "hook_event_name": "SessionEnd", "reason": "other"})
 
 
 def test_a_near_miss_stays_out_and_the_answer_comes_back(tmp_path: Path) -> None:
     _session(tmp_path, "f-1", "look at how invoicing is wired", f"Found it: {SUBJECT_ONLY}.")
-    assert _stored("sqs-invoices-prod")
+    assert stored("sqs-invoices-prod")
 
     def ask(sid: str, prompt: str, env: dict[str, str] | None = None) -> str:
         base = {"session_id": sid, "cwd": str(tmp_path)}
-        return _recall(_hook("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt},
+        return context_of(hook_command("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt},
                              env))
 
     question = "what is the timeout of the invoicing worker?"
@@ -96,6 +72,6 @@ def test_a_near_miss_stays_out_and_the_answer_comes_back(tmp_path: Path) -> None
     assert "sqs-invoices-prod" in ask("f-4", "which queue does the invoicing worker consume?")
 
     _session(tmp_path, "f-5", "check the invoicing deploy settings", ANSWER)
-    assert _stored("deploy/invoicing.yaml")
+    assert stored("deploy/invoicing.yaml")
     recalled = ask("f-6", question)
     assert "45 seconds" in recalled and "sqs-invoices-prod" not in recalled
