@@ -285,22 +285,28 @@ def supersede(app: App, newer: int, older: Iterable[Memory], reason: str) -> lis
 # ----------------------------------------------------------------------------------------- extraction
 def _extract(app: App, event: HookEvent, proj: ProjectIdentity, episode: Memory) -> None:
     """Fact lines of a tool's output (derived, lineage to the episode); a fix pairs with its failure."""
-    from nexus_memory.domain.enums import EvidenceRole
-
     run = capture.tool_run(event)
-    facts = capture.facts_of(run)
-    if facts:
-        facets = {"tool": run.tool, **({"command": run.command[:500]} if run.command else {}),
-                  **({"target": run.target} if run.target else {})}
-        rec = capture.Record(facts, "extracted", "derived", "facts", ("extracted", f"tool:{run.tool}"[:100],
-                                                                      *(("error",) if run.failed else ())), 0.7,
-                             facets)
-        outcome = app.memories.store_derived(request(rec, event, proj, source="hook_extract"), [episode.id],
-                                             EvidenceRole.DERIVED_FROM.value)
-        if outcome.created:
-            _supersede_observations(app, outcome.memory, proj.scope_keys(), "extracted")
+    _store_facts(app, event, proj, run, episode)
     if run.shell and not run.failed and run.command:
         _pair_fix(app, event, proj, run, episode)
+
+
+def _store_facts(app: App, event: HookEvent, proj: ProjectIdentity, run: capture.ToolRun, episode: Memory) -> None:
+    """The fact lines of what `run` showed, as one extracted memory made from `episode`; it supersedes
+    the facts of what it makes out of date (`_supersede_observations`)."""
+    from nexus_memory.domain.enums import EvidenceRole
+
+    facts = capture.facts_of(run)
+    if not facts:
+        return
+    facets = {"tool": run.tool, **({"command": run.command[:500]} if run.command else {}),
+              **({"target": run.target} if run.target else {})}
+    rec = capture.Record(facts, "extracted", "derived", "facts", ("extracted", f"tool:{run.tool}"[:100],
+                                                                  *(("error",) if run.failed else ())), 0.7, facets)
+    outcome = app.memories.store_derived(request(rec, event, proj, source="hook_extract"), [episode.id],
+                                         EvidenceRole.DERIVED_FROM.value)
+    if outcome.created:
+        _supersede_observations(app, outcome.memory, proj.scope_keys(), "extracted")
 
 
 def _capture_facets(memory: Memory) -> dict[str, Any]:
@@ -334,8 +340,8 @@ def _superseded_by(fresh: Memory) -> tuple[str, str] | None:
     """(key, reason): what a new episode makes out of date. The same command run again or the same
     file read again: its newer output is the current truth (`node --version` printed v20 last week
     and v22 today). A file written whole (Write, write_file): what reads of it showed before is the
-    old text, and the write holds the new one. A partial edit leaves earlier reads alone: the rest of
-    what they show is still true, and dropping it lost more than the stale line cost (BENCHMARKS.md)."""
+    old text, and the write holds the new one. A string edit is applied to the read instead
+    (`_apply_edit_to_read`): the rest of what the read shows is still true (BENCHMARKS.md)."""
     key = _observed(fresh)
     if key:
         return key, "newer output of the same command"
@@ -382,16 +388,8 @@ def _apply_edit_to_read(app: App, event: HookEvent, proj: ProjectIdentity, edit:
     if not outcome.created:
         return
     _supersede_observations(app, outcome.memory, keys, "raw-activity")
-    run = capture.ToolRun(facets.get("tool", "Read"), facets.get("command"), facets.get("target", target), body,
-                          False, None)
-    facts = capture.facts_of(run)
-    if facts:
-        frec = capture.Record(facts, "extracted", "derived", "facts", ("extracted", f"tool:{run.tool}"[:100]), 0.7,
-                              facets)
-        fact = app.memories.store_derived(request(frec, event, proj, source="hook_extract"), [outcome.memory.id],
-                                          EvidenceRole.DERIVED_FROM.value)
-        if fact.created:
-            _supersede_observations(app, fact.memory, keys, "extracted")
+    _store_facts(app, event, proj, capture.ToolRun(facets.get("tool", "Read"), facets.get("command"),
+                                                   facets.get("target", target), body, False, None), outcome.memory)
 
 
 def _is_read_of(memory: Memory, path: str) -> bool:
