@@ -227,3 +227,65 @@ def test_an_expired_lease_of_a_killed_worker_is_reclaimed(nexus_home: Path) -> N
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         db.close()
+
+
+def test_a_request_outlasting_the_stop_grace_gets_503_and_no_traceback(nexus_home: Path) -> None:
+    """A write queued behind another process's write lock when the server is told to stop: uvicorn
+    cancels it after its 5 s grace. The client gets a 503 `stopping` (not acknowledged, so nothing it
+    was told is stored goes missing), the server exits 0, and its stderr holds no traceback (it was a
+    page of them, one per cancelled request, before the guard)."""
+    env = {**os.environ, "NEXUS_BUSY_TIMEOUT_MS": "20000"}
+    db = load_settings().database_path
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/v1/"
+    proc = subprocess.Popen([nexus_executable(), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lock: sqlite3.Connection | None = None
+    answers: list[httpx.Response | Exception] = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        before = httpx.post(url + "memories", json={"content": "the canary build runs at 06:00"}, timeout=30)
+        assert before.status_code == 201, before.text
+        lock = sqlite3.connect(db, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # another writer holds the lock: the next write waits on it
+
+        def write() -> None:
+            try:
+                answers.append(httpx.post(url + "memories", json={"content": "queued behind the lock"},
+                                          timeout=60))
+            except Exception as exc:  # recorded and asserted below
+                answers.append(exc)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(1.0)  # the write is in flight, waiting for the lock
+        proc.send_signal(signal.SIGTERM)
+        writer.join(60)
+        lock.close()  # the cancelled handler's thread may now finish; the server exits once it has
+        lock = None
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if lock is not None:
+            lock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = err.decode("utf-8", "replace")
+    assert proc.returncode == 0, text
+    assert "Traceback" not in text, text
+    assert "still running" in text, text  # one line says which request was cut off
+    assert len(answers) == 1 and isinstance(answers[0], httpx.Response), answers
+    assert answers[0].status_code == 503, answers[0].text
+    assert answers[0].json()["error"] == "stopping"
+    con = sqlite3.connect(db)
+    try:
+        contents = {row[0] for row in con.execute("SELECT content FROM memories")}
+    finally:
+        con.close()
+    assert "the canary build runs at 06:00" in contents

@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             stop.cleaning = True
             background.stop(timeout=STOP_WORKER_SECS)
-            if app is not None:
+            if app is not None and _handlers_finished(app.settings.busy_timeout_ms / 1000 + 2):
                 app.close()
             _finish_warm_up(warm)
     except _Stopped:
@@ -259,6 +259,24 @@ def _finish_warm_up(thread: Any) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _handlers_finished(timeout: float) -> bool:
+    """Wait for request handlers still running on their threads. A handler whose request uvicorn
+    cancelled at the end of its grace keeps running on its thread (a thread cannot be cancelled):
+    closing the store's connections under it crashed the process (SIGSEGV in SQLite). The longest a
+    handler can wait is the busy timeout. False if one is still running (the connections are then left
+    to the process exit, which SQLite's WAL survives)."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.startswith("AnyIO worker thread"):  # anyio's name for the threads handlers run on
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                return False
+    return True
 
 
 def _warm_model(app: App) -> Any:

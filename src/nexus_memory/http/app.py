@@ -18,6 +18,7 @@ from nexus_memory.http.routes_cognition import build_cognition_router
 from nexus_memory.http.routes_memories import build_memories_router
 from nexus_memory.http.routes_views import build_views_router
 from nexus_memory.http.security import SecurityMiddleware, SecurityPolicy
+from nexus_memory.http.stopping import StopGuard
 from nexus_memory.http.timing import ServerTiming
 from nexus_memory.http.ws import EventHub
 
@@ -121,5 +122,6 @@ def create_http_app(app: App, policy: SecurityPolicy | None = None, *, with_mcp:
         expose_headers=["mcp-session-id"],
         allow_credentials=False,
     )
-    api.add_middleware(ServerTiming)  # outermost: times everything, refusals included
+    api.add_middleware(ServerTiming)  # times everything, refusals included
+    api.add_middleware(StopGuard)  # outermost: a request cut off by a stop gets a 503, not a traceback
     return api
