@@ -172,7 +172,8 @@ class App:
             lexicon = Lexicon().neighbours
         from nexus_memory.domain.recall import Bar
 
-        return RecallService(self.store, bar=Bar(focus=self.settings.recall_focus), lexicon=lexicon)
+        bar = Bar(focus=self.settings.recall_focus, names=self.settings.recall_names)
+        return RecallService(self.store, bar=bar, lexicon=lexicon)
 
     @cached_property
     def costs(self) -> CostService:

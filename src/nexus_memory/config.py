@@ -137,6 +137,9 @@ class Settings:
     #: A "what/which X" question's asked-for noun must be held by a recalled memory (the word, a value
     #: shaped like its answer, or a close cosine): near misses on the subject stay out (domain/recall.py).
     recall_focus: bool = True
+    #: A wh-question naming something no candidate memory mentions ("the iOS app" in a project that never
+    #: said iOS) gets only memories close in meaning, i.e. none without a model (domain/recall.names).
+    recall_names: bool = True
     #: Tokens of memory injected per agent per day (session packs, prompt recall, MCP results) after which
     #: session packs stop and prompt recall keeps only strongly relevant memories (docs/configuration.md).
     #: 0 turns the cap off.
@@ -269,6 +272,7 @@ _ENV_MAP = {
     "subconscious_mode": "NEXUS_SUBCONSCIOUS_MODE",
     "recall_expansion": "NEXUS_RECALL_EXPANSION",
     "recall_focus": "NEXUS_RECALL_FOCUS",
+    "recall_names": "NEXUS_RECALL_NAMES",
     "daily_token_cap": "NEXUS_DAILY_TOKEN_CAP",
     "daily_token_caps": "NEXUS_DAILY_TOKEN_CAPS",
     "busy_timeout_ms": "NEXUS_BUSY_TIMEOUT_MS",

@@ -1,6 +1,7 @@
-"""A question's asked-for noun (domain/recall.py `focus`): a memory that shares the question's
-subject but not what it asks for is a near miss and stays out of prompt recall; the memory that
-answers it comes back. End to end through the real `nexus hook` command, hooks alone."""
+"""Near misses (domain/recall.py): a memory that shares a question's subject but not what it asks for
+(`focus`), or that lacks a name the question uses and no memory of the project mentions (`names`),
+stays out of prompt recall; the memory that answers comes back. End to end through the real
+`nexus hook` command, hooks alone."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nexus_memory.domain.recall import focus, term_set
+from nexus_memory.domain.recall import focus, names, term_set
 from tests.integrations.helpers import context_of, hook_command, stored
 
 SUBJECT_ONLY = "the invoicing worker consumes the queue sqs-invoices-prod in eu-west-3"
@@ -75,3 +76,45 @@ def test_a_near_miss_stays_out_and_the_answer_comes_back(tmp_path: Path) -> None
     assert stored("deploy/invoicing.yaml")
     recalled = ask("f-6", question)
     assert "45 seconds" in recalled and "sqs-invoices-prod" not in recalled
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("which feature flag service does the iOS app use?", ("ios",)),
+    ("What is the Kubernetes namespace for staging?", ("kubernetes",)),
+    ("How long did James take to finish his Witcher-inspired game?", ("james", "witcher")),
+    ("When did Melanie go camping in June?", ("melanie",)),  # a month is a date, not a name
+    # not one wh-question: a yes/no question is answered by the memory of the rival ("we use Bugsnag"),
+    # and a task or several sentences may name anything
+    ("Does the app use Sentry?", ()),
+    ("Add Sentry to the iOS app.", ()),
+    ("Fix the login bug. Which Redis instance does staging use?", ()),
+    ("where does the staging database live?", ()),
+])
+def test_the_names_a_question_uses(question: str, expected: tuple[str, ...]) -> None:
+    assert names(question) == expected
+
+
+def test_a_name_no_memory_mentions_leaves_the_other_words_no_recall(tmp_path: Path) -> None:
+    _session(tmp_path, "n-1", "clean up the feature_flags module",
+             "Split the app's feature flag service (src/feature_flags/core.py) into smaller helpers; tests pass.")
+    assert stored("src/feature_flags/core.py")
+
+    def ask(sid: str, prompt: str, env: dict[str, str] | None = None) -> str:
+        base = {"session_id": sid, "cwd": str(tmp_path)}
+        return context_of(hook_command("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt},
+                                       env))
+
+    question = "which feature flag service does the iOS app use?"
+    # the switch off: "feature" and "flag" alone carry the module's notes over the bar
+    assert "feature_flags" in ask("n-2", question, {"NEXUS_RECALL_NAMES": "false"})
+    assert ask("n-3", question) == ""
+    # asking it again does not make the name known: the question itself is not an answer
+    assert ask("n-4", question) == ""
+    assert "feature_flags" in ask("n-5", "which feature flag tests did we touch?")
+
+    _session(tmp_path, "n-6", "how do the mobile apps get their flags?",
+             "The iOS app reads its feature flags from Firebase Remote Config (ios/Flags.swift).")
+    # once a memory names it, the name is known: the bar alone decides again, and the answer leads
+    recalled = ask("n-7", question)
+    assert "Firebase Remote Config" in recalled
+    assert "core.py" not in recalled or recalled.index("Firebase") < recalled.index("core.py")

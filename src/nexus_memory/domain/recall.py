@@ -119,6 +119,8 @@ class Bar:
     semantic_support: float = 0.45
     #: A "what/which X" question's X must be held too (`Focus`): the subject alone is a near miss.
     focus: bool = True
+    #: A wh-question's names (`names`) that no candidate holds leave only close cosines (`semantic`).
+    names: bool = True
 
     def passes(self, cover: float, cosine: float | None) -> bool:
         if cover >= self.lexical:
@@ -322,3 +324,37 @@ def focus(question: str) -> Focus | None:
     if shape is None and not tied:
         return None  # a class of things, not an attribute
     return Focus(head, shape, tuple(stem(w) for w in phrase[:-1]), forms[1:])
+
+
+# Names the project has never mentioned --------------------------------------------------------
+# "which feature flag service does the iOS app use?" in a project whose memories never say iOS: the
+# other words ("feature", "flag") find notes on a `feature_flags` module, and they clear the bar. A
+# name (a word written with a capital inside the sentence: iOS, GraphQL, Kubernetes, Vivaldi) picks
+# out one thing; a memory without it is about something else, and a related word is no stand-in
+# (a name's neighbours are its rivals: android for ios, madrid for barcelona).
+
+_WH = _set("what which where who whom whose when how why what's whats")
+_SENTENCE_END = re.compile(r"[.!?]+(?:\s+|$)")
+
+
+def names(prompt: str) -> tuple[str, ...]:
+    """The names a one-sentence wh-question uses, lowercased: words with a capital letter that do not
+    start it (`iOS`, `GraphQL`, the parts of `Witcher-inspired`), letters only, no stop words, months
+    or weekdays. Empty for anything else: a task, several sentences, a yes/no question ("does the app
+    use Sentry?" is answered by the memory of what it uses instead)."""
+    text = prompt.strip()
+    if not text or len([s for s in _SENTENCE_END.split(text) if s.strip()]) != 1:
+        return ()
+    words = _Q_WORD.findall(text)
+    if not words or words[0].lower() not in _WH:
+        return ()
+    out: dict[str, None] = {}
+    for word in words[1:]:
+        for part in word.split("-"):
+            part = re.sub(r"'s?$", "", part).rstrip(".")
+            if len(part) < 2 or not part.isalpha() or part == part.lower() or part.lower() in STOP_WORDS:
+                continue
+            if shape_pattern("date").fullmatch(part):
+                continue  # May, Friday: when things happened, not what they are
+            out.setdefault(part.lower(), None)
+    return tuple(out)

@@ -238,8 +238,7 @@ class RecallService:
         bar = rules.STRICT if strict else self.bar
         asked = rules.focus(prompt) if self.bar.focus else None
         top = max((h.score for h in hits), default=0.0) or 1.0
-        passing: list[tuple[float, Memory, float, float | None]] = []
-        via_related: dict[int, float] = {}  # memory id -> its coverage with related words, when they carried it
+        eligible: list[tuple[Hit, set[str]]] = []
         for hit in hits:
             m = hit.memory
             if m.id in exclude_ids or not in_scope(m, project_root) or kind_of(m) == "summary":
@@ -252,7 +251,14 @@ class RecallService:
                 continue  # already in this conversation
             if " ".join(m.content.split()).casefold() == prompt_flat:
                 continue
-            terms = rules.term_set(m.content + " " + " ".join(m.labels))
+            eligible.append((hit, rules.term_set(m.content + " " + " ".join(m.labels))))
+        unknown = self._unknown_names(prompt, eligible, project_root, session_key) if self.bar.names else ()
+        passing: list[tuple[float, Memory, float, float | None]] = []
+        via_related: dict[int, float] = {}  # memory id -> its coverage with related words, when they carried it
+        for hit, terms in eligible:
+            m = hit.memory
+            if unknown and (hit.cosine is None or hit.cosine < bar.semantic):
+                continue  # the question names what no memory here mentions: these are about something else
             cover = rules.coverage(query, terms)
             if asked is not None and not self._on_focus(asked, m, terms, hit.cosine, bar, related):
                 continue  # the question's subject without what it asks for: a near miss
@@ -297,6 +303,35 @@ class RecallService:
             return EMPTY
         text = "\n".join([head, *lines, tail])
         return Pack(text, tuple(ids), estimate_tokens(text), {i: reasons[i] for i in ids})
+
+    def _unknown_names(self, prompt: str, eligible: Sequence[tuple[Hit, set[str]]],
+                       project_root: str | Sequence[str] | None, session_key: str | None) -> tuple[str, ...]:
+        """The names of a wh-question (`rules.names`) that no memory of the project holds. A name held by
+        no candidate is looked up by itself (the candidates are the best matches of the whole question,
+        which a person's name need not be among); questions asked before, this one included, do not
+        count as knowing it."""
+        asked = rules.names(prompt)
+        if not asked:
+            return ()
+        known: set[str] = set()
+        for hit, terms in eligible:
+            if kind_of(hit.memory) != "question":
+                known |= terms
+        keys = _keys(project_root)
+        scope = MemoryFilter(include_raw=True, projects=(*keys, None) if keys else None)
+        unknown: list[str] = []
+        for name in asked:
+            term = rules.stem(name)
+            if term in known:
+                continue
+            try:
+                found = self.store.get_many([h.memory_id for h in self.store.text_search(name, scope, limit=8)])
+            except Exception:  # a search that fails must not take recall away: the name counts as known
+                continue
+            if not any(term in rules.term_set(m.content + " " + " ".join(m.labels)) and kind_of(m) != "question"
+                       and offerable(m) and not (session_key and m.session_key == session_key) for m in found):
+                unknown.append(name)
+        return tuple(unknown)
 
     @staticmethod
     def _on_focus(asked: rules.Focus, m: Memory, terms: set[str], cosine: float | None, bar: rules.Bar,
