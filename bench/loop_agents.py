@@ -69,6 +69,17 @@ def tool_call(step: dict[str, Any]) -> tuple[str, dict[str, Any], str, bool]:
     raise ValueError(f"not a tool step: {step}")
 
 
+def codex_patch(kind: str, tin: dict[str, Any]) -> str:
+    """The `apply_patch` text Codex sends for an edit (one Update hunk: the old lines removed, the new
+    ones added) or a write (an Add File of the whole content)."""
+    if kind == "write":
+        body = "\n".join("+" + line for line in str(tin.get("content", "")).splitlines())
+        return f"*** Begin Patch\n*** Add File: {tin['file_path']}\n{body}\n*** End Patch"
+    old = "\n".join("-" + line for line in str(tin.get("old_string", "")).splitlines())
+    new = "\n".join("+" + line for line in str(tin.get("new_string", "")).splitlines())
+    return f"*** Begin Patch\n*** Update File: {tin['file_path']}\n@@\n{old}\n{new}\n*** End Patch"
+
+
 class AgentFormat:
     name = "?"
 
@@ -286,7 +297,7 @@ class Codex(AgentFormat):
             name = "Bash"
             command = f"sed -n '1,200p' {tin['file_path']}" if kind == "read" else f"rg -n '{tin['pattern']}'"
         else:
-            name, command = "apply_patch", f"*** Begin Patch\n*** Update File: {tin['file_path']}\n*** End Patch"
+            name, command = "apply_patch", codex_patch(kind, tin)
         code = int(step.get("exit") or 0)
         response = f"Exit code: {code}\nWall time: 0.4 seconds\nOutput:\n{out}"
         self._item(s, "response_item", {"type": "function_call", "name": "exec_command" if name == "Bash" else name,

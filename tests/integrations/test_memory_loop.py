@@ -249,3 +249,53 @@ def test_a_partial_edit_updates_what_the_read_showed(tmp_path: Path) -> None:
     lines = (pack + recall).splitlines()
     assert any("4.2.0" in line for line in lines)
     assert not [line for line in lines if "'4.1.0'" in line and "4.2.0" not in line], "only the edit names the old value"
+
+
+GRADLE = "defaultConfig {\n  minSdk 26\n  versionName '4.1.0'\n  versionCode 41\n}"
+PATCH = """*** Begin Patch
+*** Update File: mobile/app/build.gradle
+@@ defaultConfig {
+   minSdk 26
+-  versionName '4.1.0'
+-  versionCode 41
++  versionName '4.2.0'
++  versionCode 42
+ }
+*** Delete File: mobile/app/legacy.gradle
+*** End Patch"""
+
+
+def test_a_codex_patch_updates_what_the_read_showed(tmp_path: Path) -> None:
+    """Codex edits with `apply_patch`: each Update hunk is applied to the newest read of its file (as a
+    string edit is), and a file the patch deletes or adds whole makes its earlier reads out of date."""
+    base = {"session_id": "c1", "cwd": str(tmp_path), "transcript_path": None, "model": "gpt-5", "turn_id": "t1"}
+
+    def tool(name: str, command: str, response: str) -> None:
+        hook("codex", "PostToolUse", {**base, "hook_event_name": "PostToolUse", "tool_name": name,
+                                      "tool_input": {"command": command}, "tool_response": response,
+                                      "tool_use_id": f"call_{name}_{len(command)}"})
+
+    hook("codex", "SessionStart", {**base, "hook_event_name": "SessionStart", "source": "startup"})
+    tool("Bash", "sed -n '1,200p' mobile/app/build.gradle", f"Exit code: 0\nWall time: 0.1 seconds\nOutput:\n{GRADLE}")
+    tool("Bash", "cat mobile/app/legacy.gradle", "Exit code: 0\nWall time: 0.1 seconds\nOutput:\nlegacyFlavor 'classic'")
+    tool("apply_patch", PATCH, "Success. Updated the following files:\nM mobile/app/build.gradle\nD mobile/app/legacy.gradle")
+    stored = memories()
+    read = next(m for m in stored if m.is_raw_activity and "versionName '4.1.0'" in m.content)
+    legacy = next(m for m in stored if m.is_raw_activity and "legacyFlavor" in m.content)
+    edited = next(m for m in stored if "as-edited" in m.labels)
+    assert "minSdk 26" in edited.content and "versionName '4.2.0'" in edited.content and "versionCode 42" in edited.content
+    assert "'4.1.0'" not in edited.content
+    assert read.cognitive is not None and read.cognitive.resolution_status == "superseded"
+    assert legacy.cognitive is not None and legacy.cognitive.resolution_status == "superseded", "deleted by the patch"
+
+
+def test_the_files_and_hunks_of_a_patch() -> None:
+    from nexus_memory.integrations.capture import patch_text, patched_files
+
+    files = patched_files(PATCH)
+    assert [(f.path, f.action) for f in files] == [("mobile/app/build.gradle", "update"), ("mobile/app/legacy.gradle", "delete")]
+    (old, new), = files[0].hunks
+    assert old == "  minSdk 26\n  versionName '4.1.0'\n  versionCode 41\n}"
+    assert new == "  minSdk 26\n  versionName '4.2.0'\n  versionCode 42\n}"
+    assert patch_text({"command": PATCH}) == PATCH and patch_text({"command": ["apply_patch", PATCH]}) == PATCH
+    assert patch_text({"command": "ls"}) is None and patched_files("no patch here") == []

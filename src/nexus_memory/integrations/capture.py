@@ -161,6 +161,74 @@ def files_edited(target: str, command: str) -> list[str]:
     return files
 
 
+@dataclass(frozen=True, slots=True)
+class PatchedFile:
+    """One file of a Codex `apply_patch`: `update` with its hunks as (old, new) text, or `add`/`delete`
+    (the file written whole or removed)."""
+
+    path: str
+    action: str
+    hunks: tuple[tuple[str, str], ...] = ()
+
+
+def patched_files(patch: str) -> list[PatchedFile]:
+    """The files of an `apply_patch` text (`*** Begin Patch` ... `*** End Patch`, the grammar of Codex's
+    tool). A hunk's old text is its context and removed lines, its new text the context and added
+    lines, each joined by newlines: replacing one by the other in what a read showed is the edit.
+    A moved file (`*** Move to:`) has no hunks here: the old path's read no longer describes it."""
+    files: list[PatchedFile] = []
+    path, action = "", ""
+    hunks: list[tuple[str, str]] = []
+    old: list[str] = []
+    new: list[str] = []
+
+    def close_hunk() -> None:
+        if old or new:
+            hunks.append(("\n".join(old), "\n".join(new)))
+        old.clear()
+        new.clear()
+
+    def close_file() -> None:
+        close_hunk()
+        if path:
+            files.append(PatchedFile(path, action, tuple(hunks) if action == "update" else ()))
+        hunks.clear()
+
+    for line in patch.splitlines():
+        header = re.match(r"^\*\*\* (Update|Add|Delete) File: (.+?)\s*$", line)
+        if header is not None:
+            close_file()
+            action, path = header.group(1).lower(), header.group(2)
+        elif line.startswith("*** Move to:"):
+            action = "moved"
+        elif line.startswith("***"):
+            close_hunk()  # *** End of File, *** End Patch
+        elif line.startswith("@@"):
+            close_hunk()
+        elif path and action == "update" and line[:1] in (" ", "-", "+", ""):
+            body = line[1:]
+            if line[:1] != "+":
+                old.append(body)
+            if line[:1] != "-":
+                new.append(body)
+    close_file()
+    return files
+
+
+def patch_text(tool_input: Any) -> str | None:
+    """The patch an `apply_patch` call carries (Codex puts it in `command`; other shapes in `input` or
+    `patch`), or None."""
+    if isinstance(tool_input, str):
+        text: Any = tool_input
+    elif isinstance(tool_input, dict):
+        text = next((v for k in ("command", "input", "patch", "cmd") if isinstance(v := tool_input.get(k), str)), None)
+        if isinstance(tool_input.get("command"), list):  # ["apply_patch", "<patch>"]
+            text = next((x for x in tool_input["command"] if isinstance(x, str) and "*** Begin Patch" in x), text)
+    else:
+        return None
+    return text if isinstance(text, str) and "*** Begin Patch" in text else None
+
+
 def edit_pairs(tool_input: Any) -> list[tuple[str, str]]:
     """The (old, new) strings of a string-replacing edit (Claude Code's Edit and MultiEdit, Gemini and
     Qwen's replace, OpenCode's edit, Copilot's str_replace); [] for any other edit (a patch, a write)."""

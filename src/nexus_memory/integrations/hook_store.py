@@ -346,27 +346,42 @@ def _superseded_by(fresh: Memory) -> tuple[str, str] | None:
     if key:
         return key, "newer output of the same command"
     cap = _capture_facets(fresh)
-    if str(cap.get("tool", "")).lower() in capture.WHOLE_FILE_WRITES:
+    tool = str(cap.get("tool", "")).lower()
+    if tool in capture.WHOLE_FILE_WRITES:
         files = capture.files_edited(str(cap.get("target") or ""), str(cap.get("command") or ""))
-        if files:
-            return "edit " + "\n".join(files), "the file was rewritten after it was read"
+    elif tool == "apply_patch":  # a patch that adds (writes whole) or deletes a file read before
+        files = [f.path for f in capture.patched_files(str(cap.get("command") or "")) if f.action in ("add", "delete")]
+    else:
+        files = []
+    if files:
+        return "edit " + "\n".join(files), "the file was rewritten after it was read"
     return None
 
 
 def _apply_edit_to_read(app: App, event: HookEvent, proj: ProjectIdentity, edit: Memory) -> None:
-    """A string edit (old -> new) of a file this project saw read: the newest read's text with the edit
-    applied is what the file holds now, as far as it was seen. It is stored as a read of its own (lineage
-    to the read and the edit) and supersedes the read and the facts extracted from it, so the replaced
-    line is not offered beside the edit while the untouched lines stay offerable. Nothing happens when
-    the read does not show every replaced string (cut, or another version of the file)."""
+    """A string edit (old -> new) of a file this project saw read, or a Codex `apply_patch` hunk: the
+    newest read's text with the edit applied is what the file holds now, as far as it was seen. It is
+    stored as a read of its own (lineage to the read and the edit) and supersedes the read and the facts
+    extracted from it, so the replaced line is not offered beside the edit while the untouched lines stay
+    offerable. Nothing happens to a file whose read does not show every replaced text (cut, or another
+    version of the file)."""
+    pairs = capture.edit_pairs(event.tool_input)
+    target = capture.tool_run(event).target
+    if pairs and target:
+        _apply_to_read(app, event, proj, edit, target, pairs)
+        return
+    patch = capture.patch_text(event.tool_input)
+    for patched in capture.patched_files(patch) if patch else ():
+        if patched.hunks:
+            _apply_to_read(app, event, proj, edit, patched.path, list(patched.hunks))
+
+
+def _apply_to_read(app: App, event: HookEvent, proj: ProjectIdentity, edit: Memory, target: str,
+                   pairs: list[tuple[str, str]]) -> None:
     from nexus_memory.domain.enums import EvidenceRole
     from nexus_memory.domain.models import MemoryFilter
     from nexus_memory.services.recall import project_of
 
-    pairs = capture.edit_pairs(event.tool_input)
-    target = capture.tool_run(event).target
-    if not pairs or not target:
-        return
     keys = proj.scope_keys()
     scope = MemoryFilter(labels=("raw-activity",), include_raw=True, projects=keys)
     read = next((m for m in app.memories.list_memories(scope, limit=200, order="newest")
