@@ -213,11 +213,10 @@ class HookEvent:
 
     def fingerprint(self) -> str:
         """Identity of this event: the same payload delivered twice gives the same id."""
-        import hashlib  # only the worker needs it: the hook's fast path does not pay for OpenSSL
+        from nexus_memory.domain.hashing import sha256_hex  # not hashlib: OpenSSL costs a cold hook ~2.5 ms
 
         body = json.dumps(self.raw, sort_keys=True, ensure_ascii=False, default=str)
-        seed = f"{self.agent}|{self.event_name}|{self.session_id}|{body}"
-        return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
+        return sha256_hex(f"{self.agent}|{self.event_name}|{self.session_id}|{body}")[:32]
 
     def tool_input_text(self) -> str:
         if self.tool_input in (None, "", {}, []):

@@ -192,9 +192,9 @@ def _read_once(transcript: Path, mark: dict[str, Any]) -> tuple[list[Turn], dict
 def _fingerprint(first: bytes) -> str:
     """`<length>:<hash>` of a transcript's first bytes: identifies the file without keeping its text in the
     state folder (the first line may hold a secret; the mark used to keep it in hex)."""
-    import hashlib
+    from nexus_memory.domain.hashing import sha256_hex
 
-    return f"{len(first)}:{hashlib.sha256(first).hexdigest()[:32]}"
+    return f"{len(first)}:{sha256_hex(first)[:32]}"
 
 
 def _same_start(first: bytes, mark: str) -> bool:

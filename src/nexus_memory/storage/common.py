@@ -7,16 +7,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from nexus_memory.domain.hashing import sha1_hex
 from nexus_memory.domain.models import CognitiveMetadata, MemoryPatch, NewMemory, TextHit, is_raw_activity
 
-try:  # CPython's built-in SHA-1: loading OpenSSL for `hashlib` costs every cold start ~2 ms
-    from _sha1 import sha1 as _sha1
-except ImportError:  # pragma: no cover - other interpreters
-    from hashlib import sha1 as _sha1
-
-
-def sha1_hex(text: str) -> str:
-    return _sha1(text.encode("utf-8")).hexdigest()
+__all__ = ["sha1_hex"]  # re-exported: the storage layer's content identity
 
 
 def content_hash(content: str) -> str:
