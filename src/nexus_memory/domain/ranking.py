@@ -9,11 +9,14 @@ demoted, so the newer statement wins in recall.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
 from nexus_memory.domain.enums import CognitiveLevel, MemoryBucket
-from nexus_memory.domain.models import Memory, PerspectiveKey
+from nexus_memory.domain.models import Memory
+
+if TYPE_CHECKING:  # built on first use (domain/records.py)
+    from nexus_memory.domain.records import PerspectiveKey
 
 #: Bucket priority used to break ties (upstream: Digests 5 > Contradictions 4 > Derived 3 > Semantic 2 > Recent 1).
 BUCKET_PRIORITY = {
@@ -39,8 +42,7 @@ RESOLUTION_SUPERSEDED = "superseded"
 RESOLUTION_PREFERRED = "preferred"
 
 
-@dataclass(frozen=True, slots=True)
-class BucketLimits:
+class BucketLimits(NamedTuple):  # a tuple: built for a fraction of a frozen dataclass's cost
     digests: int
     recent: int
     semantic: int
@@ -171,8 +173,7 @@ def decay_penalty(
     return min((effective - age_days) / age_days * 0.15, 0.15)
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreInputs:
+class ScoreInputs(NamedTuple):  # a tuple: built for a fraction of a frozen dataclass's cost
     confidence: float
     reinforcement: float
     similarity: float

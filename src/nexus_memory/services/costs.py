@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from nexus_memory.domain.costs import CHANNELS, Injection, cap_for, days_back, local_day, parse_caps
 from nexus_memory.errors import InvalidInput
@@ -30,8 +30,7 @@ class CapState:
         return self.cap <= 0 or self.used + budget <= self.cap
 
 
-@dataclass(frozen=True, slots=True)
-class CostReport:
+class CostReport(NamedTuple):  # a tuple: built for a fraction of a frozen dataclass's cost
     """Tokens per day (per agent and channel, against each agent's cap) and per session."""
 
     today: str

@@ -9,15 +9,7 @@ from typing import TYPE_CHECKING, Any
 from nexus_memory.domain.agents import canonicalize_agent_type, validate_agent_name
 from nexus_memory.domain.enums import CognitiveLevel, MemoryCategory, MemoryLaneType
 from nexus_memory.domain.jsonsafe import check_metadata, clean_text, sanitize
-from nexus_memory.domain.models import (
-    CognitiveMetadata,
-    Memory,
-    MemoryFilter,
-    MemoryPatch,
-    NamespaceStats,
-    NewMemory,
-    StoreOutcome,
-)
+from nexus_memory.domain.models import CognitiveMetadata, Memory, MemoryFilter, NewMemory, StoreOutcome
 from nexus_memory.domain.redaction import redact_text, redact_value
 from nexus_memory.domain.timeutil import Clock, utcnow
 from nexus_memory.errors import InvalidInput, NotFound
@@ -25,6 +17,7 @@ from nexus_memory.services.events import MEMORY_CREATED, MEMORY_DELETED, MEMORY_
 from nexus_memory.storage.base import Store
 
 if TYPE_CHECKING:
+    from nexus_memory.domain.records import NamespaceStats
     from nexus_memory.services.reports import NamespaceSummary
 
 MAX_CONTENT_CHARS = 200_000
@@ -208,6 +201,8 @@ class MemoryService:
         is_active: bool | None = None,
         is_archived: bool | None = None,
     ) -> Memory:
+        from nexus_memory.domain.records import MemoryPatch
+
         self.get(memory_id)
         if content is not None and len(content) > MAX_CONTENT_CHARS:
             raise InvalidInput("the content is too long", hint=f"at most {MAX_CONTENT_CHARS} characters")

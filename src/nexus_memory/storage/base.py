@@ -10,24 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from nexus_memory.domain.costs import Injection
 from nexus_memory.domain.models import (
     AgentNamespace,
-    Evidence,
-    Job,
     Memory,
     MemoryFilter,
-    MemoryPatch,
-    MemoryRelation,
-    NamespaceStats,
     Neighbourhood,
     NewMemory,
-    SessionDigest,
     StoreOutcome,
     TextHit,
 )
+
+if TYPE_CHECKING:  # built on first use (domain/records.py)
+    from nexus_memory.domain.records import Evidence, Job, MemoryPatch, MemoryRelation, NamespaceStats, SessionDigest
 
 MAX_JOB_ATTEMPTS = 5
 

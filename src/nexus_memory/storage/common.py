@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.hashing import sha1_hex
-from nexus_memory.domain.models import CognitiveMetadata, MemoryPatch, NewMemory, TextHit, is_raw_activity
+from nexus_memory.domain.models import CognitiveMetadata, NewMemory, TextHit, is_raw_activity
+
+if TYPE_CHECKING:  # built on first use (domain/records.py)
+    from nexus_memory.domain.records import MemoryPatch
 
 __all__ = ["sha1_hex"]  # re-exported: the storage layer's content identity
 

@@ -11,16 +11,18 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.enums import JobStatus
-from nexus_memory.domain.models import Job
 from nexus_memory.domain.timeutil import utcnow
 from nexus_memory.errors import Conflict, NotFound
 from nexus_memory.storage.base import MAX_JOB_ATTEMPTS
 from nexus_memory.storage.common import dumps, sha1_hex
 from nexus_memory.storage.sql.dialect import SQLBackend, and_where, where_equal
 from nexus_memory.storage.sql.queries import row_to_job
+
+if TYPE_CHECKING:  # built on first use (domain/records.py)
+    from nexus_memory.domain.records import Job
 
 #: The order in which pending jobs are claimed.
 CLAIM_ORDER = "priority DESC, created_at ASC, id ASC"

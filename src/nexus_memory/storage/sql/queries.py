@@ -15,22 +15,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_memory.domain.enums import JobStatus, MemoryCategory, MemoryLaneType
-from nexus_memory.domain.models import (
-    AgentNamespace,
-    Evidence,
-    Job,
-    Memory,
-    MemoryFilter,
-    MemoryRelation,
-    NewMemory,
-    SessionDigest,
-)
+from nexus_memory.domain.models import AgentNamespace, Memory, MemoryFilter, NewMemory
 from nexus_memory.errors import InvalidInput
 from nexus_memory.storage.common import content_hash, derived_columns, merge_labels
 from nexus_memory.storage.sql.dialect import Dialect
+
+if TYPE_CHECKING:  # built on first use (domain/records.py)
+    from nexus_memory.domain.records import Evidence, Job, MemoryRelation, SessionDigest
 
 MEMORY_COLUMNS = (
     "m.id, m.namespace_id, m.content, m.context, m.category, m.memory_lane_type, m.labels, m.metadata, "
@@ -115,6 +109,8 @@ def row_to_namespace(row: Mapping[str, Any] | None, d: Dialect) -> AgentNamespac
 
 
 def row_to_relation(row: Mapping[str, Any], d: Dialect) -> MemoryRelation:
+    from nexus_memory.domain.records import MemoryRelation
+
     return MemoryRelation(
         id=int(row["id"]), source_memory_id=int(row["source_memory_id"]),
         target_memory_id=int(row["target_memory_id"]), relation_type=row["relation_type"],
@@ -124,6 +120,8 @@ def row_to_relation(row: Mapping[str, Any], d: Dialect) -> MemoryRelation:
 
 
 def row_to_evidence(row: Mapping[str, Any], d: Dialect) -> Evidence:
+    from nexus_memory.domain.records import Evidence
+
     return Evidence(
         id=int(row["id"]), derived_memory_id=int(row["derived_memory_id"]),
         source_memory_id=int(row["source_memory_id"]), evidence_role=row["evidence_role"],
@@ -132,6 +130,8 @@ def row_to_evidence(row: Mapping[str, Any], d: Dialect) -> Evidence:
 
 
 def row_to_digest(row: Mapping[str, Any], d: Dialect) -> SessionDigest:
+    from nexus_memory.domain.records import SessionDigest
+
     return SessionDigest(
         id=int(row["id"]), namespace_id=int(row["namespace_id"]), session_key=row["session_key"],
         digest_kind=row["digest_kind"], memory_id=int(row["memory_id"]), start_memory_id=row["start_memory_id"],
@@ -140,6 +140,8 @@ def row_to_digest(row: Mapping[str, Any], d: Dialect) -> SessionDigest:
 
 
 def row_to_job(row: Mapping[str, Any], d: Dialect) -> Job:
+    from nexus_memory.domain.records import Job
+
     perspective = row["perspective_json"]
     return Job(
         id=int(row["id"]), namespace_id=int(row["namespace_id"]), job_type=row["job_type"],

@@ -10,21 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nexus_memory.domain.models import (
-    AgentNamespace,
-    Evidence,
-    Memory,
-    MemoryFilter,
-    MemoryPatch,
-    MemoryRelation,
-    NamespaceStats,
-    Neighbourhood,
-    NewMemory,
-    SessionDigest,
-    StoreOutcome,
-)
+from nexus_memory.domain.models import AgentNamespace, Memory, MemoryFilter, Neighbourhood, NewMemory, StoreOutcome
 from nexus_memory.domain.timeutil import to_iso, utcnow
 from nexus_memory.errors import Conflict, NotFound, StorageError
 from nexus_memory.storage.common import derived_columns, patch_columns
@@ -43,6 +31,9 @@ from nexus_memory.storage.sql.queries import (
     row_to_namespace,
     row_to_relation,
 )
+
+if TYPE_CHECKING:  # built on first use (domain/records.py)
+    from nexus_memory.domain.records import Evidence, MemoryPatch, MemoryRelation, NamespaceStats, SessionDigest
 
 #: Metrics never grow without bound: 30 days, and at most this many rows.
 METRICS_KEEP_DAYS = 30
@@ -341,6 +332,8 @@ class SQLStore(SQLJobsMixin, SQLInjectionsMixin):
 
     # stats ---------------------------------------------------------------------
     def stats(self, agents: Sequence[str] | None = None) -> list[NamespaceStats]:
+        from nexus_memory.domain.records import NamespaceStats
+
         d = self.dialect
         where, params = "", list[Any]()
         if agents is not None:

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,24 +80,35 @@ def unpack_vector(blob: bytes) -> list[float]:
     return values.tolist()
 
 
-@dataclass
 class _Matrix:
-    """The cached vectors of one model: rows [0, n) of `data` are in use."""
+    """The cached vectors of one model: rows [0, n) of `data` are in use. A plain class, not a dataclass:
+    every process that opens a store defines it, and a dataclass costs its cold start ~3 M instructions."""
 
-    dim: int
-    data: np.ndarray
-    memory_ids: np.ndarray
-    namespace_ids: np.ndarray
-    n: int
-    max_rowid: int
-    deletions: int
-    #: memory ids sorted, with their row numbers; rebuilt lazily after appends.
-    _by_id: tuple[int, np.ndarray, np.ndarray] | None = None
-    #: rows that came from (or went into) the on-disk snapshot.
-    snapshot_n: int = 0
-    #: sign-bit codes of rows [0, _codes_n), as uint64 words; extended lazily.
-    _codes: np.ndarray | None = None
-    _codes_n: int = 0
+    __slots__ = (
+        "_by_id",
+        "_codes",
+        "_codes_n",
+        "data",
+        "deletions",
+        "dim",
+        "max_rowid",
+        "memory_ids",
+        "n",
+        "namespace_ids",
+        "snapshot_n",
+    )
+
+    def __init__(self, dim: int, data: np.ndarray, memory_ids: np.ndarray, namespace_ids: np.ndarray, n: int,
+                 max_rowid: int, deletions: int, snapshot_n: int = 0) -> None:
+        self.dim, self.data, self.memory_ids, self.namespace_ids = dim, data, memory_ids, namespace_ids
+        self.n, self.max_rowid, self.deletions = n, max_rowid, deletions
+        #: memory ids sorted, with their row numbers; rebuilt lazily after appends.
+        self._by_id: tuple[int, np.ndarray, np.ndarray] | None = None
+        #: rows that came from (or went into) the on-disk snapshot.
+        self.snapshot_n = snapshot_n
+        #: sign-bit codes of rows [0, _codes_n), as uint64 words; extended lazily.
+        self._codes: np.ndarray | None = None
+        self._codes_n = 0
 
     def codes(self) -> np.ndarray:
         """Binary codes of every row in use, one bit per dimension in 64-bit words, stored
