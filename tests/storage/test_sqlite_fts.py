@@ -91,3 +91,22 @@ def test_default_count_scans_the_visible_index_and_counts_only_visible(store: SQ
     assert any("idx_memories_visible" in str(r[-1]) for r in plan_rows), plan_rows
     assert store.count(MemoryFilter()) == 3
     assert store.count(MemoryFilter(include_archived=True)) == 4
+
+
+def test_a_merge_that_changes_no_indexed_text_leaves_the_index_alone(store: SQLiteStore) -> None:
+    """Storing the same content again merges into the memory (access count, metadata); its full-text row
+    is rewritten only when content, context or labels change (migration 0070)."""
+    first = store.store(mem("the staging database is db-stage-7 on port 6543", labels=("hook",)))
+    writes: list[str] = []
+    store.conn.set_trace_callback(lambda sql: writes.append(sql) if "memories_fts" in sql and (
+        "INSERT" in sql or "DELETE" in sql or "REPLACE" in sql) else None)
+    try:
+        again = store.store(mem("the staging database is db-stage-7 on port 6543", labels=("hook",)))
+        assert not again.created and again.memory.id == first.memory.id
+        assert writes == [], writes
+        relabelled = store.store(mem("the staging database is db-stage-7 on port 6543", labels=("hook", "infra")))
+        assert relabelled.memory.id == first.memory.id and writes, "a new label is indexed"
+    finally:
+        store.conn.set_trace_callback(None)
+    assert [h.memory_id for h in store.text_search("infra", MemoryFilter(), limit=5)] == [first.memory.id]
+    assert [h.memory_id for h in store.text_search("6543", MemoryFilter(), limit=5)] == [first.memory.id]
