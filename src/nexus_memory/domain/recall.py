@@ -14,7 +14,7 @@ import functools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9_]*(?:[.\-][a-z0-9_]+)*", re.I)
 _HUMP = re.compile(r"[a-z0-9][A-Z]")  # a lower letter or digit then a capital: camelCase, not `URL`, `Node`
@@ -105,8 +105,7 @@ def coverage(query: Mapping[str, float], memory_terms: set[str]) -> float:
     return sum(w for t, w in query.items() if t in memory_terms) / total
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
+class Bar(NamedTuple):  # a tuple: built for a fraction of a frozen dataclass's cost
     """When a memory is relevant to a prompt. Tuned on bench/loop.py (docs/architecture.md)."""
 
     #: Share of the query's IDF weight a memory must hold on words alone (bench/loop.py: 0.25 keeps
@@ -237,8 +236,7 @@ def shape_pattern(name: str) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
-@dataclass(frozen=True, slots=True)
-class Focus:
+class Focus(NamedTuple):  # a tuple: built for a fraction of a frozen dataclass's cost
     """The noun a "what/which" question asks for (a stem), and what an answer to it looks like."""
 
     head: str

@@ -100,8 +100,7 @@ class Record:
     facets: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ToolRun:
+class ToolRun(NamedTuple):  # a tuple: built for a fraction of a frozen dataclass's cost
     """A tool call, read the same way whatever tool reported it."""
 
     tool: str
