@@ -1,7 +1,7 @@
 """RecallService's name rule (domain/recall.names) on a real SQLite store: a wh-question's name that no
 memory of the project holds leaves no recall but a close cosine; a name the store holds, even in a
-memory the search did not put among the candidates, is known, and a question asked before is not
-knowledge."""
+memory the search did not put among the candidates, is known, and the same question asked before is
+not knowledge."""
 
 from __future__ import annotations
 
@@ -32,9 +32,16 @@ def test_a_name_held_anywhere_in_the_project_is_known(app: App) -> None:
     assert _ids(RecallService(app.store, bar=Bar(names=False)), Hit(other, 1.0)) == (other.id,)
     # a cosine that carries it on meaning (nexus serve) may bring it back
     assert _ids(service, Hit(other, 1.0, cosine=0.7)) == (other.id,)
-    # a question that names her is not knowledge of her
-    _store(app, "What does Caroline do on Thursdays?", ("prompt", "question"))
+    # the same question asked before is not knowledge of her
+    _store(app, QUESTION, ("prompt", "question"))
     assert _ids(service, Hit(other, 1.0)) == ()
-    # once a memory names her, the name is known, also when the search did not hand that memory over
+    # once a memory names her, the name is known, also when the search did not hand that memory over;
+    # a question that names her counts ("did Caroline like the studio?": she is someone this project knows)
     _store(app, NOTE)
     assert _ids(service, Hit(other, 1.0)) == (other.id,)
+
+
+def test_a_question_naming_someone_makes_the_name_known(app: App) -> None:
+    other = _store(app, OTHER)
+    _store(app, "Did Caroline like the community studio?", ("prompt", "question"))
+    assert _ids(RecallService(app.store), Hit(other, 1.0)) == (other.id,)

@@ -251,7 +251,7 @@ class RecallService:
             if " ".join(m.content.split()).casefold() == prompt_flat:
                 continue
             eligible.append((hit, rules.term_set(m.content + " " + " ".join(m.labels))))
-        unknown = self._unknown_names(prompt, eligible, project_root, session_key) if self.bar.names else ()
+        unknown = self._unknown_names(prompt, eligible, project_root) if self.bar.names else ()
         passing: list[tuple[float, Memory, float, float | None]] = []
         via_related: dict[int, float] = {}  # memory id -> its coverage with related words, when they carried it
         for hit, terms in eligible:
@@ -304,18 +304,19 @@ class RecallService:
         return Pack(text, tuple(ids), estimate_tokens(text), {i: reasons[i] for i in ids})
 
     def _unknown_names(self, prompt: str, eligible: Sequence[tuple[Hit, set[str]]],
-                       project_root: str | Sequence[str] | None, session_key: str | None) -> tuple[str, ...]:
-        """The names of a wh-question (`rules.names`) that no memory of the project holds. A name held by
-        no candidate is looked up by itself (the candidates are the best matches of the whole question,
-        which a person's name need not be among); questions asked before, this one included, do not
-        count as knowing it."""
+                       project_root: str | Sequence[str] | None) -> tuple[str, ...]:
+        """The names of a wh-question (`rules.names`) that no memory of the project holds. A name no
+        candidate holds is looked up by itself (the candidates are the best matches of the whole
+        question, which a person's name need not be among). The question itself, stored when it was
+        asked before (or just now), does not count as knowing the name; any other memory does, a
+        question that names someone included ("how was the hike, Andrew?")."""
         asked = rules.names(prompt)
         if not asked:
             return ()
+        flat = " ".join(prompt.split()).casefold()
         known: set[str] = set()
-        for hit, terms in eligible:
-            if kind_of(hit.memory) != "question":
-                known |= terms
+        for _, terms in eligible:
+            known |= terms
         keys = _keys(project_root)
         scope = MemoryFilter(include_raw=True, projects=(*keys, None) if keys else None)
         unknown: list[str] = []
@@ -324,11 +325,11 @@ class RecallService:
             if term in known:
                 continue
             try:
-                found = self.store.get_many([h.memory_id for h in self.store.text_search(name, scope, limit=8)])
+                found = self.store.get_many([h.memory_id for h in self.store.text_search(name, scope, limit=20)])
             except Exception:  # a search that fails must not take recall away: the name counts as known
                 continue
-            if not any(term in rules.term_set(m.content + " " + " ".join(m.labels)) and kind_of(m) != "question"
-                       and offerable(m) and not (session_key and m.session_key == session_key) for m in found):
+            if not any(term in rules.term_set(m.content + " " + " ".join(m.labels)) and in_scope(m, keys)
+                       and " ".join(m.content.split()).casefold() != flat for m in found):
                 unknown.append(name)
         return tuple(unknown)
 
