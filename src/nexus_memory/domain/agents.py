@@ -51,6 +51,11 @@ SUPPORTED_AGENTS: tuple[str, ...] = (
 )
 
 
+def is_agent_name(word: str) -> bool:
+    """Whether `word` names an agent tool ("Claude", "Codex", "Gemini", ...)."""
+    return word.lower() in _ALIASES
+
+
 def canonicalize_agent_type(agent_type: str) -> str:
     """Lowercase, then map known aliases; unknown names stay lowercased. Idempotent."""
     lowered = agent_type.lower()

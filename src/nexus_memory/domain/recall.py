@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from nexus_memory.domain.agents import is_agent_name
+
 _WORD = re.compile(r"[a-z0-9][a-z0-9_]*(?:[.\-][a-z0-9_]+)*", re.I)
 _HUMP = re.compile(r"[a-z0-9][A-Z]")  # a lower letter or digit then a capital: camelCase, not `URL`, `Node`
 _CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
@@ -354,5 +356,7 @@ def names(prompt: str) -> tuple[str, ...]:
                 continue
             if shape_pattern("date").fullmatch(part):
                 continue  # May, Friday: when things happened, not what they are
+            if is_agent_name(part) or part.lower() == "nexus":
+                continue  # "what did Codex find?": the agents are who made the memories, not in their words
             out.setdefault(part.lower(), None)
     return tuple(out)
