@@ -18,7 +18,7 @@ from nexus_memory.http.routes_cognition import build_cognition_router
 from nexus_memory.http.routes_memories import build_memories_router
 from nexus_memory.http.routes_views import build_views_router
 from nexus_memory.http.security import SecurityMiddleware, SecurityPolicy
-from nexus_memory.http.stopping import StopGuard
+from nexus_memory.http.stopping import StopGuard, reword_grace_errors
 from nexus_memory.http.timing import ServerTiming
 from nexus_memory.http.ws import EventHub
 
@@ -56,6 +56,7 @@ def create_http_app(app: App, policy: SecurityPolicy | None = None, *, with_mcp:
     from nexus_memory import __version__
 
     quiet_refused_handshakes()
+    reword_grace_errors()
     policy = policy or SecurityPolicy(host=app.settings.host, port=app.settings.port, token=app.settings.api_token)
     hub = EventHub(app.events)
     mcp_server: Any = None

@@ -30,6 +30,24 @@ STOPPED_BODY = json.dumps({
 }).encode()
 
 
+class GraceLogFilter(logging.Filter):
+    """uvicorn reports the end of its grace as an ERROR ("Cancel 2 running task(s), timeout graceful
+    shutdown exceeded") on every stop under load: a stop is not an error. Reworded as a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().endswith("timeout graceful shutdown exceeded") and record.levelno > logging.WARNING:
+            count = record.args[0] if isinstance(record.args, tuple) and record.args else "some"
+            record.msg, record.args = "nexus serve stopping: %s request(s) still running after the grace period", (count,)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def reword_grace_errors() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, GraceLogFilter) for f in log.filters):
+        log.addFilter(GraceLogFilter())
+
+
 class StopGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
