@@ -5,6 +5,7 @@ stays out of prompt recall; the memory that answers comes back. End to end throu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,14 +58,20 @@ def _session(tmp_path: Path, sid: str, prompt: str, finding: str) -> None:
     hook_command("SessionEnd", {**s, "hook_event_name": "SessionEnd", "reason": "other"})
 
 
+def _asker(cwd: Path) -> Callable[..., str]:
+    """Ask one prompt in a fresh session of the project at `cwd`: what prompt recall injects."""
+
+    def ask(sid: str, prompt: str, env: dict[str, str] | None = None) -> str:
+        base = {"session_id": sid, "cwd": str(cwd), "hook_event_name": "UserPromptSubmit", "prompt": prompt}
+        return context_of(hook_command("UserPromptSubmit", base, env))
+
+    return ask
+
+
 def test_a_near_miss_stays_out_and_the_answer_comes_back(tmp_path: Path) -> None:
     _session(tmp_path, "f-1", "look at how invoicing is wired", f"Found it: {SUBJECT_ONLY}.")
     assert stored("sqs-invoices-prod")
-
-    def ask(sid: str, prompt: str, env: dict[str, str] | None = None) -> str:
-        base = {"session_id": sid, "cwd": str(tmp_path)}
-        return context_of(hook_command("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt},
-                             env))
+    ask = _asker(tmp_path)
 
     question = "what is the timeout of the invoicing worker?"
     # the switch off: the subject's words alone carry the near miss over the bar
@@ -100,11 +107,7 @@ def test_a_name_no_memory_mentions_leaves_the_other_words_no_recall(tmp_path: Pa
     _session(tmp_path, "n-1", "clean up the feature_flags module",
              "Split the app's feature flag service (src/feature_flags/core.py) into smaller helpers; tests pass.")
     assert stored("src/feature_flags/core.py")
-
-    def ask(sid: str, prompt: str, env: dict[str, str] | None = None) -> str:
-        base = {"session_id": sid, "cwd": str(tmp_path)}
-        return context_of(hook_command("UserPromptSubmit", {**base, "hook_event_name": "UserPromptSubmit", "prompt": prompt},
-                                       env))
+    ask = _asker(tmp_path)
 
     question = "which feature flag service does the iOS app use?"
     # the switch off: "feature" and "flag" alone carry the module's notes over the bar

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("nexus_memory.http")
 
@@ -56,25 +56,18 @@ class StopGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, receive, watched)
+            await self.app(scope, receive, send)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()  # handled: the task ends normally once the answer is sent
             log.warning("nexus serve stopped while %s %s was still running", scope.get("method", "?"),
                         scope.get("path", "?"))
-            if started:
-                return  # uvicorn closes the connection of a response cut short (one line, no traceback)
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                    (b"retry-after", b"1")]})
-            await send({"type": "http.response.body", "body": STOPPED_BODY})
+            try:
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                        (b"retry-after", b"1")]})
+                await send({"type": "http.response.body", "body": STOPPED_BODY})
+            except RuntimeError:  # the response had started: uvicorn closes the connection it cut short
+                pass
