@@ -14,6 +14,7 @@ try:
 except ImportError:  # pragma: no cover - other interpreters
     from hashlib import sha1 as _sha1
 
+
 def _load_sha256() -> Any:
     import importlib
 

@@ -120,7 +120,7 @@ class Bar(NamedTuple):  # a tuple: built for a fraction of a frozen dataclass's 
     semantic_support: float = 0.45
     #: A "what/which X" question's X must be held too (`Focus`): the subject alone is a near miss.
     focus: bool = True
-    #: A wh-question's names (`names`) that no candidate holds leave only close cosines (`semantic`).
+    #: A wh-question's names (`names`) that no memory of the project holds leave only close cosines.
     names: bool = True
 
     def passes(self, cover: float, cosine: float | None) -> bool:
